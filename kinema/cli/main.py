@@ -1,0 +1,158 @@
+"""The `kinema` command: generate, train, eval.
+
+Each subcommand checks its arguments before any heavy work (loading models, rendering) and exits
+with status 2 and one clear line on bad input.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+class UsageError(Exception):
+    """Bad input found before any heavy work: printed as one line, exit status 2."""
+
+
+def _positive_int(s: str) -> int:
+    v = int(s)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {s}")
+    return v
+
+
+def _positive_float(s: str) -> float:
+    v = float(s)
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {s}")
+    return v
+
+
+def _patch(s: str) -> tuple[int, int, int]:
+    parts = [int(p) for p in s.split(",")]
+    if len(parts) != 3 or min(parts) < 1:
+        raise argparse.ArgumentTypeError(f"patch must be three positive integers t,h,w, got {s}")
+    return tuple(parts)
+
+
+def add_generation_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="model folder (default: the shipped default model)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=_positive_int, default=None, help="sampling steps (default: the model's)")
+    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
+    p.add_argument("--negative", default="", help="negative prompt: what to steer away from")
+    p.add_argument("--sampler", choices=("euler", "heun"), default=None)
+    p.add_argument("--seconds", type=_positive_float, default=2.0)
+    p.add_argument("--fps", type=_positive_float, default=8.0)
+    p.add_argument("--size", type=_positive_int, default=64)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kinema", description="kinema: text to video")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="make a video from a prompt (or a file of prompts)")
+    g.add_argument("prompt", nargs="?", help="what the video shows")
+    g.add_argument("-o", "--output", help="output path: .mp4, .gif, or a folder/ for PNG frames")
+    g.add_argument("--prompts", help="batch mode: a text file with one prompt per line")
+    g.add_argument("--out-dir", help="batch mode: folder for 0000.mp4, 0001.mp4, ... and index.jsonl")
+    add_generation_options(g)
+
+    t = sub.add_parser("train", help="train a denoiser on the shapes world or a folder of captioned clips")
+    t.add_argument("--out", required=True, help="run folder (checkpoints, log, loss plot)")
+    t.add_argument("--data", default="shapes", help="'shapes' or a folder of NAME.mp4 + NAME.txt")
+    t.add_argument("--preset", default="small", help="denoiser size preset: tiny, small, base")
+    t.add_argument("--dim", type=_positive_int)
+    t.add_argument("--depth", type=_positive_int)
+    t.add_argument("--heads", type=_positive_int)
+    t.add_argument("--patch", type=_patch, help="t,h,w")
+    t.add_argument("--attention", choices=("full", "factorised"))
+    t.add_argument("--steps", type=_positive_int, default=4000)
+    t.add_argument("--batch", type=_positive_int, default=12)
+    t.add_argument("--lr", type=_positive_float, default=4e-4)
+    t.add_argument("--warmup", type=int, default=200)
+    t.add_argument("--ema", type=float, default=0.999)
+    t.add_argument("--caption-dropout", type=float, default=0.1)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--checkpoint-every", type=_positive_int, default=250)
+    t.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    t.add_argument("--size", type=_positive_int, default=64, help="training clip size")
+    t.add_argument("--fps", type=_positive_float, default=8.0)
+    t.add_argument("--seconds", type=_positive_float, default=2.0)
+    t.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    t.add_argument("--no-progress", action="store_true")
+
+    e = sub.add_parser("eval", help="generate clips for captions and judge them against the captions")
+    e.add_argument("--captions", default=None, help="captions file: .txt (canonical) or .jsonl (default: built-in set)")
+    e.add_argument("--out", default="eval-out", help="folder for clips, results and the contact sheet")
+    e.add_argument("--rendered", action="store_true", help="judge clips rendered by the shapes world (the ceiling)")
+    e.add_argument("--json", action="store_true", help="print the results as JSON")
+    e.add_argument("--limit", type=_positive_int, default=None, help="only the first N captions")
+    add_generation_options(e)
+    return parser
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from kinema.denoiser.dit import preset
+    from kinema.diffusion.flow import FlowConfig
+    from kinema.train.trainer import TrainConfig, train
+
+    overrides = {k: getattr(args, k) for k in ("dim", "depth", "heads", "patch", "attention") if getattr(args, k)}
+    try:
+        denoiser_cfg = preset(args.preset, **overrides)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    clip = {"size": args.size, "fps": args.fps, "seconds": args.seconds}
+    frames = round(args.seconds * args.fps)
+    pt, ph, pw = denoiser_cfg.patch
+    if frames % pt or args.size % ph or args.size % pw:
+        raise UsageError(f"{frames} frames of {args.size}x{args.size} do not tile into patches {denoiser_cfg.patch}")
+    if not 0 <= args.caption_dropout < 1:
+        raise UsageError("--caption-dropout must be in [0, 1)")
+    if args.data == "shapes":
+        from kinema.data.dataset import ShapesDataset
+
+        dataset = ShapesDataset(args.seed, args.size, args.fps, args.seconds)
+    else:
+        from kinema.data.dataset import VideoFolderDataset
+
+        try:
+            dataset = VideoFolderDataset(args.data, args.size, args.fps, args.seconds)
+        except (FileNotFoundError, ValueError) as e:
+            raise UsageError(str(e)) from None
+    cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup, ema=args.ema,
+                      caption_dropout=args.caption_dropout, seed=args.seed, checkpoint_every=args.checkpoint_every,
+                      precision=args.precision, clip=clip, data=args.data)
+    run = train(args.out, dataset, replace(denoiser_cfg), FlowConfig(), cfg, resume=args.resume,
+                progress=not args.no_progress)
+    print(f"trained: {run}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from kinema.io.checkpoint import CheckpointError
+
+    handlers = {"train": cmd_train}
+    try:
+        if args.command == "generate":
+            from kinema.cli.generate import cmd_generate
+
+            return cmd_generate(args)
+        if args.command == "eval":
+            from kinema.cli.evaluate import cmd_eval
+
+            return cmd_eval(args)
+        return handlers[args.command](args)
+    except (UsageError, CheckpointError) as e:
+        print(f"kinema {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""A video diffusion transformer (DiT) with text cross-attention.
+
+    model(x, t, cond) -> prediction        x, prediction: (B, C, T, H, W); t: (B,) in [0, 1]
+
+The model holds no diffusion math: what the prediction means (clean clip or velocity) and how it
+is guided belongs to kinema.diffusion. The input space is a parameter (`in_channels`): pixels now,
+an autoencoder's latents later.
+
+Layout: the clip is cut into (pt, ph, pw) patches -> N = T/pt * H/ph * W/pw tokens of width D.
+Each block: self-attention over space and time (one full 3D attention, or factorised into
+attention within a frame then across frames), cross-attention to the prompt's tokens, and an MLP;
+each sub-layer is modulated by adaLN-Zero (DiT, Peebles & Xie 2023) from the timestep and the
+pooled prompt. Positions enter through 3D rotary embeddings (RoPE split over t, h, w).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from einops import rearrange
+
+from kinema.text.encoder import TextEmbedding
+
+
+@dataclass(frozen=True)
+class DenoiserConfig:
+    in_channels: int = 3  # 3 for pixels in [-1, 1]; an autoencoder's latent channels otherwise
+    patch: tuple[int, int, int] = (2, 8, 8)  # (pt, ph, pw)
+    dim: int = 256
+    depth: int = 8
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    text_dim: int = 384
+    attention: str = "full"  # "full": one 3D attention; "factorised": space then time
+    rope_theta: float = 100.0
+
+    def __post_init__(self) -> None:
+        if self.attention not in ("full", "factorised"):
+            raise ValueError(f"attention must be 'full' or 'factorised', got {self.attention!r}")
+        if self.dim % self.heads or (self.dim // self.heads) % 2:
+            raise ValueError(f"head width dim/heads = {self.dim}/{self.heads} must be an even integer (3D RoPE)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict) -> "DenoiserConfig":
+        d = dict(d)
+        d["patch"] = tuple(d["patch"])
+        return DenoiserConfig(**d)
+
+
+PRESETS: dict[str, DenoiserConfig] = {
+    "tiny": DenoiserConfig(patch=(2, 8, 8), dim=48, depth=2, heads=2),  # tests
+    "small": DenoiserConfig(patch=(4, 8, 8), dim=192, depth=8, heads=4),  # the default model (7.5M)
+    "base": DenoiserConfig(patch=(2, 8, 8), dim=384, depth=12, heads=6),  # for a GPU
+}
+
+
+def preset(name: str, **overrides) -> DenoiserConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+    return replace(PRESETS[name], **overrides)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pieces
+# ---------------------------------------------------------------------------------------------
+
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """Sinusoidal embedding of t in [0, 1] (scaled by 1000, as DiT's integer steps): (B,) -> (B, dim)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    args = 1000.0 * t.float()[:, None] * freqs[None]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+def rope_3d(grid: tuple[int, int, int], head_dim: int, theta: float, device: torch.device) -> torch.Tensor:
+    """Rotary angles for a (T, H, W) token grid: (N, head_dim / 2), t-angles then h then w."""
+    dh = dw = 2 * (head_dim // 6)
+    dt = head_dim - dh - dw
+    angles = []
+    for axis, (n, d) in enumerate(zip(grid, (dt, dh, dw))):
+        freqs = 1.0 / theta ** (torch.arange(0, d, 2, device=device, dtype=torch.float32) / d)
+        pos = torch.arange(n, device=device, dtype=torch.float32)
+        a = pos[:, None] * freqs[None]  # (n, d/2)
+        shape = [1, 1, 1, d // 2]
+        shape[axis] = n
+        angles.append(a.view(shape).expand(*grid, d // 2))
+    return torch.cat(angles, dim=-1).reshape(-1, head_dim // 2)
+
+
+def apply_rope(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
+    """Rotate channel pairs of x (B, heads, N, hd) by angles (N, hd/2)."""
+    x1, x2 = x.float().unflatten(-1, (-1, 2)).unbind(-1)
+    cos, sin = angles.cos(), angles.sin()
+    return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2).type_as(x)
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return x * (1 + scale[:, None]) + shift[:, None]
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with QK-norm and 3D RoPE over a token grid, in one of three
+    groupings: "full" (all N tokens), "space" (within each frame), "time" (across frames)."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.q_norm = nn.RMSNorm(dim // heads, eps=1e-6)
+        self.k_norm = nn.RMSNorm(dim // heads, eps=1e-6)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, angles: torch.Tensor, grid: tuple[int, int, int], group: str) -> torch.Tensor:
+        t, h, w = grid
+        q, k, v = rearrange(self.qkv(x), "b n (three hd_h) -> three b n hd_h", three=3).unbind(0)
+        q, k, v = (rearrange(z, "b n (heads hd) -> b heads n hd", heads=self.heads) for z in (q, k, v))
+        q, k = apply_rope(self.q_norm(q), angles), apply_rope(self.k_norm(k), angles)  # (B, h, N, hd)
+        if group == "full":
+            out = F.scaled_dot_product_attention(q, k, v)
+        elif group == "space":
+            q, k, v = (rearrange(z, "b e (t s) d -> (b t) e s d", t=t) for z in (q, k, v))
+            out = rearrange(F.scaled_dot_product_attention(q, k, v), "(b t) e s d -> b e (t s) d", t=t)
+        elif group == "time":
+            q, k, v = (rearrange(z, "b e (t s) d -> (b s) e t d", t=t) for z in (q, k, v))
+            out = rearrange(F.scaled_dot_product_attention(q, k, v), "(b s) e t d -> b e (t s) d", s=h * w)
+        else:
+            raise ValueError(group)
+        return self.proj(rearrange(out, "b heads n hd -> b n (heads hd)"))
+
+
+class CrossAttention(nn.Module):
+    """Queries from video tokens, keys and values from the prompt's tokens (masked padding)."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.q_norm = nn.RMSNorm(dim // heads, eps=1e-6)
+        self.k_norm = nn.RMSNorm(dim // heads, eps=1e-6)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, ctx: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        q = self.q_norm(rearrange(self.q(x), "b n (e d) -> b e n d", e=self.heads))  # (B, h, N, hd)
+        k, v = rearrange(self.kv(ctx), "b l (two e d) -> two b e l d", two=2, e=self.heads).unbind(0)
+        out = F.scaled_dot_product_attention(q, self.k_norm(k), v, attn_mask=mask[:, None, None, :])
+        return self.proj(rearrange(out, "b e n d -> b n (e d)"))
+
+
+class Block(nn.Module):
+    """adaLN-Zero transformer block: self-attention(s), cross-attention, MLP. Identity at init."""
+
+    def __init__(self, cfg: DenoiserConfig):
+        super().__init__()
+        d = cfg.dim
+        self.groups = ("full",) if cfg.attention == "full" else ("space", "time")
+        self.norms = nn.ModuleList(nn.LayerNorm(d, elementwise_affine=False, eps=1e-6) for _ in self.groups)
+        self.attns = nn.ModuleList(SelfAttention(d, cfg.heads) for _ in self.groups)
+        self.norm_cross = nn.LayerNorm(d, eps=1e-6)
+        self.cross = CrossAttention(d, cfg.heads)
+        self.norm_mlp = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        hidden = int(d * cfg.mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, d))
+        # (shift, scale, gate) per self-attention and for the MLP, and a gate for cross-attention
+        self.n_mod = 3 * len(self.groups) + 3 + 1
+        self.ada = nn.Sequential(nn.SiLU(), nn.Linear(d, self.n_mod * d))
+        nn.init.zeros_(self.ada[1].weight)
+        nn.init.zeros_(self.ada[1].bias)
+
+    def forward(self, x, c, ctx, mask, angles, grid):
+        mods = self.ada(c).chunk(self.n_mod, dim=-1)  # each (B, D)
+        for i, (norm, attn, group) in enumerate(zip(self.norms, self.attns, self.groups)):
+            shift, scale, gate = mods[3 * i: 3 * i + 3]
+            x = x + gate[:, None] * attn(modulate(norm(x), shift, scale), angles, grid, group)
+        shift, scale, gate, gate_cross = mods[-4:]
+        x = x + gate_cross[:, None] * self.cross(self.norm_cross(x), ctx, mask)
+        return x + gate[:, None] * self.mlp(modulate(self.norm_mlp(x), shift, scale))
+
+
+# ---------------------------------------------------------------------------------------------
+# The model
+# ---------------------------------------------------------------------------------------------
+
+class VideoDiT(nn.Module):
+    def __init__(self, cfg: DenoiserConfig):
+        super().__init__()
+        self.config = cfg
+        d = cfg.dim
+        patch_dim = cfg.in_channels * math.prod(cfg.patch)
+        self.patch_embed = nn.Linear(patch_dim, d)
+        self.t_embed = nn.Sequential(nn.Linear(256, d), nn.SiLU(), nn.Linear(d, d))
+        self.pooled_embed = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.SiLU(), nn.Linear(d, d))
+        self.text_proj = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.GELU(approximate="tanh"), nn.Linear(d, d))
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
+        self.final_norm = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.final_ada = nn.Sequential(nn.SiLU(), nn.Linear(d, 2 * d))
+        self.final = nn.Linear(d, patch_dim)
+        for m in self.modules():
+            if isinstance(m, nn.Linear) and m not in (self.final, self.final_ada[1]):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+        for b in self.blocks:  # restore the zero init of adaLN-Zero after the sweep above
+            nn.init.zeros_(b.ada[1].weight)
+            nn.init.zeros_(b.ada[1].bias)
+        for layer in (self.final, self.final_ada[1]):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def grid(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
+        """Token grid of an input of shape (B, C, T, H, W); ValueError if it does not tile."""
+        _, c, t, h, w = shape
+        pt, ph, pw = self.config.patch
+        if c != self.config.in_channels:
+            raise ValueError(f"denoiser expects {self.config.in_channels} channels, got {c}")
+        if t % pt or h % ph or w % pw:
+            raise ValueError(f"input (T, H, W) = ({t}, {h}, {w}) is not divisible by the patch {self.config.patch}")
+        return t // pt, h // ph, w // pw
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: TextEmbedding) -> torch.Tensor:
+        b, c, T, H, W = x.shape
+        grid = self.grid(x.shape)
+        pt, ph, pw = self.config.patch
+        h = rearrange(x, "b c (t pt) (h ph) (w pw) -> b (t h w) (pt ph pw c)", pt=pt, ph=ph, pw=pw)
+        h = self.patch_embed(h)  # (B, N, D)
+        angles = rope_3d(grid, self.config.dim // self.config.heads, self.config.rope_theta, x.device)
+        cvec = self.t_embed(timestep_embedding(t, 256).to(h.dtype)) + self.pooled_embed(cond.pooled.to(h.dtype))
+        ctx = self.text_proj(cond.tokens.to(h.dtype))  # (B, L, D)
+        for block in self.blocks:
+            h = block(h, cvec, ctx, cond.mask, angles, grid)  # (B, N, D)
+        shift, scale = self.final_ada(cvec).chunk(2, dim=-1)
+        h = self.final(modulate(self.final_norm(h), shift, scale))  # (B, N, pt*ph*pw*C)
+        return rearrange(h, "b (t h w) (pt ph pw c) -> b c (t pt) (h ph) (w pw)",
+                         t=grid[0], h=grid[1], w=grid[2], pt=pt, ph=ph, pw=pw, c=c)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,72 @@
+"""Flow matching (rectified flow) between data and Gaussian noise.
+
+Convention: t in [0, 1], x_t = (1 - t) * x0 + t * noise, so t = 0 is data and t = 1 is noise, and
+the velocity is v = dx_t/dt = noise - x0 (Liu et al. 2022, "Flow Straight and Fast"; Lipman et al.
+2022, "Flow Matching for Generative Modeling").
+
+The denoiser predicts either the clean clip x0 ("x0", the default) or the velocity ("velocity").
+x0-prediction with a velocity-space loss follows Li & He 2025 ("Back to Basics: Let Denoising
+Generative Models Denoise", JiT): in pixel space with large patches, a clean clip lies on a
+low-dimensional manifold that a network can output, while noise does not. The velocity implied by
+an x0 prediction is (x_t - x0_hat) / t, with t clamped below at `t_floor` (in the loss target too,
+so the loss is |x0_hat - x0|^2 / max(t, t_floor)^2).
+
+Training timesteps are logit-normal: t = sigmoid(n), n ~ N(t_mean, t_std^2) (Esser et al. 2024,
+"Scaling Rectified Flow Transformers", SD3), which puts most samples at intermediate noise, where
+the layout (colour, shape, motion) is decided.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+
+from kinema.text.encoder import TextEmbedding
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    prediction: str = "x0"  # "x0" | "velocity"
+    t_mean: float = 0.0  # logit-normal timestep distribution
+    t_std: float = 1.0
+    t_floor: float = 0.05  # smallest t used to turn an x0 prediction into a velocity
+
+    def __post_init__(self) -> None:
+        if self.prediction not in ("x0", "velocity"):
+            raise ValueError(f"prediction must be 'x0' or 'velocity', got {self.prediction!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def sample_timesteps(n: int, cfg: FlowConfig, generator: torch.Generator | None = None,
+                     device: torch.device | str = "cpu") -> torch.Tensor:
+    """n timesteps from the logit-normal distribution: (n,) in (0, 1)."""
+    z = torch.randn(n, generator=generator, device=device)
+    return torch.sigmoid(cfg.t_mean + cfg.t_std * z)
+
+
+def add_noise(x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """x_t = (1 - t) x0 + t noise, with t (B,) broadcast over (B, C, T, H, W)."""
+    tt = t.view(-1, *([1] * (x0.dim() - 1)))
+    return (1 - tt) * x0 + tt * noise
+
+
+def to_velocity(prediction: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, cfg: FlowConfig) -> torch.Tensor:
+    """The velocity that the denoiser's prediction implies at (x_t, t)."""
+    if cfg.prediction == "velocity":
+        return prediction
+    tt = t.clamp(min=cfg.t_floor).view(-1, *([1] * (x_t.dim() - 1)))
+    return (x_t - prediction) / tt
+
+
+def flow_loss(model: nn.Module, x0: torch.Tensor, cond: TextEmbedding, cfg: FlowConfig,
+              generator: torch.Generator | None = None) -> torch.Tensor:
+    """Mean squared error between predicted and true velocity at random (t, noise)."""
+    t = sample_timesteps(x0.shape[0], cfg, generator, x0.device)
+    noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+    x_t = add_noise(x0, noise, t)
+    v_hat = to_velocity(model(x_t, t, cond), x_t, t, cfg)
+    v = to_velocity(x0, x_t, t, cfg) if cfg.prediction == "x0" else noise - x0  # the same clamp as v_hat
+    return (v_hat.float() - v.float()).pow(2).mean()

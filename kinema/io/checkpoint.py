@@ -1,0 +1,97 @@
+"""Components on disk: `NAME.safetensors` (weights) beside `NAME.json` (config and metadata).
+
+Nothing here unpickles: weights are safetensors, everything else is JSON. Files are written to a
+temporary name in the same folder and renamed, so a crash never leaves a half-written checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, corrupt, or does not fit what it is loaded into."""
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call write(tmp_path), then rename tmp_path to path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_json(path: Path, data: dict) -> None:
+    atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    atomic_write(path, lambda p: save_file(tensors, str(p), metadata=metadata))
+
+
+def save_component(folder: str | Path, name: str, state: dict[str, torch.Tensor], config: dict,
+                   dtype: torch.dtype | None = None) -> None:
+    """Write folder/name.safetensors (cast to dtype if given) and folder/name.json."""
+    folder = Path(folder)
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    save_tensors(folder / f"{name}.safetensors", state)
+    save_json(folder / f"{name}.json", config)
+
+
+def load_json(path: Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"missing {path}")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path} is not valid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path} does not hold a JSON object")
+    return data
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"missing {path}")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path} is not a readable safetensors file: {e}") from None
+
+
+def load_component(folder: str | Path, name: str) -> tuple[dict[str, torch.Tensor], dict]:
+    """(weights, config) of folder/name.{safetensors,json}, with CheckpointError on any fault."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(f"no model folder at {folder}")
+    config = load_json(folder / f"{name}.json")
+    return load_tensors(folder / f"{name}.safetensors"), config
+
+
+def load_state_into(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load weights strictly, turning shape or key mismatches into CheckpointError."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = [k for k in own if k in state and own[k].shape != state[k].shape]
+    if missing or unexpected or wrong:
+        raise CheckpointError(f"{source} does not match its config: {len(missing)} missing, "
+                              f"{len(unexpected)} unexpected, {len(wrong)} mis-shaped tensors"
+                              + (f" (e.g. {(missing + unexpected + wrong)[0]})"))
+    module.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})

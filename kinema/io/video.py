@@ -1,0 +1,127 @@
+"""Reading and writing clips: mp4 (h264, yuv420p) through PyAV, GIF through Pillow, PNG frames.
+
+Frames are uint8 arrays (T, H, W, 3). Each writer records `metadata` (prompt, seed, model,
+settings) in the file: the mp4 container's `comment` tag, the GIF's comment, each PNG's text
+chunk. Files are written to a temporary name and renamed.
+"""
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from kinema.io.checkpoint import atomic_write
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".gif"}
+
+
+def output_kind(path: str | Path) -> str:
+    """'mp4', 'gif' or 'png' (a folder of PNG frames) from the output path; ValueError otherwise."""
+    p = str(path)
+    suffix = Path(p).suffix.lower()
+    if suffix == ".mp4":
+        return "mp4"
+    if suffix == ".gif":
+        return "gif"
+    if p.endswith("/") or suffix == "":
+        return "png"
+    raise ValueError(f"unsupported output {p!r}: use a .mp4 or .gif path, or a folder (ending in /) for PNG frames")
+
+
+def _write_mp4(frames: np.ndarray, path: Path, fps: float, comment: str) -> None:
+    import av
+
+    t, h, w, _ = frames.shape
+    if h % 2 or w % 2:
+        raise ValueError(f"h264 yuv420p needs even width and height, got {w}x{h}")
+    with av.open(str(path), mode="w", format="mp4") as container:
+        container.metadata["comment"] = comment
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"crf": "12", "preset": "medium"}
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def _write_gif(frames: np.ndarray, path: Path, fps: float, comment: str) -> None:
+    from PIL import Image
+
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], loop=0,
+                   duration=int(round(1000 / fps)), comment=comment.encode())
+
+
+def write_video(frames: np.ndarray, path: str | Path, fps: float, metadata: dict | None = None) -> Path:
+    """Write frames (T, H, W, 3) uint8 as mp4, GIF or a folder of PNGs (see `output_kind`)."""
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
+        raise ValueError(f"frames must be uint8 (T, H, W, 3) with T >= 1, got {frames.dtype} {frames.shape}")
+    kind = output_kind(path)
+    path = Path(path)
+    comment = json.dumps(metadata or {}, sort_keys=True)
+    if kind == "png":
+        from PIL import Image
+        from PIL.PngImagePlugin import PngInfo
+
+        path.mkdir(parents=True, exist_ok=True)
+        info = PngInfo()
+        info.add_text("kinema", comment)
+        for k, f in enumerate(frames):
+            atomic_write(path / f"{k:04d}.png", lambda p, f=f: Image.fromarray(f).save(p, format="PNG", pnginfo=info))
+        return path
+    writer = _write_mp4 if kind == "mp4" else _write_gif
+    atomic_write(path, lambda p: writer(frames, p, fps, comment))
+    return path
+
+
+def read_video(path: str | Path) -> tuple[np.ndarray, float]:
+    """All frames of a video file as uint8 (T, H, W, 3), and its frame rate."""
+    import av
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no video at {path}")
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            fps = float(stream.average_rate or stream.guessed_rate or 8)
+            frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    except (av.error.FFmpegError, IndexError) as e:
+        raise ValueError(f"cannot read video {path}: {e}") from None
+    if not frames:
+        raise ValueError(f"video {path} has no frames")
+    return np.stack(frames), fps
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The metadata kinema recorded in an mp4 or GIF it wrote."""
+    path = Path(path)
+    if path.suffix.lower() == ".gif":
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return json.loads(im.info.get("comment", b"{}").decode())
+    import av
+
+    with av.open(str(path)) as container:
+        return json.loads(container.metadata.get("comment", "{}"))
+
+
+def resample_clip(frames: np.ndarray, fps: float, new_fps: float, n_frames: int, size: int) -> np.ndarray:
+    """Nearest-in-time frames at new_fps (n_frames of them, the last repeated if short), centre-cropped
+    to a square and resized to size x size."""
+    import cv2
+
+    idx = np.minimum(np.round(np.arange(n_frames) * fps / new_fps).astype(int), len(frames) - 1)
+    out = []
+    for f in frames[idx]:
+        h, w = f.shape[:2]
+        s = min(h, w)
+        f = f[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+        out.append(cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA if s > size else cv2.INTER_CUBIC))
+    return np.stack(out)

