@@ -187,4 +187,17 @@ def training_caption(scene: Scene, rng: np.random.Generator, p_canonical: float 
     return canonical(d) if rng.random() < p_canonical else paraphrase(d, rng, TRAIN)
 
 
-assert set(MOTION_WORDS) == set(MOTIONS)
+
+
+
+def scene_for(d: Description, rng: np.random.Generator) -> Scene:
+    """A scene that fits a description: unnamed sizes drawn at random, starts as the sampler draws."""
+    from kinema.data.shapes import SIZES, SceneObject, start_range
+
+    objects = []
+    for o in d.objects:
+        size = o.size or ("small", "large")[int(rng.integers(2))]
+        (xa, xb), (ya, yb) = start_range(SIZES[size], o.motion)
+        objects.append(SceneObject(o.colour, o.shape, size, o.motion, float(rng.uniform(xa, xb)),
+                                   float(rng.uniform(ya, yb))))
+    return Scene(d.background, tuple(objects))

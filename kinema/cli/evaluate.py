@@ -1,0 +1,52 @@
+"""`kinema eval`: accuracy of generated (or rendered) clips against their captions."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from kinema.cli.main import UsageError
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from kinema.cli.generate import settings_from
+    from kinema.eval.evaluate import evaluate, format_table, load_captions, rendered_clip
+    from kinema.pipeline.generate import Pipeline, check_settings
+
+    # 1. read and check the captions and settings
+    try:
+        items = load_captions(args.captions)[: args.limit]
+        for item in items:
+            check_settings(item.caption, settings_from(args))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    out = Path(args.out)
+
+    # 2. the clip maker: the shapes world itself (the ceiling) or the model
+    if args.rendered:
+        make = rendered_clip(args.seed, args.size, args.fps, args.seconds)
+        source = "rendered by the shapes world"
+    else:
+        pipe = Pipeline.load(args.model)
+        source = f"model {pipe.name} (step {pipe.card.get('step')})"
+        clips = out / "clips"
+
+        def make(i, item):
+            video = pipe(item.caption, settings_from(args, args.seed + i))
+            video.save(clips / f"{i:04d}.mp4")
+            return video.frames, video.fps
+
+    # 3. judge every clip, write results.json and contact_sheet.png
+    with tqdm(total=len(items), desc="eval", file=sys.stderr, disable=args.json) as bar:
+        result = evaluate(items, make, out, bar)
+    result["source"] = source
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        print(f"{len(items)} captions, clips {source}, {args.size}x{args.size} at {args.fps:g} fps")
+        print(format_table(result))
+        print(f"contact sheet: {out / 'contact_sheet.png'}; per-clip results: {out / 'results.json'}")
+    return 0

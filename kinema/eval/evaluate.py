@@ -1,0 +1,137 @@
+"""`kinema eval`: make a clip per caption, judge it, tabulate accuracy, draw a contact sheet.
+
+A captions file is either plain text (one canonical caption per line) or JSON lines with
+`caption` (what the model is given), `canonical` (what it means) and an optional `split` name
+(accuracy is reported per split). The built-in set, `kinema/eval/captions.jsonl`, has 32
+canonical and 32 paraphrased captions (a quarter of each with two objects); its paraphrases use
+templates and words kept out of training (`captions.HELD_OUT`).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from kinema.data.captions import (HELD_OUT, Description, canonical, paraphrase, parse_canonical, scene_for)
+from kinema.data.shapes import sample_scene
+from kinema.eval.judge import ATTRIBUTES, Verdict, judge
+from kinema.io.checkpoint import atomic_write
+
+BUILTIN_CAPTIONS = Path(__file__).resolve().parent / "captions.jsonl"
+
+
+@dataclass
+class EvalItem:
+    caption: str
+    description: Description
+    split: str
+
+
+def load_captions(path: str | Path | None = None) -> list[EvalItem]:
+    path = Path(path) if path else BUILTIN_CAPTIONS
+    if not path.is_file():
+        raise ValueError(f"captions file {path} does not exist")
+    items = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        if path.suffix == ".jsonl":
+            try:
+                row = json.loads(line)
+                items.append(EvalItem(row["caption"], parse_canonical(row.get("canonical", row["caption"])),
+                                      row.get("split", "all")))
+            except (json.JSONDecodeError, KeyError, ValueError) as e:
+                raise ValueError(f"{path}:{n}: {e}") from None
+        else:
+            try:
+                items.append(EvalItem(line.strip(), parse_canonical(line), "canonical"))
+            except ValueError as e:
+                raise ValueError(f"{path}:{n}: {e}") from None
+    if not items:
+        raise ValueError(f"captions file {path} has no captions")
+    return items
+
+
+def make_eval_set(seed: int = 1234, per_split: int = 32) -> list[dict]:
+    """The built-in set: per split, 3/4 one-object and 1/4 two-object scenes, sizes named in half."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for split in ("canonical", "paraphrase"):
+        for i in range(per_split):
+            scene = sample_scene(rng, p_two=1.0 if i % 4 == 3 else 0.0)
+            d = Description.of(scene, name_sizes=bool(i % 2))
+            text = canonical(d) if split == "canonical" else paraphrase(d, rng, HELD_OUT)
+            rows.append({"caption": text, "canonical": canonical(d), "split": split})
+    return rows
+
+
+def accuracy(verdicts: list[Verdict]) -> dict[str, float]:
+    keys = ATTRIBUTES + ("all",)
+    return {k: float(np.mean([v.summary()[k] for v in verdicts])) for k in keys} if verdicts else {}
+
+
+def contact_sheet(rows: list[tuple[np.ndarray, str, Verdict]], out: Path, columns: int = 8, cell: int = 64) -> None:
+    """A PNG grid: one row per clip (`columns` frames spread over it), its caption and verdict above."""
+    from PIL import Image, ImageDraw
+
+    label_h, pad = 14, 4
+    width = columns * (cell + pad) + pad
+    height = len(rows) * (cell + label_h + pad) + pad
+    sheet = Image.new("RGB", (width, height), (245, 245, 245))
+    draw = ImageDraw.Draw(sheet)
+    for r, (frames, caption, verdict) in enumerate(rows):
+        y = pad + r * (cell + label_h + pad)
+        marks = " ".join(f"{a[:3]}{'+' if ok else '-'}" for a, ok in verdict.summary().items())
+        colour = (0, 110, 0) if verdict.all_correct else (170, 0, 0)
+        draw.text((pad, y), f"{r:02d} {caption}  [{marks}]"[:160], fill=colour)
+        idx = np.linspace(0, len(frames) - 1, columns).round().astype(int)
+        for c, k in enumerate(idx):
+            im = Image.fromarray(frames[k]).resize((cell, cell), Image.NEAREST)
+            sheet.paste(im, (pad + c * (cell + pad), y + label_h))
+    atomic_write(out, lambda p: sheet.save(p, format="PNG"))
+
+
+def evaluate(items: list[EvalItem], make_clip: Callable[[int, EvalItem], tuple[np.ndarray, float]],
+             out: Path, progress: Iterable | None = None) -> dict:
+    """Judge make_clip(i, item) -> (frames, fps) for every item; write results.json and contact_sheet.png."""
+    out.mkdir(parents=True, exist_ok=True)
+    verdicts, rows, records = [], [], []
+    for i, item in enumerate(items):
+        frames, fps = make_clip(i, item)
+        v = judge(frames, fps, item.description)
+        verdicts.append(v)
+        rows.append((frames, item.caption, v))
+        records.append({"index": i, "caption": item.caption, "canonical": canonical(item.description),
+                        "split": item.split, **v.to_dict()})
+        if progress is not None:
+            progress.update(1)
+    splits = sorted({it.split for it in items})
+    result = {"n": len(items), "overall": accuracy(verdicts),
+              "splits": {s: accuracy([v for v, it in zip(verdicts, items) if it.split == s]) for s in splits},
+              "two_objects": accuracy([v for v, it in zip(verdicts, items) if len(it.description.objects) == 2])}
+    atomic_write(out / "results.json", lambda p: p.write_text(json.dumps({**result, "clips": records}, indent=1)))
+    contact_sheet(rows, out / "contact_sheet.png")
+    return result
+
+
+def rendered_clip(seed: int, size: int, fps: float, seconds: float):
+    """make_clip for the judge's ceiling: the shapes world renders a scene that fits each caption."""
+    from kinema.data.shapes import render
+
+    def make(i: int, item: EvalItem) -> tuple[np.ndarray, float]:
+        scene = scene_for(item.description, np.random.default_rng([seed, i]))
+        return render(scene, size, fps, seconds), fps
+
+    return make
+
+
+def format_table(result: dict) -> str:
+    keys = ATTRIBUTES + ("all",)
+    lines = [f"{'split':<12}" + "".join(f"{k:>13}" for k in keys)]
+    for name, acc in [*result["splits"].items(), ("two objects", result["two_objects"]), ("overall", result["overall"])]:
+        if acc:
+            lines.append(f"{name:<12}" + "".join(f"{100 * acc[k]:>12.1f}%" for k in keys))
+    return "\n".join(lines)

@@ -1,0 +1,139 @@
+"""Judging a clip against its caption, as the last section of shared/shapes-world.md says.
+
+Over the clip's first 2 seconds, each pixel is classed by its nearest palette colour (the eight
+object colours and three backgrounds). Per object named by the caption, its region in a frame is
+the largest 8-connected component of pixels nearest its colour. Then:
+- background: the median colour of the border pixels is nearest the named background;
+- colour: the region covers at least half the area its shape and size imply (the small size's
+  when the caption names none) in at least 80% of frames;
+- shape: the median over frames of region area / bounding-box area is nearest the named shape's
+  fill ratio (circle pi/4, square 1, triangle 1/2);
+- motion: from the centroid track: still moves less than 0.05 from where it starts; left, right,
+  up and down move at least 0.25 the named way and less than a third of that across; falling and
+  bouncing move down (at least 0.1) with positive acceleration fitted up to the lowest point,
+  bouncing rises again (by at least 0.03) after it, falling does not;
+- consistency: the region is present in every frame (half its area, as for colour), and its
+  centroid never jumps more than 0.2 between neighbouring frames at 8 fps (0.2 * 8 / fps at
+  other rates). Its colour cannot change: the region is defined by the named colour.
+A clip with two objects gets an attribute only when both objects have it.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+from kinema.data.captions import Description, ObjectDescription
+from kinema.data.shapes import BACKGROUNDS, FILL_RATIO, OBJECT_COLOURS, SIZES
+
+PALETTE_NAMES = list(OBJECT_COLOURS) + list(BACKGROUNDS)
+PALETTE = np.array([OBJECT_COLOURS.get(n) or BACKGROUNDS[n] for n in PALETTE_NAMES], dtype=np.int32)
+JUDGED_SECONDS = 2.0
+ATTRIBUTES = ("background", "colour", "shape", "motion", "consistency")
+
+
+@dataclass
+class ObjectVerdict:
+    colour: bool
+    shape: bool
+    motion: bool
+    consistency: bool
+    presence: float  # share of frames where the region is present
+    fill: float  # median area / bounding-box area
+    track: list[tuple[float, float]]  # centroid per present frame, canvas units
+
+
+@dataclass
+class Verdict:
+    background: bool
+    objects: list[ObjectVerdict]
+
+    def attribute(self, name: str) -> bool:
+        if name == "background":
+            return self.background
+        return all(getattr(o, name) for o in self.objects)
+
+    @property
+    def all_correct(self) -> bool:
+        return all(self.attribute(a) for a in ATTRIBUTES)
+
+    def summary(self) -> dict:
+        return {**{a: self.attribute(a) for a in ATTRIBUTES}, "all": self.all_correct}
+
+    def to_dict(self) -> dict:
+        return {**self.summary(), "objects": [asdict(o) for o in self.objects]}
+
+
+def nearest_palette(frames: np.ndarray) -> np.ndarray:
+    """Index into PALETTE_NAMES of each pixel's nearest palette colour: (T, H, W, 3) -> (T, H, W)."""
+    d = ((frames[..., None, :].astype(np.int32) - PALETTE) ** 2).sum(-1)
+    return d.argmin(-1)
+
+
+def _region(mask: np.ndarray) -> tuple[int, int, float, float]:
+    """(area, bounding-box area, centroid x, centroid y) of the largest 8-connected component."""
+    n, labels, stats, centroids = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return 0, 0, 0.0, 0.0
+    k = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    area = int(stats[k, cv2.CC_STAT_AREA])
+    box = int(stats[k, cv2.CC_STAT_WIDTH] * stats[k, cv2.CC_STAT_HEIGHT])
+    return area, box, float(centroids[k, 0]), float(centroids[k, 1])
+
+
+def judge_motion(motion: str, track: np.ndarray, fps: float) -> bool:
+    """Whether a centroid track (n, 2) in canvas units, one row per frame, shows `motion`."""
+    if len(track) < 3:
+        return False
+    x, y = track[:, 0], track[:, 1]
+    dx, dy = x[-1] - x[0], y[-1] - y[0]
+    if motion == "still":
+        return float(np.hypot(x - x[0], y - y[0]).max()) < 0.05
+    if motion in ("left", "right", "up", "down"):
+        along, across = {"left": (-dx, dy), "right": (dx, dy), "up": (-dy, dx), "down": (dy, dx)}[motion]
+        return along >= 0.25 and abs(across) < along / 3
+    if motion in ("falling", "bouncing"):
+        low = int(np.argmax(y >= y.max() - 0.01))  # first frame at the lowest point
+        if y[low] - y[0] < 0.1 or low < 2:
+            return False
+        t = np.arange(low + 1) / fps
+        accel = 2 * np.polyfit(t, y[:low + 1], 2)[0]
+        rises = bool((y[low:] <= y[low] - 0.03).any())
+        return accel > 0 and (rises if motion == "bouncing" else not rises)
+    raise ValueError(f"unknown motion {motion!r}")
+
+
+def judge_object(classes: np.ndarray, o: ObjectDescription, fps: float) -> ObjectVerdict:
+    t, h, w = classes.shape
+    r = SIZES[o.size] if o.size else min(SIZES.values())
+    need = 0.5 * FILL_RATIO[o.shape] * (2 * r * w) * (2 * r * h)
+    colour_idx = PALETTE_NAMES.index(o.colour)
+    present, fills, track = [], [], []
+    for k in range(t):
+        area, box, cx, cy = _region(classes[k] == colour_idx)
+        ok = area >= need
+        present.append(ok)
+        if ok:
+            fills.append(area / box)
+            track.append((cx / w, cy / h))
+    presence = float(np.mean(present))
+    fill = float(np.median(fills)) if fills else 0.0
+    shape = bool(fills) and min(FILL_RATIO, key=lambda s: abs(FILL_RATIO[s] - fill)) == o.shape
+    track_arr = np.array(track).reshape(-1, 2)
+    motion = judge_motion(o.motion, track_arr, fps) if presence >= 0.8 else False
+    jumps = np.hypot(*np.diff(track_arr, axis=0).T) if len(track_arr) > 1 else np.zeros(0)
+    consistent = all(present) and bool((jumps <= 0.2 * 8 / fps).all())
+    return ObjectVerdict(presence >= 0.8, bool(shape), bool(motion), consistent, presence, fill,
+                         [(round(a, 4), round(b, 4)) for a, b in track])
+
+
+def judge(frames: np.ndarray, fps: float, description: Description) -> Verdict:
+    """Judge uint8 frames (T, H, W, 3) at `fps` against what a caption describes."""
+    frames = np.asarray(frames)[: max(int(round(JUDGED_SECONDS * fps)), 1)]
+    border = np.concatenate([frames[:, 0], frames[:, -1], frames[:, :, 0], frames[:, :, -1]]).reshape(-1, 3)
+    median = np.median(border, axis=0)
+    bg_names = list(BACKGROUNDS)
+    bg = bg_names[int(np.argmin([((median - np.array(BACKGROUNDS[n])) ** 2).sum() for n in bg_names]))]
+    classes = nearest_palette(frames)
+    return Verdict(bg == description.background, [judge_object(classes, o, fps) for o in description.objects])

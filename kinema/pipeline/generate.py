@@ -1,0 +1,212 @@
+"""From a prompt to frames: text encoder -> denoiser with a sampler and guidance -> frames.
+
+A model folder holds the denoiser component (`denoiser.safetensors` + `denoiser.json`); the JSON
+names its text encoder, the clip it was trained on (size, fps, seconds) and its default sampling
+settings. The shipped default lives in `kinema/weights/default`.
+
+The denoiser makes the clip at its native size and frame rate; other sizes and rates are reached
+by resampling (bicubic in space, linear blending in time) until kinema has learned stages for that.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from kinema.data.dataset import to_frames
+from kinema.denoiser.dit import DenoiserConfig, VideoDiT
+from kinema.diffusion.flow import FlowConfig
+from kinema.diffusion.samplers import SAMPLERS, guided_velocity, time_grid
+from kinema.io.checkpoint import CheckpointError, load_component, load_state_into
+from kinema.io.video import output_kind, write_video
+from kinema.text.encoder import TextEncoder, load_text_encoder
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "weights" / "default"
+MAX_SIZE = 1024
+MAX_SECONDS = 30.0
+MAX_FPS = 60.0
+MAX_STEPS = 1000
+DEFAULT_SAMPLING = {"steps": 20, "guidance": 4.0, "sampler": "euler", "shift": 1.0}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a clip is made. None for steps, guidance, sampler means the model's default."""
+    seed: int = 0
+    steps: int | None = None
+    guidance: float | None = None
+    negative: str = ""
+    sampler: str | None = None
+    seconds: float = 2.0
+    fps: float = 8.0
+    size: int = 64
+
+
+@dataclass
+class Video:
+    """Generated frames (T, H, W, 3) uint8 at `fps`, with how they were made."""
+    frames: np.ndarray
+    fps: float
+    metadata: dict = field(default_factory=dict)
+
+    def save(self, path: str | Path) -> Path:
+        """Write mp4 (h264/yuv420p), .gif, or a folder/ of PNG frames, metadata included."""
+        return write_video(self.frames, path, self.fps, self.metadata)
+
+
+def available_memory() -> int:
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        return 8 << 30
+
+
+def check_settings(prompt: str, s: Settings) -> None:
+    """ValueError for settings that cannot work, before any model is loaded."""
+    if not prompt or not prompt.strip():
+        raise ValueError("the prompt is empty: say what the video should show")
+    if s.size < 16 or s.size > MAX_SIZE or s.size % 2:
+        raise ValueError(f"--size must be an even number of pixels from 16 to {MAX_SIZE}, got {s.size}")
+    if not 0 < s.seconds <= MAX_SECONDS:
+        raise ValueError(f"--seconds must be in (0, {MAX_SECONDS:g}], got {s.seconds:g}")
+    if not 1 <= s.fps <= MAX_FPS:
+        raise ValueError(f"--fps must be in [1, {MAX_FPS:g}], got {s.fps:g}")
+    if round(s.seconds * s.fps) < 1:
+        raise ValueError(f"{s.seconds:g} s at {s.fps:g} fps is less than one frame")
+    if s.steps is not None and not 1 <= s.steps <= MAX_STEPS:
+        raise ValueError(f"--steps must be in [1, {MAX_STEPS}], got {s.steps}")
+    if s.sampler is not None and s.sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {s.sampler!r}; choose from {', '.join(SAMPLERS)}")
+    if s.guidance is not None and not math.isfinite(s.guidance):
+        raise ValueError("--guidance must be a finite number")
+    need = round(s.seconds * s.fps) * s.size * s.size * 3 * 6  # uint8 frames + float32 working copies
+    if need > available_memory():
+        raise ValueError(f"{s.seconds:g} s at {s.size}x{s.size}, {s.fps:g} fps needs about {need / 2**30:.1f} GiB, "
+                         f"more than this machine has free ({available_memory() / 2**30:.1f} GiB)")
+
+
+def resample(frames: np.ndarray, fps: float, new_fps: float, n_frames: int, size: int) -> np.ndarray:
+    """Linear blend in time to `new_fps` (n_frames), then bicubic to size x size: uint8 in and out."""
+    import cv2
+
+    x = frames.astype(np.float32)
+    if n_frames != len(frames) or new_fps != fps:
+        pos = np.clip(np.arange(n_frames) * fps / new_fps, 0, len(frames) - 1)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, len(frames) - 1)
+        w = (pos - lo)[:, None, None, None].astype(np.float32)
+        x = x[lo] * (1 - w) + x[hi] * w
+    if x.shape[1] != size:
+        x = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_CUBIC) for f in x])
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
+class Pipeline:
+    """Text encoder + denoiser + sampler. `Pipeline.load()` reads a model folder."""
+
+    def __init__(self, denoiser: VideoDiT, card: dict, text_encoder: TextEncoder, source: str):
+        self.denoiser = denoiser.eval()
+        self.card = card
+        self.flow = FlowConfig(**card["flow"])
+        self.text_encoder = text_encoder
+        self.source = source
+        self.clip = card["clip"]  # native size, fps, seconds
+        self.sampling = {**DEFAULT_SAMPLING, **card.get("sampling", {})}
+        self.timings: dict[str, float] = {}
+
+    @staticmethod
+    def load(path: str | Path | None = None, device: str = "cpu") -> "Pipeline":
+        t0 = time.perf_counter()
+        folder = Path(path) if path else DEFAULT_MODEL
+        state, card = load_component(folder, "denoiser")
+        if card.get("kind") != "kinema.denoiser" or "denoiser" not in card or "flow" not in card:
+            raise CheckpointError(f"{folder / 'denoiser.json'} is not a kinema denoiser config")
+        try:
+            model = VideoDiT(DenoiserConfig.from_dict(card["denoiser"]))
+            FlowConfig(**card["flow"])
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"{folder / 'denoiser.json'} has a bad config: {e}") from None
+        load_state_into(model, state, str(folder / "denoiser.safetensors"))
+        pipe = Pipeline(model.to(device), card, load_text_encoder(device=device), str(folder))
+        pipe.timings["load"] = time.perf_counter() - t0
+        return pipe
+
+    @property
+    def name(self) -> str:
+        return "default" if Path(self.source) == DEFAULT_MODEL else self.source
+
+    def resolve(self, s: Settings) -> Settings:
+        return replace(s, steps=s.steps or self.sampling["steps"],
+                       guidance=self.sampling["guidance"] if s.guidance is None else s.guidance,
+                       sampler=s.sampler or self.sampling["sampler"])
+
+    @torch.no_grad()
+    def __call__(self, prompt: str, settings: Settings = Settings(),
+                 callback: Callable[[int, int], None] | None = None) -> Video:
+        # 1. check the request before any work
+        check_settings(prompt, settings)
+        s = self.resolve(settings)
+        device = next(self.denoiser.parameters()).device
+        timings = {}
+
+        # 2. encode the prompt and the negative prompt (or "" for plain guidance)
+        t0 = time.perf_counter()
+        cond = self.text_encoder.encode([prompt]).to(device)
+        uncond = (self.text_encoder.encode([s.negative]) if s.negative else self.text_encoder.empty()).to(device)
+        timings["text"] = time.perf_counter() - t0
+
+        # 3. the starting noise, at the denoiser's native size and frame rate, from the seed
+        t0 = time.perf_counter()
+        native_fps, native_size = float(self.clip["fps"]), int(self.clip["size"])
+        pt = self.denoiser.config.patch[0]
+        native_frames = max(math.ceil(s.seconds * native_fps / pt), 1) * pt
+        shape = (1, self.denoiser.config.in_channels, native_frames, native_size, native_size)
+        noise = torch.randn(shape, generator=torch.Generator().manual_seed(s.seed)).to(device)
+
+        # 4. integrate the guided flow from noise (t = 1) to a clip (t = 0)
+        velocity = guided_velocity(self.denoiser, self.flow, cond, uncond, s.guidance)
+        x0 = SAMPLERS[s.sampler](velocity, noise, time_grid(s.steps, self.sampling["shift"]), callback)
+        timings["denoise"] = time.perf_counter() - t0
+
+        # 5. to uint8 frames, at the requested frame rate, length and size
+        t0 = time.perf_counter()
+        frames = to_frames(x0)[0]
+        n_native = max(round(s.seconds * native_fps), 1)
+        frames = resample(frames[:n_native], native_fps, s.fps, round(s.seconds * s.fps), s.size)
+        timings["resample"] = time.perf_counter() - t0
+        self.timings.update(timings)
+        meta = {"prompt": prompt, "model": self.name, "model_step": self.card.get("step"), **asdict(s),
+                "generator": "kinema"}
+        return Video(frames, s.fps, meta)
+
+
+@functools.lru_cache(maxsize=2)
+def load_pipeline(path: str | None = None) -> Pipeline:
+    """One Pipeline per model folder per process."""
+    return Pipeline.load(path)
+
+
+def generate(prompt: str, *, model: str | None = None, seed: int = 0, steps: int | None = None,
+             guidance: float | None = None, negative: str = "", sampler: str | None = None,
+             seconds: float = 2.0, fps: float = 8.0, size: int = 64) -> Video:
+    """Make a clip from a prompt: `kinema.generate("a red ball bouncing on a white background").save("a.mp4")`.
+
+    Returns a Video whose `.frames` is uint8 (T, H, W, 3)."""
+    settings = Settings(seed, steps, guidance, negative, sampler, seconds, fps, size)
+    check_settings(prompt, settings)
+    return load_pipeline(model)(prompt, settings)
+
+
+def check_output(path: str | Path) -> None:
+    """ValueError for an output path kinema cannot write, before any work."""
+    output_kind(path)
+    parent = Path(path).parent
+    if not parent.exists():
+        raise ValueError(f"output folder {parent} does not exist")
