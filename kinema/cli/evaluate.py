@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from kinema.cli.main import UsageError
+from kinema.cli.errors import UsageError
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

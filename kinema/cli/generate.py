@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from kinema.cli.main import UsageError
+from kinema.cli.errors import UsageError
 
 
 def settings_from(args: argparse.Namespace, seed: int | None = None):

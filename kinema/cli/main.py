@@ -9,9 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-
-class UsageError(Exception):
-    """Bad input found before any heavy work: printed as one line, exit status 2."""
+from kinema.cli.errors import UsageError
 
 
 def _positive_int(s: str) -> int:

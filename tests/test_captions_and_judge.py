@@ -1,0 +1,103 @@
+import numpy as np
+import pytest
+
+from kinema.data.captions import (HELD_OUT, TRAIN, Description, ObjectDescription, canonical, paraphrase,
+                                  parse_canonical, scene_for, training_caption)
+from kinema.data.dataset import ShapesDataset
+from kinema.data.shapes import MOTIONS, SHAPES, render, sample_scene
+from kinema.eval.judge import judge
+
+
+def test_canonical_examples_from_the_spec_round_trip():
+    for text in ["a red circle moving left on a black background",
+                 "a large blue square falling and a yellow triangle standing still on a white background"]:
+        assert canonical(parse_canonical(text)) == text
+    d = parse_canonical("a large blue square falling and a yellow triangle standing still on a white background")
+    assert d.objects[0] == ObjectDescription("blue", "square", "large", "falling")
+    assert d.objects[1] == ObjectDescription("yellow", "triangle", None, "still")
+    with pytest.raises(ValueError):
+        parse_canonical("a red ball moving left on a black background")
+
+
+def test_captions_agree_with_scenes():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        scene = sample_scene(rng)
+        d = Description.of(scene)
+        assert parse_canonical(canonical(d)) == d
+        text = paraphrase(d, rng)
+        for o in scene.objects:  # the colour words are kept; shape and motion are among the synonyms
+            assert o.colour in text
+            assert any(w in text for w in TRAIN.shapes[o.shape])
+            assert any(w in text for w in TRAIN.participles[o.motion] + TRAIN.verbs[o.motion])
+        assert any(w in text for w in TRAIN.backgrounds[scene.background])
+
+
+def test_dataset_captions_describe_the_rendered_scene():
+    ds = ShapesDataset(seed=5)
+    seen_canonical = 0
+    for i in range(60):
+        scene, caption = ds.scene_and_caption(i)
+        try:
+            d = parse_canonical(caption)
+        except ValueError:
+            continue  # a paraphrase
+        seen_canonical += 1
+        assert d.background == scene.background
+        assert [(o.colour, o.shape, o.motion) for o in d.objects] == [(o.colour, o.shape, o.motion) for o in scene.objects]
+    assert seen_canonical > 5
+    a, b = ds[3], ShapesDataset(seed=5)[3]
+    assert a[1] == b[1] and np.array_equal(a[0], b[0])
+
+
+def test_held_out_templates_differ_from_training_ones():
+    assert not set(HELD_OUT.scene_templates) & set(TRAIN.scene_templates)
+    assert not set(HELD_OUT.participles["left"]) & set(TRAIN.participles["left"])
+    text = paraphrase(Description("black", (ObjectDescription("red", "circle", None, "left"),)),
+                      np.random.default_rng(0), HELD_OUT)
+    assert "red" in text
+
+
+def test_judge_scores_rendered_clips_high():
+    rng = np.random.default_rng(11)
+    results = []
+    for _ in range(60):
+        scene = sample_scene(rng, p_two=0.0)
+        results.append(judge(render(scene, 64, 8, 2), 8, Description.of(scene)).all_correct)
+    assert np.mean(results) >= 0.95
+
+
+def test_judge_scores_mismatched_captions_low():
+    rng = np.random.default_rng(12)
+    hits = {"shape": [], "motion": [], "colour": [], "background": []}
+    for _ in range(60):
+        scene = sample_scene(rng, p_two=0.0)
+        o = scene.objects[0]
+        frames = render(scene, 64, 8, 2)
+        wrong_shape = SHAPES[(SHAPES.index(o.shape) + 1) % 3]
+        wrong_motion = MOTIONS[(MOTIONS.index(o.motion) + 1) % len(MOTIONS)]
+        wrong_colour = "cyan" if o.colour != "cyan" else "red"
+        wrong_bg = "white" if scene.background != "white" else "black"
+        obj = lambda **kw: (ObjectDescription(**{**dict(colour=o.colour, shape=o.shape, size=None, motion=o.motion), **kw}),)
+        hits["shape"].append(judge(frames, 8, Description(scene.background, obj(shape=wrong_shape))).attribute("shape"))
+        hits["motion"].append(judge(frames, 8, Description(scene.background, obj(motion=wrong_motion))).attribute("motion"))
+        hits["colour"].append(judge(frames, 8, Description(scene.background, obj(colour=wrong_colour))).attribute("colour"))
+        hits["background"].append(judge(frames, 8, Description(wrong_bg, obj())).attribute("background"))
+    for attribute, values in hits.items():
+        assert np.mean(values) <= 0.1, attribute
+
+
+def test_judge_fails_noise_and_blank_clips():
+    d = parse_canonical("a red circle bouncing on a black background")
+    noise = np.random.default_rng(0).integers(0, 256, (16, 64, 64, 3), dtype=np.uint8)
+    assert not judge(noise, 8, d).all_correct
+    blank = np.zeros((16, 64, 64, 3), np.uint8)
+    v = judge(blank, 8, d)
+    assert v.background and not v.attribute("colour")
+
+
+def test_scene_for_fits_the_description():
+    d = parse_canonical("a small green triangle moving up and a pink square falling on a gray background")
+    scene = scene_for(d, np.random.default_rng(0))
+    assert Description.of(scene, name_sizes=False).objects[1] == d.objects[1]
+    assert scene.objects[0].size == "small"

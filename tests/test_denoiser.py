@@ -1,0 +1,81 @@
+import pytest
+import torch
+
+from kinema.denoiser.dit import VideoDiT, preset, rope_3d
+from kinema.text.encoder import TextEmbedding
+
+
+def cond(b=2, length=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return TextEmbedding(torch.randn(b, length, 384, generator=g), torch.ones(b, length, dtype=torch.bool),
+                         torch.randn(b, 384, generator=g))
+
+
+def randomise(model, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=g))
+    return model
+
+
+@pytest.mark.parametrize("attention", ["full", "factorised"])
+def test_output_shape(attention):
+    m = randomise(VideoDiT(preset("tiny", attention=attention)))
+    x = torch.randn(2, 3, 8, 32, 16)
+    y = m(x, torch.rand(2), cond())
+    assert y.shape == x.shape and torch.isfinite(y).all() and y.abs().sum() > 0
+
+
+@pytest.mark.parametrize("attention", ["full", "factorised"])
+def test_adaln_zero_blocks_are_identity_at_init(attention):
+    m = VideoDiT(preset("tiny", attention=attention))
+    h = torch.randn(2, 4 * 4 * 4, m.config.dim)
+    c = torch.randn(2, m.config.dim)
+    ctx = torch.randn(2, 5, m.config.dim)
+    mask = torch.ones(2, 5, dtype=torch.bool)
+    angles = rope_3d((4, 4, 4), m.config.dim // m.config.heads, m.config.rope_theta, h.device)
+    for block in m.blocks:
+        torch.testing.assert_close(block(h, c, ctx, mask, angles, (4, 4, 4)), h, atol=0, rtol=0)
+    assert m(torch.randn(1, 3, 8, 32, 32), torch.rand(1), cond(1)).abs().max() == 0  # zero-init final layer
+    randomise(m.blocks[0])
+    assert not torch.equal(m.blocks[0](h, c, ctx, mask, angles, (4, 4, 4)), h)
+
+
+def test_masked_text_tokens_are_ignored():
+    m = randomise(VideoDiT(preset("tiny")))
+    x, t = torch.randn(1, 3, 4, 16, 16), torch.rand(1)
+    c = cond(1, 4)
+    padded = TextEmbedding(torch.cat([c.tokens, 100 * torch.randn(1, 3, 384)], 1),
+                           torch.cat([c.mask, torch.zeros(1, 3, dtype=torch.bool)], 1), c.pooled)
+    torch.testing.assert_close(m(x, t, c), m(x, t, padded), atol=1e-5, rtol=1e-5)
+
+
+def test_prompt_and_time_change_the_output():
+    m = randomise(VideoDiT(preset("tiny")))
+    x = torch.randn(1, 3, 4, 16, 16)
+    base = m(x, torch.tensor([0.5]), cond(1, seed=0))
+    assert not torch.allclose(base, m(x, torch.tensor([0.5]), cond(1, seed=1)))
+    assert not torch.allclose(base, m(x, torch.tensor([0.9]), cond(1, seed=0)))
+
+
+def test_bad_inputs_and_configs():
+    m = VideoDiT(preset("tiny"))
+    with pytest.raises(ValueError, match="not divisible"):
+        m(torch.randn(1, 3, 3, 16, 16), torch.rand(1), cond(1))
+    with pytest.raises(ValueError, match="channels"):
+        m(torch.randn(1, 4, 4, 16, 16), torch.rand(1), cond(1))
+    with pytest.raises(ValueError, match="unknown preset"):
+        preset("huge")
+    with pytest.raises(ValueError, match="attention"):
+        preset("tiny", attention="sparse")
+
+
+def test_rope_angles_cover_three_axes():
+    a = rope_3d((2, 3, 4), 24, 100.0, torch.device("cpu"))
+    assert a.shape == (24, 12)
+    grid = a.view(2, 3, 4, 12)
+    # t-angles (first 4) vary only along t, h-angles (next 4) only along h, w-angles (last 4) only along w
+    assert torch.equal(grid[:, :1, :1, :4].expand(2, 3, 4, 4), grid[..., :4])
+    assert torch.equal(grid[:1, :, :1, 4:8].expand(2, 3, 4, 4), grid[..., 4:8])
+    assert torch.equal(grid[:1, :1, :, 8:].expand(2, 3, 4, 4), grid[..., 8:])

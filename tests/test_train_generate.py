@@ -1,0 +1,87 @@
+import json
+import subprocess
+import sys
+
+import av
+import numpy as np
+import pytest
+import torch
+from conftest import tiny_dataset, tiny_train_config
+
+from kinema.cli.main import main
+from kinema.denoiser.dit import preset
+from kinema.diffusion.flow import FlowConfig
+from kinema.io.checkpoint import load_tensors
+from kinema.io.video import read_metadata, read_video
+from kinema.pipeline.generate import Pipeline, Settings
+from kinema.train.trainer import train
+
+
+def test_tiny_train_then_generate_writes_a_playable_mp4(tiny_model, tmp_path):
+    out = tmp_path / "clip.mp4"
+    assert main(["generate", "a red circle moving left on a black background", "-o", str(out),
+                 "--model", str(tiny_model), "--steps", "4", "--seed", "3"]) == 0
+    with av.open(str(out)) as c:
+        s = c.streams.video[0]
+        assert s.codec_context.name == "h264" and s.codec_context.pix_fmt == "yuv420p"
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(s)]
+    assert len(frames) == 16 and frames[0].shape == (64, 64, 3)  # the defaults: 2 s, 8 fps, 64x64
+    meta = read_metadata(out)
+    assert meta["prompt"] == "a red circle moving left on a black background" and meta["seed"] == 3
+    assert meta["steps"] == 4 and meta["model"] == str(tiny_model)
+    assert (tiny_model / "log.jsonl").is_file() and (tiny_model / "loss.png").stat().st_size > 1000
+
+
+def test_same_seed_same_video_and_other_options(tiny_model, tmp_path):
+    pipe = Pipeline.load(tiny_model)
+    a = pipe("a blue square falling on a white background", Settings(seed=1, steps=3))
+    b = pipe("a blue square falling on a white background", Settings(seed=1, steps=3))
+    c = pipe("a blue square falling on a white background", Settings(seed=2, steps=3))
+    assert np.array_equal(a.frames, b.frames) and not np.array_equal(a.frames, c.frames)
+    d = pipe("a blue square", Settings(seed=1, steps=2, seconds=1.5, fps=12, size=48, guidance=2.0,
+                                      negative="a red circle", sampler="heun"))
+    assert d.frames.shape == (18, 48, 48, 3) and d.metadata["negative"] == "a red circle"
+    gif = d.save(tmp_path / "d.gif")
+    assert read_metadata(gif)["sampler"] == "heun"
+    frames_dir = d.save(str(tmp_path / "frames") + "/")
+    assert len(list(frames_dir.glob("*.png"))) == 18
+
+
+def test_batch_mode(tiny_model, tmp_path):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a red circle moving left on a black background\n\na green triangle bouncing on a gray background\n")
+    out = tmp_path / "batch"
+    args = ["generate", "--prompts", str(prompts), "--out-dir", str(out), "--model", str(tiny_model), "--steps", "3",
+            "--seed", "10"]
+    assert main(args) == 0
+    rows = [json.loads(l) for l in (out / "index.jsonl").read_text().splitlines()]
+    assert [r["file"] for r in rows] == ["0000.mp4", "0001.mp4"] and [r["seed"] for r in rows] == [10, 11]
+    assert rows[1]["prompt"] == "a green triangle bouncing on a gray background" and rows[1]["line"] == 3
+    single = tmp_path / "single.mp4"
+    assert main(["generate", rows[1]["prompt"], "-o", str(single), "--model", str(tiny_model), "--steps", "3",
+                 "--seed", "11"]) == 0
+    assert np.array_equal(read_video(single)[0], read_video(out / "0001.mp4")[0])
+
+
+def test_exact_resume(tmp_path, text_encoder):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    kw = dict(text_encoder=text_encoder, progress=False)
+    train(straight, tiny_dataset(), preset("tiny"), FlowConfig(), tiny_train_config(steps=4), **kw)
+    train(resumed, tiny_dataset(), preset("tiny"), FlowConfig(), tiny_train_config(steps=2), **kw)
+    with pytest.raises(ValueError, match="--resume"):
+        train(resumed, tiny_dataset(), preset("tiny"), FlowConfig(), tiny_train_config(steps=4), **kw)
+    train(resumed, tiny_dataset(), preset("tiny"), FlowConfig(), tiny_train_config(steps=4), resume=True, **kw)
+    a, b = load_tensors(straight / "train_state.safetensors"), load_tensors(resumed / "train_state.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert torch.equal(load_tensors(straight / "denoiser.safetensors")["final.weight"],
+                       load_tensors(resumed / "denoiser.safetensors")["final.weight"])
+    steps = [json.loads(l)["step"] for l in (resumed / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+
+
+def test_console_script_runs():
+    r = subprocess.run([sys.executable, "-m", "kinema", "generate", "   "], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2 and "prompt is empty" in r.stderr
