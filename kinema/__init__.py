@@ -1,0 +1,25 @@
+"""kinema: a compact text-to-video generator.
+
+    import kinema
+    video = kinema.generate("a red ball bouncing on a white background", seed=0)
+    video.frames  # uint8 (T, H, W, 3)
+    video.save("ball.mp4")
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+__all__ = ["generate", "Video", "Pipeline", "Settings"]
+
+if TYPE_CHECKING:
+    from kinema.pipeline.generate import Pipeline, Settings, Video, generate
+
+
+def __getattr__(name: str):
+    # torch and the models load on first use, so `kinema --help` and light imports stay fast
+    if name in __all__:
+        from kinema.pipeline import generate as g
+
+        return getattr(g, name)
+    raise AttributeError(f"module 'kinema' has no attribute {name!r}")

@@ -1,0 +1,67 @@
+"""How long `kinema generate` takes at the defaults, end to end and by stage.
+
+    python benchmarks/generate_breakdown.py [--model DIR] [--runs 3]
+
+1. wall time of the real command (`kinema generate PROMPT -o out.mp4`, a fresh process each run);
+2. in one process: imports, model load (denoiser + text encoder), text encoding, denoising, resampling,
+   writing the mp4. Prints a table; figures are medians over --runs.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROMPT = "a red circle bouncing on a white background"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", default=None)
+    p.add_argument("--runs", type=int, default=3)
+    a = p.parse_args()
+    tmp = Path(tempfile.mkdtemp())
+    extra = ["--model", a.model] if a.model else []
+
+    walls = []
+    for i in range(a.runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "kinema", "generate", PROMPT, "-o", str(tmp / f"w{i}.mp4"), *extra],
+                       check=True, capture_output=True)
+        walls.append(time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    import torch  # noqa: F401
+
+    from kinema.pipeline.generate import Pipeline, Settings
+    t_import = time.perf_counter() - t0
+    stages = {"import": [t_import], "load": [], "text": [], "denoise": [], "resample": [], "write": []}
+    for i in range(a.runs):
+        t0 = time.perf_counter()
+        pipe = Pipeline.load(a.model)
+        stages["load"].append(time.perf_counter() - t0)
+        video = pipe(PROMPT, Settings())
+        for k in ("text", "denoise", "resample"):
+            stages[k].append(pipe.timings[k])
+        t0 = time.perf_counter()
+        video.save(tmp / f"s{i}.mp4")
+        stages["write"].append(time.perf_counter() - t0)
+        from kinema.text.encoder import load_text_encoder
+
+        load_text_encoder.cache_clear()  # the next load pays for the text encoder again, as a new process would
+    s = pipe.resolve(Settings())
+    print(f"kinema generate at the defaults: {s.seconds:g} s, {s.fps:g} fps, {s.size}x{s.size}, {s.steps} {s.sampler} "
+          f"steps, guidance {s.guidance:g}; torch threads {torch.get_num_threads()}")
+    print(f"wall, whole command (median of {a.runs}): {statistics.median(walls):.2f} s  (runs: "
+          + ", ".join(f"{w:.2f}" for w in walls) + ")")
+    print("in-process breakdown (median):")
+    for k, v in stages.items():
+        print(f"  {k:<9} {statistics.median(v):7.3f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""Copy a run's EMA denoiser into the package as the shipped default model.
+
+    python runs/ship.py runs/default [--steps 20 --guidance 4 --sampler euler --shift 1]
+
+The sampling defaults chosen here are stored in the shipped denoiser.json.
+"""
+import argparse
+import shutil
+from pathlib import Path
+
+from kinema.io.checkpoint import load_json, save_json
+from kinema.pipeline.generate import DEFAULT_MODEL
+
+p = argparse.ArgumentParser()
+p.add_argument("run")
+p.add_argument("--steps", type=int, default=20)
+p.add_argument("--guidance", type=float, default=4.0)
+p.add_argument("--sampler", default="euler")
+p.add_argument("--shift", type=float, default=1.0)
+a = p.parse_args()
+run = Path(a.run)
+DEFAULT_MODEL.mkdir(parents=True, exist_ok=True)
+shutil.copyfile(run / "denoiser.safetensors", DEFAULT_MODEL / "denoiser.safetensors")
+card = load_json(run / "denoiser.json")
+card["sampling"] = {"steps": a.steps, "guidance": a.guidance, "sampler": a.sampler, "shift": a.shift}
+card["recipe"] = f"{run}/recipe.sh"
+save_json(DEFAULT_MODEL / "denoiser.json", card)
+print(f"shipped {run} (step {card['step']}) to {DEFAULT_MODEL}")
