@@ -51,6 +51,8 @@ def test_logit_normal_timesteps():
     t = sample_timesteps(100000, FlowConfig(t_mean=0.0, t_std=1.0), torch.Generator().manual_seed(0))
     assert 0 < t.min() and t.max() < 1
     assert abs(t.median().item() - 0.5) < 0.01
+    shifted = sample_timesteps(100000, FlowConfig(t_mean=1.0), torch.Generator().manual_seed(0))
+    assert 0.2 < (shifted > 0.85).float().mean() < 0.26 and (t > 0.85).float().mean() < 0.06
     logit = torch.log(t / (1 - t))
     assert abs(logit.std().item() - 1.0) < 0.02
 

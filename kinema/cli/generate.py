@@ -21,9 +21,13 @@ def settings_from(args: argparse.Namespace, seed: int | None = None):
 def read_prompts(path: str) -> list[tuple[int, str]]:
     """(line number, prompt) for each non-blank line of a prompts file."""
     p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"prompts file {p} does not exist")
-    prompts = [(i + 1, line.strip()) for i, line in enumerate(p.read_text().splitlines()) if line.strip()]
+    try:
+        text = p.read_text()  # also a pipe, e.g. --prompts <(...)
+    except (FileNotFoundError, IsADirectoryError):
+        raise UsageError(f"prompts file {p} does not exist") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read prompts file {p}: {e}") from None
+    prompts = [(i + 1, line.strip()) for i, line in enumerate(text.splitlines()) if line.strip()]
     if not prompts:
         raise UsageError(f"prompts file {p} has no prompts")
     return prompts

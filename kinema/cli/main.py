@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--warmup", type=int, default=200)
     t.add_argument("--ema", type=float, default=0.999)
     t.add_argument("--caption-dropout", type=float, default=0.1)
+    t.add_argument("--t-mean", type=float, default=1.0, help="logit-normal timestep mean (> 0 leans to noise)")
+    t.add_argument("--t-std", type=_positive_float, default=1.0, help="logit-normal timestep spread")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--checkpoint-every", type=_positive_int, default=250)
     t.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
@@ -91,8 +93,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from kinema.denoiser.dit import preset
     from kinema.diffusion.flow import FlowConfig
     from kinema.train.trainer import TrainConfig, train
@@ -123,7 +123,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup, ema=args.ema,
                       caption_dropout=args.caption_dropout, seed=args.seed, checkpoint_every=args.checkpoint_every,
                       precision=args.precision, clip=clip, data=args.data)
-    run = train(args.out, dataset, replace(denoiser_cfg), FlowConfig(), cfg, resume=args.resume,
+    flow_cfg = FlowConfig(t_mean=args.t_mean, t_std=args.t_std)
+    run = train(args.out, dataset, denoiser_cfg, flow_cfg, cfg, resume=args.resume,
                 progress=not args.no_progress)
     print(f"trained: {run}")
     return 0

@@ -12,8 +12,12 @@ an x0 prediction is (x_t - x0_hat) / t, with t clamped below at `t_floor` (in th
 so the loss is |x0_hat - x0|^2 / max(t, t_floor)^2).
 
 Training timesteps are logit-normal: t = sigmoid(n), n ~ N(t_mean, t_std^2) (Esser et al. 2024,
-"Scaling Rectified Flow Transformers", SD3), which puts most samples at intermediate noise, where
-the layout (colour, shape, motion) is decided.
+"Scaling Rectified Flow Transformers", SD3). The default mean 1.0 leans towards noise (median
+t = 0.73; 23% of samples above t = 0.85, against 4% for mean 0): shapes-world clips are flat colour
+over many pixels, so they stay recoverable from the noisy clip up to t ~ 0.7 and only the prompt
+decides them above ~0.85. Measured at step 400 of a mean-0 run: x0 error 0.013 at t = 0.1 and
+0.031 at t = 0.7, but at t = 0.99 no better than predicting the mean, and the prompt changed it
+by under 3%.
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from kinema.text.encoder import TextEmbedding
 @dataclass(frozen=True)
 class FlowConfig:
     prediction: str = "x0"  # "x0" | "velocity"
-    t_mean: float = 0.0  # logit-normal timestep distribution
+    t_mean: float = 1.0  # logit-normal timestep distribution
     t_std: float = 1.0
     t_floor: float = 0.05  # smallest t used to turn an x0 prediction into a velocity
 

@@ -75,9 +75,11 @@ def accuracy(verdicts: list[Verdict]) -> dict[str, float]:
 
 def contact_sheet(rows: list[tuple[np.ndarray, str, Verdict]], out: Path, columns: int = 8, cell: int = 64) -> None:
     """A PNG grid: one row per clip (`columns` frames spread over it), its caption and verdict above."""
+    import textwrap
+
     from PIL import Image, ImageDraw
 
-    label_h, pad = 14, 4
+    label_h, pad = 26, 4
     width = columns * (cell + pad) + pad
     height = len(rows) * (cell + label_h + pad) + pad
     sheet = Image.new("RGB", (width, height), (245, 245, 245))
@@ -86,7 +88,8 @@ def contact_sheet(rows: list[tuple[np.ndarray, str, Verdict]], out: Path, column
         y = pad + r * (cell + label_h + pad)
         marks = " ".join(f"{a[:3]}{'+' if ok else '-'}" for a, ok in verdict.summary().items())
         colour = (0, 110, 0) if verdict.all_correct else (170, 0, 0)
-        draw.text((pad, y), f"{r:02d} {caption}  [{marks}]"[:160], fill=colour)
+        lines = textwrap.wrap(f"{r:02d} {caption}  [{marks}]", width=width // 6)[:2]
+        draw.text((pad, y), "\n".join(lines), fill=colour, spacing=1)
         idx = np.linspace(0, len(frames) - 1, columns).round().astype(int)
         for c, k in enumerate(idx):
             im = Image.fromarray(frames[k]).resize((cell, cell), Image.NEAREST)
