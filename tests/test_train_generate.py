@@ -85,3 +85,12 @@ def test_console_script_runs():
     r = subprocess.run([sys.executable, "-m", "kinema", "generate", "   "], capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 2 and "prompt is empty" in r.stderr
+
+
+def test_shipped_default_model_generates(tmp_path):
+    import kinema
+
+    video = kinema.generate("a red ball bouncing on a white background", steps=2, seed=0)
+    assert video.frames.shape == (16, 64, 64, 3) and video.frames.dtype == np.uint8
+    assert video.metadata["model"] == "default" and video.metadata["steps"] == 2
+    assert video.save(tmp_path / "a.mp4").stat().st_size > 0
