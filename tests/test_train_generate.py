@@ -94,3 +94,24 @@ def test_shipped_default_model_generates(tmp_path):
     assert video.frames.shape == (16, 64, 64, 3) and video.frames.dtype == np.uint8
     assert video.metadata["model"] == "default" and video.metadata["steps"] == 2
     assert video.save(tmp_path / "a.mp4").stat().st_size > 0
+
+
+def test_train_on_a_folder_of_captioned_clips(tmp_path):
+    from kinema.data.dataset import ShapesDataset, VideoFolderDataset
+    from kinema.io.video import write_video
+
+    clips = tmp_path / "clips"
+    shapes = ShapesDataset(seed=3, size=48, fps=10, seconds=2.5)  # another size, rate and length
+    for i in range(2):
+        frames, caption = shapes[i]
+        write_video(frames, clips / f"c{i}.mp4", 10)
+        (clips / f"c{i}.txt").write_text(caption + "\n")
+    (clips / "uncaptioned.mp4").write_bytes((clips / "c0.mp4").read_bytes())
+    ds = VideoFolderDataset(clips, size=32, fps=4, seconds=2.0)
+    frames, caption = ds[1]
+    assert len(ds) == 2 and frames.shape == (8, 32, 32, 3) and caption == shapes[1][1]
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--data", str(clips), "--preset", "tiny", "--size", "32", "--fps", "4",
+                 "--steps", "2", "--batch", "2", "--no-progress"]) == 0
+    assert json.loads((run / "denoiser.json").read_text())["train"]["data"] == str(clips)
+    assert main(["train", "--out", str(tmp_path / "r2"), "--data", str(tmp_path / "none"), "--preset", "tiny"]) == 2
