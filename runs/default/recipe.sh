@@ -17,5 +17,5 @@ fi
 if [ "$(step)" -lt 2600 ]; then  # phase 2
   kinema train "${common[@]}" --steps 2600 --lr 4e-4 --ema 0.999 --t-mean 1.6 --t-std 1.2 --resume
 fi
-kinema train "${common[@]}" --steps 3200 --lr 1e-4 --ema 0.995 --t-mean 1.6 --t-std 1.2 --resume "$@"  # phase 3
+kinema train "${common[@]}" --steps 4000 --lr 1e-4 --ema 0.995 --t-mean 1.6 --t-std 1.2 --resume "$@"  # phase 3
 # then: python runs/ship.py runs/default   (copies the EMA denoiser into kinema/weights/default)
