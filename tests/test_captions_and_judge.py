@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from kinema.data.captions import (HELD_OUT, TRAIN, Description, ObjectDescription, canonical, paraphrase,
-                                  parse_canonical, scene_for, training_caption)
+                                  parse_canonical, scene_for)
 from kinema.data.dataset import ShapesDataset
 from kinema.data.shapes import MOTIONS, SHAPES, render, sample_scene
 from kinema.eval.judge import judge

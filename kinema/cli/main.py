@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from kinema.cli.errors import UsageError
 
@@ -134,7 +133,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from kinema.io.checkpoint import CheckpointError
 
-    handlers = {"train": cmd_train}
     try:
         if args.command == "generate":
             from kinema.cli.generate import cmd_generate
@@ -144,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             from kinema.cli.evaluate import cmd_eval
 
             return cmd_eval(args)
-        return handlers[args.command](args)
+        return cmd_train(args)
     except (UsageError, CheckpointError) as e:
         print(f"kinema {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kinema.data.shapes import BACKGROUNDS, MOTIONS, OBJECT_COLOURS, SHAPES, Scene
+from kinema.data.shapes import BACKGROUNDS, OBJECT_COLOURS, SHAPES, Scene
 
 
 @dataclass(frozen=True)
