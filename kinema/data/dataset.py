@@ -83,3 +83,73 @@ def get_batch(dataset, step: int, batch: int) -> tuple[torch.Tensor, list[str]]:
     """Items step*batch .. step*batch + batch - 1 as a model-space batch and their captions."""
     items = [dataset[(step * batch + j) % len(dataset)] for j in range(batch)]
     return to_model_space(np.stack([f for f, _ in items])), [c for _, c in items]
+
+
+class RealCropsDataset:
+    """Real footage for the autoencoder: random crops of video files and slow pans over still images.
+
+    Item i is fixed by (seed, i): a source, a scale (1-3x, area-downsampled), a frame stride for
+    videos or a pan speed for images, and a crop. Items are (frames uint8 (T, size, size, 3), "").
+    """
+
+    def __init__(self, videos: list[str | Path], images: list[str | Path], size: int = 64, frames: int = 9,
+                 seed: int = 0):
+        from PIL import Image
+
+        from kinema.io.video import read_video
+
+        self.clips = [read_video(p)[0] for p in videos]
+        self.stills = [np.asarray(Image.open(p).convert("RGB")) for p in images]
+        if not self.clips and not self.stills:
+            raise ValueError("RealCropsDataset needs at least one video or image")
+        self.size, self.frames, self.seed = size, frames, seed
+
+    def __len__(self) -> int:
+        return ENDLESS
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, str]:
+        import cv2
+
+        rng = np.random.default_rng([self.seed, i, 1])
+        n, t = self.size, self.frames
+        pick = int(rng.integers(len(self.clips) + len(self.stills)))
+        if pick < len(self.clips):
+            clip = self.clips[pick]
+            stride = int(rng.integers(1, 4))
+            while (t - 1) * stride >= len(clip) and stride > 1:
+                stride -= 1
+            scale = int(rng.integers(1, 4))
+            side = min(n * scale, clip.shape[1], clip.shape[2])
+            t0 = int(rng.integers(max(len(clip) - (t - 1) * stride, 1)))
+            y, x = int(rng.integers(clip.shape[1] - side + 1)), int(rng.integers(clip.shape[2] - side + 1))
+            idx = np.minimum(t0 + stride * np.arange(t), len(clip) - 1)
+            crops = [clip[k, y:y + side, x:x + side] for k in idx]
+        else:
+            img = self.stills[pick - len(self.clips)]
+            scale = int(rng.integers(1, 3))
+            side = min(n * scale, img.shape[0], img.shape[1])
+            vy, vx = rng.uniform(-2, 2, size=2) * scale  # pan speed, pixels per frame
+            y0 = rng.uniform(0, img.shape[0] - side - abs(vy) * (t - 1) + 1e-9) + (abs(vy) * (t - 1) if vy < 0 else 0)
+            x0 = rng.uniform(0, img.shape[1] - side - abs(vx) * (t - 1) + 1e-9) + (abs(vx) * (t - 1) if vx < 0 else 0)
+            crops = []
+            for k in range(t):
+                y = int(np.clip(round(y0 + vy * k), 0, img.shape[0] - side))
+                x = int(np.clip(round(x0 + vx * k), 0, img.shape[1] - side))
+                crops.append(img[y:y + side, x:x + side])
+        frames = np.stack([cv2.resize(c, (n, n), interpolation=cv2.INTER_AREA) if c.shape[0] != n else c
+                           for c in crops])
+        return frames, ""
+
+
+class MixedDataset:
+    """Item i from `b` when a fixed draw for i falls under `share_b`, else from `a`."""
+
+    def __init__(self, a, b, share_b: float, seed: int = 0):
+        self.a, self.b, self.share_b, self.seed = a, b, share_b, seed
+
+    def __len__(self) -> int:
+        return ENDLESS
+
+    def __getitem__(self, i: int):
+        use_b = np.random.default_rng([self.seed, i, 2]).random() < self.share_b
+        return (self.b if use_b else self.a)[i]

@@ -7,6 +7,7 @@ chunk. Files are written to a temporary name and renamed.
 from __future__ import annotations
 
 import json
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -30,22 +31,91 @@ def output_kind(path: str | Path) -> str:
     raise ValueError(f"unsupported output {p!r}: use a .mp4 or .gif path, or a folder (ending in /) for PNG frames")
 
 
-def _write_mp4(frames: np.ndarray, path: Path, fps: float, comment: str) -> None:
-    import av
+class Mp4Writer:
+    """Streaming h264/yuv420p mp4 writer: `with Mp4Writer(path, fps, w, h, meta) as out: out.write(frames)`.
 
-    t, h, w, _ = frames.shape
-    if h % 2 or w % 2:
-        raise ValueError(f"h264 yuv420p needs even width and height, got {w}x{h}")
-    with av.open(str(path), mode="w", format="mp4") as container:
-        container.metadata["comment"] = comment
-        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.options = {"crf": "12", "preset": "medium"}
+    Frames go to a temporary file beside `path`, renamed over it only when the block ends without
+    an error, so an existing file is never left half-written."""
+
+    def __init__(self, path: str | Path, fps: float, width: int, height: int, metadata: dict | None = None):
+        if height % 2 or width % 2:
+            raise ValueError(f"h264 yuv420p needs even width and height, got {width}x{height}")
+        self.path, self.fps, self.size = Path(path), fps, (width, height)
+        self.comment = json.dumps(metadata or {}, sort_keys=True)
+
+    def __enter__(self) -> "Mp4Writer":
+        import tempfile
+
+        import av
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp.mp4", dir=self.path.parent)
+        os.close(fd)
+        self.container = av.open(self.tmp, mode="w", format="mp4")
+        self.container.metadata["comment"] = self.comment
+        self.stream = self.container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1000))
+        self.stream.width, self.stream.height = self.size
+        self.stream.pix_fmt = "yuv420p"
+        self.stream.options = {"crf": "12", "preset": "medium"}
+        return self
+
+    def write(self, frames: np.ndarray) -> None:
+        import av
+
         for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+            for packet in self.stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
+                self.container.mux(packet)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                for packet in self.stream.encode():
+                    self.container.mux(packet)
+            self.container.close()
+            if exc_type is None:
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(self.tmp, 0o666 & ~umask)
+                os.replace(self.tmp, self.path)
+        finally:
+            if os.path.exists(self.tmp):
+                os.unlink(self.tmp)
+
+
+class VideoReader:
+    """Streaming reader: `.fps`, `.width`, `.height`, and `.chunks(n)` yielding uint8 (<=n, H, W, 3)."""
+
+    def __init__(self, path: str | Path):
+        import av
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no video at {self.path}")
+        try:
+            with av.open(str(self.path)) as container:
+                stream = container.streams.video[0]
+                self.fps = float(stream.average_rate or stream.guessed_rate or 8)
+                self.width, self.height = stream.codec_context.width, stream.codec_context.height
+        except (av.error.FFmpegError, IndexError) as e:
+            raise ValueError(f"cannot read video {self.path}: {e}") from None
+        if not self.width or not self.height:
+            raise ValueError(f"cannot read video {self.path}: no frame size")
+
+    def chunks(self, n: int):
+        import av
+
+        buf = []
+        try:
+            with av.open(str(self.path)) as container:
+                for frame in container.decode(container.streams.video[0]):
+                    buf.append(frame.to_ndarray(format="rgb24"))
+                    if len(buf) == n:
+                        yield np.stack(buf)
+                        buf = []
+        except av.error.FFmpegError as e:
+            raise ValueError(f"cannot read video {self.path}: {e}") from None
+        if buf:
+            yield np.stack(buf)
 
 
 def _write_gif(frames: np.ndarray, path: Path, fps: float, comment: str) -> None:
@@ -74,8 +144,11 @@ def write_video(frames: np.ndarray, path: str | Path, fps: float, metadata: dict
         for k, f in enumerate(frames):
             atomic_write(path / f"{k:04d}.png", lambda p, f=f: Image.fromarray(f).save(p, format="PNG", pnginfo=info))
         return path
-    writer = _write_mp4 if kind == "mp4" else _write_gif
-    atomic_write(path, lambda p: writer(frames, p, fps, comment))
+    if kind == "mp4":
+        with Mp4Writer(path, fps, frames.shape[2], frames.shape[1], metadata) as out:
+            out.write(frames)
+        return path
+    atomic_write(path, lambda p: _write_gif(frames, p, fps, comment))
     return path
 
 

@@ -1,8 +1,9 @@
-"""From a prompt to frames: text encoder -> denoiser with a sampler and guidance -> frames.
+"""From a prompt to frames: text encoder -> denoiser with a sampler and guidance -> (decoder) -> frames.
 
 A model folder holds the denoiser component (`denoiser.safetensors` + `denoiser.json`); the JSON
-names its text encoder, the clip it was trained on (size, fps, seconds) and its default sampling
-settings. The shipped default lives in `kinema/weights/default`.
+names its text encoder, its space (pixels, or the latents of the autoencoder component beside it,
+`autoencoder.safetensors` + `autoencoder.json`), the clip it was trained on (size, fps, seconds)
+and its default sampling settings. The shipped default lives in `kinema/weights/default`.
 
 The denoiser makes the clip at its native size and frame rate; other sizes and rates are reached
 by resampling (bicubic in space, linear blending in time) until kinema has learned stages for that.
@@ -20,6 +21,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from kinema.autoencoder.vae import VideoAutoencoder, load_autoencoder
 from kinema.data.dataset import to_frames
 from kinema.denoiser.dit import DenoiserConfig, VideoDiT
 from kinema.diffusion.flow import FlowConfig
@@ -111,8 +113,10 @@ def resample(frames: np.ndarray, fps: float, new_fps: float, n_frames: int, size
 class Pipeline:
     """Text encoder + denoiser + sampler. `Pipeline.load()` reads a model folder."""
 
-    def __init__(self, denoiser: VideoDiT, card: dict, text_encoder: TextEncoder, source: str):
+    def __init__(self, denoiser: VideoDiT, card: dict, text_encoder: TextEncoder, source: str,
+                 autoencoder: VideoAutoencoder | None = None):
         self.denoiser = denoiser.eval()
+        self.autoencoder = autoencoder
         self.card = card
         self.flow = FlowConfig(**card["flow"])
         self.text_encoder = text_encoder
@@ -134,7 +138,13 @@ class Pipeline:
         except (TypeError, ValueError) as e:
             raise CheckpointError(f"{folder / 'denoiser.json'} has a bad config: {e}") from None
         load_state_into(model, state, str(folder / "denoiser.safetensors"))
-        pipe = Pipeline(model.to(device), card, load_text_encoder(device=device), str(folder))
+        autoencoder = None
+        if card.get("space") == "latent":
+            autoencoder = load_autoencoder(folder, device)
+            if autoencoder.cfg.latent_channels != model.config.in_channels:
+                raise CheckpointError(f"{folder}: the autoencoder's {autoencoder.cfg.latent_channels} latent channels "
+                                      f"do not fit the denoiser's {model.config.in_channels} input channels")
+        pipe = Pipeline(model.to(device), card, load_text_encoder(device=device), str(folder), autoencoder)
         pipe.timings["load"] = time.perf_counter() - t0
         return pipe
 
@@ -165,9 +175,13 @@ class Pipeline:
         # 3. the starting noise, at the denoiser's native size and frame rate, from the seed
         t0 = time.perf_counter()
         native_fps, native_size = float(self.clip["fps"]), int(self.clip["size"])
+        n_native = max(round(s.seconds * native_fps), 1)
         pt = self.denoiser.config.patch[0]
-        native_frames = max(math.ceil(s.seconds * native_fps / pt), 1) * pt
-        shape = (1, self.denoiser.config.in_channels, native_frames, native_size, native_size)
+        if self.autoencoder is not None:
+            c, t, h, w = self.autoencoder.cfg.latent_shape(n_native, native_size, native_size)
+            shape = (1, c, math.ceil(t / pt) * pt, h, w)
+        else:
+            shape = (1, self.denoiser.config.in_channels, math.ceil(n_native / pt) * pt, native_size, native_size)
         noise = torch.randn(shape, generator=torch.Generator().manual_seed(s.seed)).to(device)
 
         # 4. integrate the guided flow from noise (t = 1) to a clip (t = 0)
@@ -175,10 +189,15 @@ class Pipeline:
         x0 = SAMPLERS[s.sampler](velocity, noise, time_grid(s.steps, self.sampling["shift"]), callback)
         timings["denoise"] = time.perf_counter() - t0
 
-        # 5. to uint8 frames, at the requested frame rate, length and size
+        # 5. decode latents (if the model works in a latent space)
         t0 = time.perf_counter()
+        if self.autoencoder is not None:
+            x0 = self.autoencoder.decode(x0, chunk=4)
+            timings["decode"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+
+        # 6. to uint8 frames, at the requested frame rate, length and size
         frames = to_frames(x0)[0]
-        n_native = max(round(s.seconds * native_fps), 1)
         frames = resample(frames[:n_native], native_fps, s.fps, round(s.seconds * s.fps), s.size)
         timings["resample"] = time.perf_counter() - t0
         self.timings.update(timings)

