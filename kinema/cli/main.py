@@ -117,6 +117,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--chunk", type=_positive_int, default=4, help="latent frames per streamed chunk")
     r.add_argument("--tile", type=_positive_int, default=32, help="latent tile side for large frames")
 
+    s = sub.add_parser("serve", help="a web page and an HTTP API over a job queue (FastAPI, SQLite)")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind; other than loopback needs --token")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=_positive_int, default=1, help="generation worker processes")
+    s.add_argument("--data-dir", default="kinema-data", help="SQLite job database and videos")
+    s.add_argument("--token", default=None, help="access token for every API route (or env KINEMA_TOKEN)")
+    s.add_argument("--model", default=None, help="model folder (default: the shipped default model)")
+    s.add_argument("--max-size", type=_positive_int, default=256)
+    s.add_argument("--max-seconds", type=_positive_float, default=8.0)
+    s.add_argument("--max-steps", type=_positive_int, default=100)
+    s.add_argument("--max-queued", type=_positive_int, default=64)
+
     e = sub.add_parser("eval", help="generate clips for captions and judge them against the captions")
     e.add_argument("--captions", default=None, help="captions file: .txt (canonical) or .jsonl (default: built-in set)")
     e.add_argument("--out", default="eval-out", help="folder for clips, results and the contact sheet")
@@ -165,6 +177,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from kinema.io.checkpoint import load_json
+    from kinema.server.app import Limits
+    from kinema.server.serve import serve
+
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port must be in 1..65535, got {args.port}")
+    if args.model:
+        load_json(Path(args.model) / "denoiser.json")  # a missing or corrupt model stops here, not in a worker
+    limits = Limits(max_size=args.max_size, max_seconds=args.max_seconds, max_steps=args.max_steps,
+                    max_queued=args.max_queued)
+    try:
+        serve(args.host, args.port, args.workers, args.data_dir, args.token, args.model, limits)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from kinema.io.checkpoint import CheckpointError
@@ -178,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             from kinema.cli.evaluate import cmd_eval
 
             return cmd_eval(args)
+        if args.command == "serve":
+            return cmd_serve(args)
         if args.command in ("train-autoencoder", "cache-latents", "reconstruct"):
             from kinema.cli import autoencoder
 

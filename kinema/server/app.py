@@ -1,0 +1,256 @@
+"""The HTTP side of `kinema serve`: a FastAPI app over the job queue (kinema.server.jobs).
+
+The web process never generates: it validates requests against the server's stated limits,
+queues jobs, and reports on them (JSON, server-sent events, the mp4). Worker processes
+(kinema.server.worker) do the generating. Its own OpenAPI schema is at /openapi.json.
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import math
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, Request, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field, field_validator
+
+from kinema.server.jobs import TERMINAL, JobStore, QueueFull
+
+PAGE = Path(__file__).with_name("page.html")
+JobId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$", description="a job id: 32 hex digits")]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the server accepts; stated at GET /api/limits and enforced before any work."""
+    max_size: int = 256
+    max_seconds: float = 8.0
+    max_fps: float = 24.0
+    max_steps: int = 100
+    max_prompt: int = 500
+    max_queued: int = 64
+    max_body: int = 16_384  # bytes of a request body
+
+
+class JobRequest(BaseModel):
+    prompt: str = Field(min_length=1, max_length=2000, description="what the video shows")
+    negative: str = Field("", max_length=2000, description="what to steer away from")
+    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="random when left out")
+    steps: int | None = Field(None, ge=1, le=1000, description="sampling steps (the model's default when left out)")
+    guidance: float | None = Field(None, ge=0, le=50, description="classifier-free guidance scale")
+    seconds: float = Field(2.0, gt=0, le=60)
+    fps: float = Field(8.0, ge=1, le=60)
+    size: int = Field(64, ge=16, le=1024, description="width and height in pixels (even)")
+
+    model_config = {"extra": "forbid"}
+
+    @field_validator("prompt")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("the prompt is empty: say what the video should show")
+        return v.strip()
+
+    @field_validator("guidance", "seconds", "fps")
+    @classmethod
+    def _finite(cls, v: float | None) -> float | None:
+        if v is not None and not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        return v
+
+
+class Progress(BaseModel):
+    step: int
+    total: int
+
+
+class Job(BaseModel):
+    id: str
+    state: Literal["queued", "running", "done", "failed", "cancelled"]
+    prompt: str
+    negative: str
+    seed: int
+    steps: int | None
+    guidance: float | None
+    seconds: float
+    fps: float
+    size: int
+    progress: Progress
+    created: float
+    started: float | None
+    finished: float | None
+    attempts: int
+    cancel_requested: bool
+    error: str | None
+    timings: dict[str, float] | None
+
+
+class JobList(BaseModel):
+    jobs: list[Job]
+    counts: dict[str, int]
+
+
+class Health(BaseModel):
+    ok: bool
+    counts: dict[str, int]
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for request bodies over `limit` bytes, declared or streamed."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            return await JSONResponse({"detail": f"request body over {self.limit} bytes"}, 413)(scope, receive, send)
+        seen = 0
+
+        async def limited():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise HTTPException(413, f"request body over {self.limit} bytes")
+            return message
+
+        return await self.app(scope, limited, send)
+
+
+def create_app(data_dir: str | Path, limits: Limits = Limits(), token: str | None = None,
+               model_name: str = "default") -> FastAPI:
+    store = JobStore(data_dir)
+    app = FastAPI(title="kinema", version="1", description="Text to video: a job queue over kinema's pipeline.")
+    app.add_middleware(BodyLimit, limit=limits.max_body)
+    app.state.store, app.state.limits = store, limits
+
+    def check_token(request: Request) -> None:
+        if not token:
+            return
+        given = request.headers.get("x-kinema-token") or request.query_params.get("token") or ""
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            given = auth[7:]
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise HTTPException(401, "missing or wrong access token")
+
+    api = [Depends(check_token)]
+
+    def found(job: dict | None) -> dict:
+        if job is None:
+            raise HTTPException(404, "no such job")
+        return job
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> HTMLResponse:
+        return HTMLResponse(PAGE.read_text(), headers={"Cache-Control": "no-store"})
+
+    @app.get("/api/health", response_model=Health, dependencies=api)
+    def health() -> dict:
+        return {"ok": True, "counts": store.counts()}
+
+    @app.get("/api/limits", dependencies=api)
+    def get_limits() -> dict:
+        return asdict(limits) | {"model": model_name}
+
+    @app.post("/api/jobs", response_model=Job, status_code=201, dependencies=api,
+              responses={422: {"description": "outside the server's limits"}, 429: {"description": "queue full"}})
+    def create_job(req: JobRequest) -> dict:
+        from kinema.pipeline.generate import Settings, check_settings
+
+        problems = []
+        if len(req.prompt) > limits.max_prompt or len(req.negative) > limits.max_prompt:
+            problems.append(f"prompts are limited to {limits.max_prompt} characters")
+        if req.size > limits.max_size:
+            problems.append(f"size is limited to {limits.max_size}")
+        if req.seconds > limits.max_seconds:
+            problems.append(f"seconds are limited to {limits.max_seconds:g}")
+        if req.fps > limits.max_fps:
+            problems.append(f"fps is limited to {limits.max_fps:g}")
+        if req.steps is not None and req.steps > limits.max_steps:
+            problems.append(f"steps are limited to {limits.max_steps}")
+        settings = req.model_dump()
+        settings["seed"] = random.randrange(2**31) if req.seed is None else req.seed
+        if not problems:
+            try:
+                check_settings(req.prompt, Settings(**{k: v for k, v in settings.items() if k != "prompt"}))
+            except ValueError as e:
+                problems.append(str(e))
+        if problems:
+            raise HTTPException(422, "; ".join(problems))
+        try:
+            return store.create(settings, limits.max_queued)
+        except QueueFull as e:
+            raise HTTPException(429, str(e), headers={"Retry-After": "5"}) from None
+
+    @app.get("/api/jobs", response_model=JobList, dependencies=api)
+    def list_jobs(limit: Annotated[int, Query(ge=1, le=200)] = 50, offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+                  state: Literal["queued", "running", "done", "failed", "cancelled"] | None = None) -> dict:
+        return {"jobs": store.list(limit, offset, state), "counts": store.counts()}
+
+    @app.get("/api/jobs/{job_id}", response_model=Job, dependencies=api, responses={404: {"description": "no such job"}})
+    def get_job(job_id: JobId) -> dict:
+        return found(store.get(job_id))
+
+    @app.post("/api/jobs/{job_id}/cancel", response_model=Job, dependencies=api,
+              responses={404: {"description": "no such job"}})
+    def cancel_job(job_id: JobId) -> dict:
+        found(store.get(job_id))
+        return found(store.cancel(job_id))
+
+    @app.delete("/api/jobs/{job_id}", status_code=204, dependencies=api, responses={404: {"description": "no such job"}})
+    def delete_job(job_id: JobId) -> Response:
+        if not store.delete(job_id):
+            raise HTTPException(404, "no such job")
+        return Response(status_code=204)
+
+    @app.get("/api/jobs/{job_id}/video", dependencies=api, response_class=FileResponse,
+             responses={200: {"content": {"video/mp4": {}}}, 404: {"description": "no such job"},
+                        409: {"description": "not done"}})
+    def job_video(job_id: JobId, download: bool = False) -> FileResponse:
+        job = found(store.get(job_id))
+        path = store.video_path(job_id)
+        if job["state"] != "done" or not path.is_file():
+            raise HTTPException(409, f"the job is {job['state']}, there is no video yet")
+        name = f"kinema-{job_id[:8]}-seed{job['seed']}.mp4"
+        return FileResponse(path, media_type="video/mp4", filename=name if download else None)
+
+    @app.get("/api/jobs/{job_id}/events", dependencies=api, response_class=StreamingResponse,
+             responses={200: {"content": {"text/event-stream": {}}}, 404: {"description": "no such job"}})
+    async def job_events(job_id: JobId, request: Request) -> StreamingResponse:
+        found(store.get(job_id))
+
+        async def events():
+            last, quiet = None, 0.0
+            while True:
+                job = await asyncio.to_thread(store.get, job_id)
+                if job is None:
+                    yield "event: deleted\ndata: {}\n\n"
+                    return
+                key = (job["state"], job["progress"]["step"])
+                if key != last:
+                    last, quiet = key, 0.0
+                    yield f"event: job\ndata: {json.dumps(job)}\n\n"
+                if job["state"] in TERMINAL:
+                    return
+                if await request.is_disconnected():
+                    return
+                await asyncio.sleep(0.2)
+                quiet += 0.2
+                if quiet >= 10:
+                    quiet = 0.0
+                    yield ": keep-alive\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    return app

@@ -1,0 +1,50 @@
+"""`kinema serve`: the web process (uvicorn + the FastAPI app) and N worker processes over one queue."""
+from __future__ import annotations
+
+import ipaddress
+import multiprocessing as mp
+import os
+from pathlib import Path
+
+from kinema.server.app import Limits, create_app
+from kinema.server.jobs import JobStore
+from kinema.server.worker import worker_main
+
+TOKEN_ENV = "KINEMA_TOKEN"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, data_dir: str | Path = "kinema-data",
+          token: str | None = None, model: str | None = None, limits: Limits = Limits()) -> None:
+    import uvicorn
+
+    token = token or os.environ.get(TOKEN_ENV) or None
+    if not is_loopback(host) and not token:
+        raise ValueError(f"binding to {host} needs an access token: pass --token or set {TOKEN_ENV}")
+    store = JobStore(data_dir)
+    recovered = store.recover()
+    if any(recovered.values()):
+        print(f"recovered after a stop: {recovered}", flush=True)
+    threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=worker_main, args=(str(data_dir), model, threads, os.getpid()), daemon=True,
+                         name=f"kinema-worker-{i}") for i in range(workers)]
+    for p in procs:
+        p.start()
+    app = create_app(data_dir, limits, token, model_name=model or "default")
+    print(f"kinema serve: http://{host}:{port}/ with {workers} worker(s), data in {data_dir}", flush=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.join(timeout=5)

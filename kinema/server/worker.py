@@ -1,0 +1,69 @@
+"""A generation worker: a process apart from the web process that loads the model once and takes
+jobs from the queue until its parent (the server) goes away.
+
+Progress is written to the job row at every sampling step; a cancelled, deleted or taken-back job
+makes the next write fail and the worker drops it. The video is written to a temporary file and
+renamed into place before the job is marked done (see kinema.server.jobs for why that order).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import traceback
+
+
+class _Stop(Exception):
+    """The job was cancelled, deleted or taken back while it ran."""
+
+
+def _die_with_parent() -> None:
+    """Linux: ask the kernel to SIGKILL this process when its parent dies."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def worker_main(data_dir: str, model: str | None, threads: int, parent: int, poll: float = 0.2) -> None:
+    _die_with_parent()
+    import torch
+
+    from kinema.pipeline.generate import Pipeline, Settings
+    from kinema.server.jobs import JobStore
+
+    torch.set_num_threads(max(threads, 1))
+    store = JobStore(data_dir)
+    pipe = Pipeline.load(model)
+    while os.getppid() == parent:
+        job = store.claim()
+        if job is None:
+            time.sleep(poll)
+            continue
+        job_id, run = job["id"], job["run"]
+        settings = Settings(seed=job["seed"], steps=job["steps"], guidance=job["guidance"], negative=job["negative"],
+                            seconds=job["seconds"], fps=job["fps"], size=job["size"])
+
+        def callback(k: int, n: int) -> None:
+            if not store.progress(job_id, run, k, n):
+                raise _Stop()
+
+        try:
+            t0 = time.perf_counter()
+            video = pipe(job["prompt"], settings, callback=callback)
+            video.metadata["job"] = job_id
+            path = store.video_path(job_id)
+            video.save(path)
+            timings = {**{k: round(v, 4) for k, v in pipe.timings.items() if k != "load"},
+                       "total": round(time.perf_counter() - t0, 4)}
+            if not store.finish(job_id, run, timings):  # deleted or taken back meanwhile
+                if store.get(job_id) is None:
+                    path.unlink(missing_ok=True)
+        except _Stop:
+            store.mark_cancelled(job_id, run)
+        except Exception as e:  # the job fails with its reason; the worker goes on
+            traceback.print_exc(file=sys.stderr)
+            store.fail(job_id, run, f"{type(e).__name__}: {e}")

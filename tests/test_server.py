@@ -1,0 +1,128 @@
+"""kinema serve, in process: the API's validation, limits, token, queue, the job store's recovery, and a
+fuzz test of the API from its own OpenAPI schema."""
+import tempfile
+
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, settings
+
+from kinema.server.app import Limits, create_app
+from kinema.server.jobs import JobStore
+
+PROMPT = "a red circle moving left on a black background"
+
+
+@pytest.fixture
+def client(tmp_path):
+    return TestClient(create_app(tmp_path / "data", Limits(max_queued=3)))
+
+
+def test_jobs_lifecycle_over_the_api(client):
+    r = client.post("/api/jobs", json={"prompt": PROMPT, "seed": 7, "steps": 5, "size": 128})
+    assert r.status_code == 201
+    job = r.json()
+    assert job["state"] == "queued" and job["seed"] == 7 and job["size"] == 128 and len(job["id"]) == 32
+    assert client.get(f"/api/jobs/{job['id']}").json()["prompt"] == PROMPT
+    assert [j["id"] for j in client.get("/api/jobs").json()["jobs"]] == [job["id"]]
+    assert client.get(f"/api/jobs/{job['id']}/video").status_code == 409  # not done yet
+    assert client.post(f"/api/jobs/{job['id']}/cancel").json()["state"] == "cancelled"
+    events = client.get(f"/api/jobs/{job['id']}/events")
+    assert events.headers["content-type"].startswith("text/event-stream") and '"cancelled"' in events.text
+    assert client.delete(f"/api/jobs/{job['id']}").status_code == 204
+    assert client.get(f"/api/jobs/{job['id']}").status_code == 404
+    assert client.post("/api/jobs", json={"prompt": PROMPT}).json()["seed"] >= 0  # a random seed, recorded
+
+
+@pytest.mark.parametrize("body,status,words", [
+    ({"prompt": "   "}, 422, "prompt is empty"),
+    ({"prompt": PROMPT, "size": 512}, 422, "size is limited to 256"),
+    ({"prompt": PROMPT, "size": 63}, 422, "even"),
+    ({"prompt": PROMPT, "seconds": 9}, 422, "seconds are limited"),
+    ({"prompt": PROMPT, "steps": 101}, 422, "steps are limited"),
+    ({"prompt": PROMPT, "steps": 0}, 422, "steps"),
+    ({"prompt": "x" * 501}, 422, "500 characters"),
+    ({"prompt": PROMPT, "path": "../../etc/passwd"}, 422, "extra"),
+    ({"prompt": PROMPT, "guidance": "NaN"}, 422, ""),
+])
+def test_bad_requests_are_refused_before_any_work(client, body, status, words):
+    r = client.post("/api/jobs", json=body)
+    assert r.status_code == status and words.lower() in r.text.lower()
+    assert client.get("/api/jobs").json()["jobs"] == []
+
+
+def test_limits_body_size_queue_and_ids(client):
+    assert client.get("/api/limits").json()["max_size"] == 256
+    assert client.post("/api/jobs", content=b"{" + b" " * 20000 + b"}",
+                       headers={"content-type": "application/json"}).status_code == 413
+    assert client.post("/api/jobs", content=b"not json", headers={"content-type": "application/json"}).status_code == 422
+    for _ in range(3):
+        assert client.post("/api/jobs", json={"prompt": PROMPT}).status_code == 201
+    full = client.post("/api/jobs", json={"prompt": PROMPT})
+    assert full.status_code == 429 and "queue is full" in full.text
+    for bad in ("..%2F..%2Fetc%2Fpasswd", "0" * 31, "g" * 32, "0" * 32 + "0"):
+        assert client.get(f"/api/jobs/{bad}/video").status_code in (404, 422)
+
+
+def test_token_guards_every_api_route(tmp_path):
+    c = TestClient(create_app(tmp_path, token="s3cret"))
+    assert c.get("/api/jobs").status_code == 401
+    assert c.post("/api/jobs", json={"prompt": PROMPT}).status_code == 401
+    assert c.get("/api/jobs", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert c.get("/api/jobs", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert c.get("/api/jobs", headers={"X-Kinema-Token": "s3cret"}).status_code == 200
+    assert c.get("/api/health?token=s3cret").status_code == 200
+    assert c.get("/").status_code == 200  # the page itself holds nothing; it asks with the token
+
+
+def test_serve_refuses_a_public_address_without_a_token(capsys, monkeypatch):
+    from kinema.cli.main import main
+
+    monkeypatch.delenv("KINEMA_TOKEN", raising=False)
+    assert main(["serve", "--host", "0.0.0.0", "--port", "8765"]) == 2
+    assert "needs an access token" in capsys.readouterr().err
+
+
+def test_store_claims_each_job_once_and_recovers_after_a_crash(tmp_path):
+    store = JobStore(tmp_path, max_attempts=2)
+    a, b, c = (store.create({"prompt": f"p{i}", "steps": 2}, 10)["id"] for i in range(3))
+    first = store.claim()
+    assert first["id"] == a and store.claim()["id"] == b  # oldest first, never the same twice
+    assert store.progress(a, first["run"], 1, 2)
+    store.video_path(b).write_bytes(b"whole video")  # b's video was renamed into place before the crash
+    assert store.recover() == {"done": 1, "requeued": 1, "failed": 0, "cancelled": 0}
+    assert store.get(a)["state"] == "queued" and store.get(b)["state"] == "done"
+    assert not store.finish(a, first["run"], {})  # the worker from before the crash can no longer finish it
+    again = store.claim()
+    assert again["id"] == a and again["attempts"] == 2
+    assert store.recover()["failed"] == 1  # interrupted on every allowed attempt: failed, with its reason
+    assert "interrupted" in store.get(a)["error"]
+    third = store.claim()
+    assert third["id"] == c
+    store.cancel(c)
+    assert not store.progress(c, third["run"], 1, 2) and store.mark_cancelled(c, third["run"])
+    assert store.get(c)["state"] == "cancelled"
+
+
+FUZZ_CALLS = []
+
+
+FUZZ_APP = create_app(tempfile.mkdtemp(prefix="kinema-fuzz-"), Limits(max_queued=20))
+fuzz_schema = schemathesis.openapi.from_asgi("/openapi.json", FUZZ_APP)
+
+
+@fuzz_schema.parametrize()
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_fuzz_the_api_from_its_openapi_schema(case):
+    response = case.call()
+    FUZZ_CALLS.append((case.method, case.path, response.status_code))
+    assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}"
+
+
+def test_fuzz_ran_enough_and_the_server_is_healthy_after():
+    assert len(FUZZ_CALLS) >= 300, f"only {len(FUZZ_CALLS)} generated requests"
+    statuses = {c[2] for c in FUZZ_CALLS}
+    assert max(statuses) < 500 and {200, 201} <= statuses  # refusals are 4xx; valid requests went through
+    c = TestClient(FUZZ_APP)
+    assert c.get("/api/health").json()["ok"] is True
+    assert c.post("/api/jobs", json={"prompt": PROMPT}).status_code in (201, 429)
