@@ -142,3 +142,8 @@ def test_latent_cache_then_latent_denoiser_generates(tmp_path, text_encoder):
     assert pipe.autoencoder is not None and pipe.card["space"] == "latent"
     video = pipe("a red circle moving left on a black background", Settings(steps=2, size=32, fps=4))
     assert video.frames.shape == (8, 32, 32, 3) and "decode" in pipe.timings
+    args = ["train", "--out", str(tmp_path / "cli-run"), "--data", str(cache), "--preset", "tiny", "--steps", "1",
+            "--batch", "2", "--no-progress"]
+    assert main(args + ["--patch", "1,2,3"]) == 2  # a 3x4x4 latent does not tile into 1x2x3 patches
+    assert main(args + ["--patch", "1,2,2"]) == 0
+    assert Pipeline.load(tmp_path / "cli-run").denoiser.config.in_channels == 4  # taken from the cache

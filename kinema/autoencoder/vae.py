@@ -166,6 +166,9 @@ class Encoder(nn.Module):
         self.time = nn.ModuleList(CausalResBlock(cfg.time_width) for _ in range(cfg.time_blocks))
         self.norm = RMSNorm(cfg.time_width)
         self.out = CausalConv3d(cfg.time_width, 2 * cfg.latent_channels)
+        with torch.no_grad():  # start with a narrow posterior (std ~0.05): noise must not drown the latent
+            self.out.weight[cfg.latent_channels:].zero_()
+            self.out.bias[cfg.latent_channels:].fill_(-6.0)
         self.r = cfg.time_factor
 
     def forward(self, x: torch.Tensor, cache: dict | None = None, first: bool = True) -> torch.Tensor:

@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a denoiser on the shapes world or a folder of captioned clips")
     t.add_argument("--out", required=True, help="run folder (checkpoints, log, loss plot)")
-    t.add_argument("--data", default="shapes", help="'shapes' or a folder of NAME.mp4 + NAME.txt")
+    t.add_argument("--data", default="shapes",
+                   help="'shapes', a folder of NAME.mp4 + NAME.txt, or a latent cache (kinema cache-latents)")
     t.add_argument("--preset", default="small", help="denoiser size preset: tiny, small, base")
     t.add_argument("--dim", type=_positive_int)
     t.add_argument("--depth", type=_positive_int)
@@ -140,26 +141,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from kinema.denoiser.dit import preset
     from kinema.diffusion.flow import FlowConfig
     from kinema.train.trainer import TrainConfig, train
 
     overrides = {k: getattr(args, k) for k in ("dim", "depth", "heads", "patch", "attention") if getattr(args, k)}
-    try:
-        denoiser_cfg = preset(args.preset, **overrides)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
     clip = {"size": args.size, "fps": args.fps, "seconds": args.seconds}
-    frames = round(args.seconds * args.fps)
-    pt, ph, pw = denoiser_cfg.patch
-    if frames % pt or args.size % ph or args.size % pw:
-        raise UsageError(f"{frames} frames of {args.size}x{args.size} do not tile into patches {denoiser_cfg.patch}")
     if not 0 <= args.caption_dropout < 1:
         raise UsageError("--caption-dropout must be in [0, 1)")
-    if args.data == "shapes":
+    if (Path(args.data) / "cache.json").is_file():  # a latent cache: the denoiser works in its latent space
+        from kinema.data.latents import LatentDataset
+
+        dataset = LatentDataset(args.data)
+        clip, overrides["in_channels"] = dataset.clip, dataset.latent.shape[1]
+        grid = tuple(dataset.latent.shape[2:])
+    elif args.data == "shapes":
         from kinema.data.dataset import ShapesDataset
 
         dataset = ShapesDataset(args.seed, args.size, args.fps, args.seconds)
+        grid = (round(args.seconds * args.fps), args.size, args.size)
     else:
         from kinema.data.dataset import VideoFolderDataset
 
@@ -167,6 +169,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             dataset = VideoFolderDataset(args.data, args.size, args.fps, args.seconds)
         except (FileNotFoundError, ValueError) as e:
             raise UsageError(str(e)) from None
+        grid = (round(args.seconds * args.fps), args.size, args.size)
+    try:
+        denoiser_cfg = preset(args.preset, **overrides)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if any(n % p for n, p in zip(grid, denoiser_cfg.patch)):
+        raise UsageError(f"a {'x'.join(map(str, grid))} (T x H x W) clip does not tile into patches {denoiser_cfg.patch}")
     cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup, ema=args.ema,
                       caption_dropout=args.caption_dropout, seed=args.seed, checkpoint_every=args.checkpoint_every,
                       precision=args.precision, clip=clip, data=args.data)
