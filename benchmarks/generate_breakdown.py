@@ -1,6 +1,9 @@
 """How long `kinema generate` takes at the defaults, end to end and by stage.
 
-    python benchmarks/generate_breakdown.py [--model DIR] [--runs 3]
+    python benchmarks/generate_breakdown.py [--model DIR ...] [--size N] [--runs 3]
+
+With several --model folders (say a pixel-space and a latent-space model) each is measured in turn,
+in the same run, at the same settings.
 
 1. wall time of the real command (`kinema generate PROMPT -o out.mp4`, a fresh process each run);
 2. in one process: imports, model load (denoiser + text encoder), text encoding, denoising, resampling,
@@ -21,14 +24,20 @@ PROMPT = "a red circle bouncing on a white background"
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--model", default=None)
+    p.add_argument("--model", action="append", default=None, help="model folder (repeatable; default: the shipped one)")
+    p.add_argument("--size", type=int, default=64)
     p.add_argument("--runs", type=int, default=3)
     a = p.parse_args()
+    for model in a.model or [None]:
+        measure(model, a.size, a.runs)
+
+
+def measure(model: str | None, size: int, runs: int) -> None:
     tmp = Path(tempfile.mkdtemp())
-    extra = ["--model", a.model] if a.model else []
+    extra = (["--model", model] if model else []) + ["--size", str(size)]
 
     walls = []
-    for i in range(a.runs):
+    for i in range(runs):
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "kinema", "generate", PROMPT, "-o", str(tmp / f"w{i}.mp4"), *extra],
                        check=True, capture_output=True)
@@ -39,28 +48,29 @@ def main() -> None:
 
     from kinema.pipeline.generate import Pipeline, Settings
     t_import = time.perf_counter() - t0
-    stages = {"import": [t_import], "load": [], "text": [], "denoise": [], "resample": [], "write": []}
-    for i in range(a.runs):
+    stages = {"import": [t_import], "load": [], "text": [], "denoise": [], "decode": [], "resample": [], "write": []}
+    for i in range(runs):
         t0 = time.perf_counter()
-        pipe = Pipeline.load(a.model)
+        pipe = Pipeline.load(model)
         stages["load"].append(time.perf_counter() - t0)
-        video = pipe(PROMPT, Settings())
-        for k in ("text", "denoise", "resample"):
-            stages[k].append(pipe.timings[k])
+        video = pipe(PROMPT, Settings(size=size))
+        for k in ("text", "denoise", "decode", "resample"):
+            stages[k].append(pipe.timings.get(k, 0.0))
         t0 = time.perf_counter()
         video.save(tmp / f"s{i}.mp4")
         stages["write"].append(time.perf_counter() - t0)
         from kinema.text.encoder import load_text_encoder
 
         load_text_encoder.cache_clear()  # the next load pays for the text encoder again, as a new process would
-    s = pipe.resolve(Settings())
-    print(f"kinema generate at the defaults: {s.seconds:g} s, {s.fps:g} fps, {s.size}x{s.size}, {s.steps} {s.sampler} "
+    s = pipe.resolve(Settings(size=size))
+    print(f"\n{model or 'default model'} ({pipe.card.get('space', 'pixels')} space):")
+    print(f"kinema generate: {s.seconds:g} s, {s.fps:g} fps, {s.size}x{s.size}, {s.steps} {s.sampler} "
           f"steps, guidance {s.guidance:g}; torch threads {torch.get_num_threads()}")
-    print(f"wall, whole command (median of {a.runs}): {statistics.median(walls):.2f} s  (runs: "
+    print(f"wall, whole command (median of {runs}): {statistics.median(walls):.2f} s  (runs: "
           + ", ".join(f"{w:.2f}" for w in walls) + ")")
     print("in-process breakdown (median; load split into the first, which imports transformers, and later ones):")
     stages["load (first)"], stages["load"] = stages["load"][:1], stages["load"][1:] or stages["load"]
-    for k in ("import", "load (first)", "load", "text", "denoise", "resample", "write"):
+    for k in ("import", "load (first)", "load", "text", "denoise", "decode", "resample", "write"):
         print(f"  {k:<13} {statistics.median(stages[k]):7.3f} s")
 
 

@@ -1,4 +1,5 @@
-"""Copy a run's EMA denoiser into the package as the shipped default model.
+"""Copy a run's EMA denoiser (and, for a latent-space run, its autoencoder) into the package as the
+shipped default model.
 
     python runs/ship.py runs/default [--steps 20 --guidance 4 --sampler euler --shift 1]
 
@@ -21,6 +22,11 @@ a = p.parse_args()
 run = Path(a.run)
 DEFAULT_MODEL.mkdir(parents=True, exist_ok=True)
 shutil.copyfile(run / "denoiser.safetensors", DEFAULT_MODEL / "denoiser.safetensors")
+for name in ("autoencoder.safetensors", "autoencoder.json"):
+    if (run / name).is_file():
+        shutil.copyfile(run / name, DEFAULT_MODEL / name)
+    else:
+        (DEFAULT_MODEL / name).unlink(missing_ok=True)
 card = load_json(run / "denoiser.json")
 card["sampling"] = {"steps": a.steps, "guidance": a.guidance, "sampler": a.sampler, "shift": a.shift}
 card["recipe"] = f"{run}/recipe.sh"
