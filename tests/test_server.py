@@ -1,5 +1,6 @@
 """kinema serve, in process: the API's validation, limits, token, queue, the job store's recovery, and a
 fuzz test of the API from its own OpenAPI schema."""
+import queue
 import tempfile
 
 import pytest
@@ -126,3 +127,29 @@ def test_fuzz_ran_enough_and_the_server_is_healthy_after():
     c = TestClient(FUZZ_APP)
     assert c.get("/api/health").json()["ok"] is True
     assert c.post("/api/jobs", json={"prompt": PROMPT}).status_code in (201, 429)
+
+
+def _claim_all(data_dir: str, out) -> None:
+    store = JobStore(data_dir)
+    while (job := store.claim()) is not None:
+        out.put(job["id"])
+        store.finish(job["id"], job["run"], {})
+
+
+def test_workers_in_parallel_processes_never_share_a_job(tmp_path):
+    import multiprocessing as mp
+
+    store = JobStore(tmp_path)
+    ids = {store.create({"prompt": f"p{i}", "steps": 1}, 100)["id"] for i in range(40)}
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_claim_all, args=(str(tmp_path), out)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    claimed = [out.get(timeout=60) for _ in range(40)]
+    for p in procs:
+        p.join(timeout=60)
+    with pytest.raises(queue.Empty):
+        out.get(timeout=0.5)  # and no 41st claim
+    assert sorted(claimed) == sorted(ids)  # every job once, none twice
+    assert store.counts()["done"] == 40

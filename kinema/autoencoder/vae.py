@@ -8,8 +8,8 @@ Causality in time, as in video VAEs since MAGVIT-v2 and Wan: the first frame is 
 frames. The trick that gives both at once: frame 0's per-frame features are repeated r_t times to
 make the first group (and the decoder keeps one frame of the first group); every group is then
 folded into channels (space-to-depth in time), and all temporal mixing happens in causal
-convolutions at the latent rate (left padding only). Normalisation is per position (RMS over channels), never over
-time, so it cannot leak the future either.
+convolutions at the latent rate (left padding only). Normalisation is per frame (GroupNorm over channels and space of
+one frame), never over time, so it cannot leak the future either.
 
 Layout:
   encoder  per frame: pixel-unshuffle 2 -> conv -> [res block, stride-2 conv] per level   (2D)
@@ -91,16 +91,19 @@ AE_PRESETS: dict[str, AutoencoderConfig] = {
 # Pieces
 # ---------------------------------------------------------------------------------------------
 
-class RMSNorm(nn.Module):
-    """RMS norm over channels at each position (dim 1): causal in time by construction."""
+class FrameNorm(nn.GroupNorm):
+    """GroupNorm over (channels in a group, H, W) of each frame separately: never mixes frames, so it
+    is causal in time. Takes (N, C, H, W) or (B, C, T, H, W)."""
 
     def __init__(self, channels: int):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(channels))
+        super().__init__(min(32, channels // 4) or 1, channels, eps=1e-6)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shape = (1, -1) + (1,) * (x.dim() - 2)
-        return x * torch.rsqrt(x.pow(2).mean(1, keepdim=True) + 1e-6) * self.weight.view(shape)
+        if x.dim() == 4:
+            return super().forward(x)
+        b = x.shape[0]
+        y = super().forward(rearrange(x, "b c t h w -> (b t) c h w"))
+        return rearrange(y, "(b t) c h w -> b c t h w", b=b)
 
 
 class CausalConv3d(nn.Conv3d):
@@ -124,8 +127,8 @@ class CausalConv3d(nn.Conv3d):
 class CausalResBlock(nn.Module):
     def __init__(self, width: int):
         super().__init__()
-        self.norm1, self.conv1 = RMSNorm(width), CausalConv3d(width, width)
-        self.norm2, self.conv2 = RMSNorm(width), CausalConv3d(width, width)
+        self.norm1, self.conv1 = FrameNorm(width), CausalConv3d(width, width)
+        self.norm2, self.conv2 = FrameNorm(width), CausalConv3d(width, width)
 
     def forward(self, x: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x)), cache)
@@ -135,8 +138,8 @@ class CausalResBlock(nn.Module):
 class ResBlock2d(nn.Module):
     def __init__(self, width: int):
         super().__init__()
-        self.norm1, self.conv1 = RMSNorm(width), nn.Conv2d(width, width, 3, padding=1)
-        self.norm2, self.conv2 = RMSNorm(width), nn.Conv2d(width, width, 3, padding=1)
+        self.norm1, self.conv1 = FrameNorm(width), nn.Conv2d(width, width, 3, padding=1)
+        self.norm2, self.conv2 = FrameNorm(width), nn.Conv2d(width, width, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C, H, W)
         return x + self.conv2(F.silu(self.norm2(self.conv1(F.silu(self.norm1(x))))))
@@ -164,7 +167,7 @@ class Encoder(nn.Module):
         self.downs = nn.ModuleList(nn.Conv2d(w[i], w[i + 1], 3, stride=2, padding=1) for i in range(len(w) - 1))
         self.fold = nn.Conv3d(w[-1] * cfg.time_factor, cfg.time_width, 1)
         self.time = nn.ModuleList(CausalResBlock(cfg.time_width) for _ in range(cfg.time_blocks))
-        self.norm = RMSNorm(cfg.time_width)
+        self.norm = FrameNorm(cfg.time_width)
         self.out = CausalConv3d(cfg.time_width, 2 * cfg.latent_channels)
         with torch.no_grad():  # start with a narrow posterior (std ~0.05): noise must not drown the latent
             self.out.weight[cfg.latent_channels:].zero_()
@@ -196,11 +199,11 @@ class Decoder(nn.Module):
         w = cfg.widths
         self.inp = CausalConv3d(cfg.latent_channels, cfg.time_width)
         self.time = nn.ModuleList(CausalResBlock(cfg.time_width) for _ in range(cfg.time_blocks))
-        self.norm = RMSNorm(cfg.time_width)
+        self.norm = FrameNorm(cfg.time_width)
         self.unfold = nn.Conv3d(cfg.time_width, w[-1] * cfg.time_factor, 1)
         self.blocks = nn.ModuleList(ResBlock2d(c) for c in reversed(w))
         self.ups = nn.ModuleList(Upsample2d(w[i + 1], w[i]) for i in reversed(range(len(w) - 1)))
-        self.out_norm = RMSNorm(w[0])
+        self.out_norm = FrameNorm(w[0])
         self.out = nn.Conv2d(w[0], 3 * 4, 3, padding=1)  # before pixel-shuffle 2
         self.r = cfg.time_factor
 

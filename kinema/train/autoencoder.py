@@ -28,7 +28,7 @@ class AutoencoderTrainConfig:
     frames: int = 9  # 1 + 2 groups of 4
     size: int = 64
     lr: float = 3e-4
-    warmup: int = 100
+    warmup: int = 200
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.99)
     ema: float = 0.998
