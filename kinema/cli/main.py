@@ -130,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-steps", type=_positive_int, default=100)
     s.add_argument("--max-queued", type=_positive_int, default=64)
 
+    b = sub.add_parser("bench", help="the denoiser against diffusers' Wan transformer and the machine's ceilings")
+    b.add_argument("--json", action="store_true", help="print the report as JSON")
+    b.add_argument("--plot", default="bench.png", help="PNG of the results (default: bench.png)")
+    b.add_argument("--quick", action="store_true", help="fewer configurations and steps (a smoke run)")
+
     e = sub.add_parser("eval", help="generate clips for captions and judge them against the captions")
     e.add_argument("--captions", default=None, help="captions file: .txt (canonical) or .jsonl (default: built-in set)")
     e.add_argument("--out", default="eval-out", help="folder for clips, results and the contact sheet")
@@ -186,6 +191,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    import json
+
+    from kinema.eval.bench import format_report, plot, run_bench
+
+    report = run_bench(quick=args.quick)
+    plot(report, args.plot)
+    print(json.dumps(report, indent=2) if args.json else format_report(report) + f"\n\nplot: {args.plot}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -219,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
             from kinema.cli.evaluate import cmd_eval
 
             return cmd_eval(args)
+        if args.command == "bench":
+            return cmd_bench(args)
         if args.command == "serve":
             return cmd_serve(args)
         if args.command in ("train-autoencoder", "cache-latents", "reconstruct"):
