@@ -4,8 +4,8 @@
 # into 1x2x2 patches = 80 tokens (the pixel model had 256), so each step is several times cheaper.
 # Run from the repository root after `pip install -e .`; each phase resumes where the last stopped.
 set -euo pipefail
-[ -f runs/latent/cache/shard-00011.safetensors ] || \
-  kinema cache-latents --autoencoder runs/autoencoder --out runs/latent/cache --clips 12288 --seed 0 --no-progress
+[ -f runs/latent/cache/shard-00007.safetensors ] || \
+  kinema cache-latents --autoencoder runs/autoencoder --out runs/latent/cache --clips 8192 --seed 0 --no-progress
 common=(--out runs/latent --data runs/latent/cache --preset small --patch 1,2,2 --batch 32 --warmup 200
         --caption-dropout 0.1 --seed 0 --checkpoint-every 100 --t-mean 1.0 --t-std 1.0)
 step() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["step"])' runs/latent/train_state.json 2>/dev/null || echo 0; }
