@@ -71,7 +71,7 @@ def test_resume_without_a_run(capsys, tmp_path):
 
 def test_train_refuses_untileable_clips(capsys, tmp_path):
     code, err = run(capsys, "train", "--out", str(tmp_path / "run"), "--preset", "tiny", "--size", "36")
-    assert code == 2 and "do not tile" in err and not (tmp_path / "run").exists()
+    assert code == 2 and "does not tile" in err and not (tmp_path / "run").exists()
 
 
 def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
