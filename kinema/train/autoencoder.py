@@ -17,8 +17,8 @@ import torch
 from kinema.autoencoder.vae import AutoencoderConfig, VideoAutoencoder, count_parameters
 from kinema.data.dataset import ShapesDataset, get_batch, to_model_space
 from kinema.io.checkpoint import CheckpointError, load_component, load_state_into, save_component, save_json
-from kinema.train.common import (RunLog, dist_info, ema_decay, ema_update, load_train_state, make_optimizer,
-                                 save_train_state, step_generator, warmup_lr)
+from kinema.train.common import (RunLog, dist_info, load_train_state, make_optimizer, optimizer_step, save_train_state,
+                                 step_generator, warmup_lr, wrap_ddp)
 
 
 @dataclass
@@ -96,9 +96,7 @@ def train_autoencoder(run: str | Path, dataset, ae_cfg: AutoencoderConfig, cfg: 
         load_state_into(ema, ema_state, str(run / "autoencoder.safetensors"))
     elif (run / "train_state.json").is_file():
         raise CheckpointError(f"{run} already holds a run: pass --resume to continue it, or choose another folder")
-    ddp_model = model
-    if world > 1:
-        ddp_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    ddp_model = wrap_ddp(model, world, device)
     reference = stats_clips(cfg.size).to(device)
     if rank == 0:
         run.mkdir(parents=True, exist_ok=True)
@@ -114,15 +112,9 @@ def train_autoencoder(run: str | Path, dataset, ae_cfg: AutoencoderConfig, cfg: 
         x, _ = get_batch(dataset, step * world + rank, cfg.batch)
         x = model.pad(x.to(device))
         lr = warmup_lr(step, cfg.lr, cfg.warmup)
-        for group in opt.param_groups:
-            group["lr"] = lr
         loss, parts = autoencoder_loss(ddp_model, x, cfg, gen)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        ema_update(ema, model, ema_decay(step, cfg.ema))
-        record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=float(grad_norm), lr=lr, **parts)
+        grad_norm = optimizer_step(model, ema, opt, loss, step, lr, cfg.grad_clip, cfg.ema)
+        record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=grad_norm, lr=lr, **parts)
         if record:
             bar.set_postfix(loss=f"{record['loss']:.4f}", psnr=f"{record['psnr']:.1f}", rate=f"{record['samples_per_s']:.1f}/s")
         done = step + 1

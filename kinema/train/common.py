@@ -46,6 +46,26 @@ def warmup_lr(step: int, lr: float, warmup: int) -> float:
     return lr * min(1.0, (step + 1) / max(warmup, 1))
 
 
+def wrap_ddp(model: torch.nn.Module, world: int, device: torch.device) -> torch.nn.Module:
+    """The module the loss runs through: DistributedDataParallel under torchrun, the model itself otherwise."""
+    if world == 1:
+        return model
+    return torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def optimizer_step(model: torch.nn.Module, ema: torch.nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor,
+                   step: int, lr: float, grad_clip: float, ema_target: float) -> float:
+    """One update: set lr, backward, clip, AdamW step, EMA; returns the gradient norm before clipping."""
+    for group in opt.param_groups:
+        group["lr"] = lr
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    opt.step()
+    ema_update(ema, model, ema_decay(step, ema_target))
+    return float(grad_norm)
+
+
 @torch.no_grad()
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     for e, p in zip(ema.parameters(), model.parameters()):

@@ -24,8 +24,8 @@ from kinema.denoiser.dit import DenoiserConfig, VideoDiT, count_parameters
 from kinema.diffusion.flow import FlowConfig, flow_loss
 from kinema.io.checkpoint import CheckpointError, load_component, load_state_into, save_component, save_json
 from kinema.text.encoder import TEXT_ENCODER_NAME, TextEncoder, load_text_encoder
-from kinema.train.common import (RunLog, dist_info, ema_decay, ema_update, load_train_state, make_optimizer,
-                                 save_train_state, step_generator, warmup_lr)
+from kinema.train.common import (RunLog, dist_info, load_train_state, make_optimizer, optimizer_step, save_train_state,
+                                 step_generator, warmup_lr, wrap_ddp)
 
 @dataclass
 class TrainConfig:
@@ -110,9 +110,7 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
         start = load_checkpoint(run, model, ema, opt)
     elif (run / "train_state.json").is_file():
         raise CheckpointError(f"{run} already holds a run: pass --resume to continue it, or choose another folder")
-    ddp_model = model
-    if world > 1:
-        ddp_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    ddp_model = wrap_ddp(model, world, device)
     encoder = text_encoder or load_text_encoder(device=str(device))
     null = encoder.empty()
     amp = autocast_dtype(cfg.precision, device)
@@ -144,16 +142,10 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
         keep = torch.rand(len(text), generator=gen, device=device) >= cfg.caption_dropout
         text = text.where(keep, null.to(device))
         lr = warmup_lr(step, cfg.lr, cfg.warmup)
-        for group in opt.param_groups:
-            group["lr"] = lr
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             loss = flow_loss(ddp_model, x0, text, flow_cfg, gen)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        ema_update(ema, model, ema_decay(step, cfg.ema))
-        record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=float(grad_norm), lr=lr)
+        grad_norm = optimizer_step(model, ema, opt, loss, step, lr, cfg.grad_clip, cfg.ema)
+        record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=grad_norm, lr=lr)
         if record:
             bar.set_postfix(loss=f"{record['loss']:.4f}", rate=f"{record['samples_per_s']:.1f}/s")
         done = step + 1
