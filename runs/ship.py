@@ -9,7 +9,9 @@ import argparse
 import shutil
 from pathlib import Path
 
-from kinema.io.checkpoint import load_json, save_json
+import torch
+
+from kinema.io.checkpoint import load_component, load_json, save_component, save_json
 from kinema.pipeline.generate import DEFAULT_MODEL
 
 p = argparse.ArgumentParser()
@@ -22,10 +24,11 @@ a = p.parse_args()
 run = Path(a.run)
 DEFAULT_MODEL.mkdir(parents=True, exist_ok=True)
 shutil.copyfile(run / "denoiser.safetensors", DEFAULT_MODEL / "denoiser.safetensors")
-for name in ("autoencoder.safetensors", "autoencoder.json"):
-    if (run / name).is_file():
-        shutil.copyfile(run / name, DEFAULT_MODEL / name)
-    else:
+if (run / "autoencoder.json").is_file():  # shipped in float16 (half the size; loading casts back to float32)
+    weights, ae_card = load_component(run, "autoencoder")
+    save_component(DEFAULT_MODEL, "autoencoder", weights, ae_card, dtype=torch.float16)
+else:
+    for name in ("autoencoder.safetensors", "autoencoder.json"):
         (DEFAULT_MODEL / name).unlink(missing_ok=True)
 card = load_json(run / "denoiser.json")
 card["sampling"] = {"steps": a.steps, "guidance": a.guidance, "sampler": a.sampler, "shift": a.shift}
