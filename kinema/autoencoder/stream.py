@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from kinema.autoencoder.vae import VideoAutoencoder, load_autoencoder
 from kinema.data.dataset import to_frames, to_model_space
@@ -36,20 +35,13 @@ def regroup(chunks, first: int, rest: int):
 @torch.inference_mode()
 def reconstruct_stream(ae: VideoAutoencoder, chunks, chunk: int = 4, tile: int | None = 32):
     """Yield (original uint8 frames, reconstructed uint8 frames) piece by piece from a stream of frame arrays."""
-    r, s = ae.cfg.time_factor, ae.cfg.space_factor
+    r = ae.cfg.time_factor
     enc_cache: dict = {}
     dec_caches: list[dict] = []
     for k, frames in enumerate(regroup(chunks, 1 + r * (chunk - 1), r * chunk)):
         first = k == 0
         n, h, w = len(frames), frames.shape[1], frames.shape[2]
-        x = to_model_space(frames)
-        group = 1 + r * (chunk - 1) if first else r * chunk
-        if n < group:  # the end of the clip: complete the last group with copies of the last frame
-            whole = (1 + r * (-(-(n - 1) // r))) if first else r * (-(-n // r))
-            x = torch.cat([x, x[:, :, -1:].expand(-1, -1, whole - n, -1, -1)], 2)
-        ph, pw = (-h) % s, (-w) % s
-        if ph or pw:
-            x = F.pad(x, (0, pw, 0, ph, 0, 0), mode="replicate")
+        x = ae.pad(to_model_space(frames), first)  # only the clip's last piece is short of whole groups
         z = ae.encode_step(x, enc_cache, first)
         y = ae.decode_step(z, dec_caches, first, tile)
         yield frames, to_frames(y[:, :, :n, :h, :w])[0], tuple(z.shape[1:])

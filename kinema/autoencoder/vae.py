@@ -237,11 +237,12 @@ class VideoAutoencoder(nn.Module):
         self.encoder, self.decoder = Encoder(cfg), Decoder(cfg)
 
     # -- shapes --------------------------------------------------------------------------------
-    def pad(self, x: torch.Tensor) -> torch.Tensor:
-        """Pad the end with copies of the last frame to T = 1 + r*k, and H, W (replicate) to multiples of r_s."""
+    def pad(self, x: torch.Tensor, first: bool = True) -> torch.Tensor:
+        """Pad the end with copies of the last frame to whole groups (T = 1 + r*k for a clip's start,
+        r*k for a later piece of a stream), and H, W (replicate) to multiples of r_s."""
         r, s = self.cfg.time_factor, self.cfg.space_factor
         t, hgt, wid = x.shape[2:]
-        x = torch.cat([x, x[:, :, -1:].expand(-1, -1, (-(t - 1)) % r, -1, -1)], 2)
+        x = torch.cat([x, x[:, :, -1:].expand(-1, -1, (-(t - 1) if first else -t) % r, -1, -1)], 2)
         ph, pw = (-hgt) % s, (-wid) % s
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph, 0, 0), mode="replicate")

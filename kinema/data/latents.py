@@ -3,7 +3,7 @@
     cache folder/
       cache.json                 clip settings, count, the autoencoder's card, the text encoder
       shard-00000.safetensors    latent (N, C, T, h, w) fp16, tokens (N, L, D) fp16, mask (N, L), pooled (N, D)
-      captions.jsonl             one line per item, in order: what the embeddings say
+      shard-00000.jsonl          one line per item of the shard, in order: what the embeddings say
       autoencoder.{safetensors,json}   a copy of the autoencoder the latents belong to
 
 Denoiser training reads a cache through `LatentDataset` (all shards in memory: a 64x64, 2 s clip
