@@ -1,7 +1,8 @@
 """Copy a run's EMA denoiser (and, for a latent-space run, its autoencoder) into the package as the
-shipped default model.
+shipped default model, with the cascade's stages from their runs.
 
-    python runs/ship.py runs/default [--steps 20 --guidance 4 --sampler euler --shift 1]
+    python runs/ship.py runs/keyframes --interpolator runs/interpolator --upscaler runs/upscaler \
+        [--steps 20 --guidance 4 --sampler euler --shift 1]
 
 The sampling defaults chosen here are stored in the shipped denoiser.json.
 """
@@ -20,6 +21,8 @@ p.add_argument("--steps", type=int, default=20)
 p.add_argument("--guidance", type=float, default=4.0)
 p.add_argument("--sampler", default="euler")
 p.add_argument("--shift", type=float, default=1.0)
+p.add_argument("--interpolator", help="run folder of the interpolator (omitted: the default model has none)")
+p.add_argument("--upscaler", help="run folder of the upscaler (omitted: the default model has none)")
 a = p.parse_args()
 run = Path(a.run)
 DEFAULT_MODEL.mkdir(parents=True, exist_ok=True)
@@ -30,6 +33,15 @@ if (run / "autoencoder.json").is_file():  # shipped in float16 (half the size; l
 else:
     for name in ("autoencoder.safetensors", "autoencoder.json"):
         (DEFAULT_MODEL / name).unlink(missing_ok=True)
+for name in ("interpolator", "upscaler"):
+    stage_run = getattr(a, name)
+    if stage_run:
+        weights, stage_card = load_component(stage_run, name)
+        stage_card["recipe"] = f"{stage_run}/recipe.sh"
+        save_component(DEFAULT_MODEL, name, weights, stage_card)
+    else:
+        for suffix in (".safetensors", ".json"):
+            (DEFAULT_MODEL / (name + suffix)).unlink(missing_ok=True)
 card = load_json(run / "denoiser.json")
 card["sampling"] = {"steps": a.steps, "guidance": a.guidance, "sampler": a.sampler, "shift": a.shift}
 card["recipe"] = f"{run}/recipe.sh"

@@ -34,19 +34,20 @@ def read_prompts(path: str) -> list[tuple[int, str]]:
 
 
 def _progress(desc: str):
+    """progress(stage, k, n): one bar per stage of the cascade, "clip 1/3 keyframes", "... upscale"."""
     from tqdm import tqdm
 
-    bar = None
+    bars = {}
 
-    def callback(k: int, n: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=n, desc=desc, unit="step", file=sys.stderr, leave=False, dynamic_ncols=True)
-        bar.update(1)
+    def progress(stage: str, k: int, n: int) -> None:
+        if stage not in bars:
+            bars[stage] = tqdm(total=n, desc=f"{desc} {stage}", unit="step" if stage == "keyframes" else "chunk",
+                               file=sys.stderr, leave=False, dynamic_ncols=True)
+        bars[stage].update(k - bars[stage].n)
         if k == n:
-            bar.close()
+            bars[stage].close()
 
-    return callback
+    return progress
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -86,11 +87,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
     records = []
     for k, ((line, prompt), out) in enumerate(zip(jobs, outputs)):
-        video = pipe(prompt, settings_from(args, args.seed + k), callback=_progress(f"clip {k + 1}/{len(jobs)}"))
+        video = pipe(prompt, settings_from(args, args.seed + k), progress=_progress(f"clip {k + 1}/{len(jobs)}"))
         video.save(out)
         records.append({"index": k, "line": line, "file": out.name, **video.metadata})
         print(f"wrote {out} ({len(video.frames)} frames, {video.frames.shape[2]}x{video.frames.shape[1]}, "
-              f"{video.fps:g} fps, seed {video.metadata['seed']})", file=sys.stderr)
+              f"{video.fps:g} fps, seed {video.metadata['seed']}); "
+              + ", ".join(f"{k}: {v}" for k, v in video.metadata["stages"].items()), file=sys.stderr)
     if batch:
         from kinema.io.checkpoint import atomic_write
 

@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--caption-dropout", type=float, default=0.1)
     t.add_argument("--t-mean", type=float, default=1.0, help="logit-normal timestep mean (> 0 leans to noise)")
     t.add_argument("--t-std", type=_positive_float, default=1.0, help="logit-normal timestep spread")
+    t.add_argument("--loss", choices=("velocity", "x0"), default="velocity",
+                   help="where the flow loss is measured (x0: equal weight at every noise level)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--checkpoint-every", type=_positive_int, default=250)
     t.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
@@ -117,6 +119,35 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--autoencoder", default=None, help="folder with autoencoder.{safetensors,json} (default: the shipped one)")
     r.add_argument("--chunk", type=_positive_int, default=4, help="latent frames per streamed chunk")
     r.add_argument("--tile", type=_positive_int, default=32, help="latent tile side for large frames")
+
+    st = sub.add_parser("train-stage", help="train a cascade stage: the interpolator or the upscaler")
+    st.add_argument("stage", choices=("interpolator", "upscaler"))
+    st.add_argument("--out", required=True, help="run folder (checkpoints, log, loss plot)")
+    st.add_argument("--preset", default="small", help="size preset: tiny, small")
+    st.add_argument("--steps", type=_positive_int, default=2000)
+    st.add_argument("--batch", type=_positive_int, default=16)
+    st.add_argument("--lr", type=_positive_float, default=1e-3)
+    st.add_argument("--temporal-weight", type=float, default=0.0,
+                    help="interpolator: weight of the L1 loss on frame differences (0: off)")
+    st.add_argument("--real-share", type=float, default=0.2, help="share of examples from real footage")
+    st.add_argument("--real", nargs="*", default=None,
+                    help="real footage: videos (interpolator) or images (upscaler); default: the installed fixtures")
+    st.add_argument("--seed", type=int, default=0)
+    st.add_argument("--checkpoint-every", type=_positive_int, default=200)
+    st.add_argument("--resume", action="store_true")
+    st.add_argument("--no-progress", action="store_true")
+
+    ip = sub.add_parser("interpolate", help="raise a video's frame rate with the interpolator")
+    ip.add_argument("input", help="a video file")
+    ip.add_argument("-o", "--output", required=True, help="output .mp4")
+    ip.add_argument("--fps", type=_positive_float, required=True, help="frame rate of the output")
+    ip.add_argument("--model", default=None, help="folder with interpolator.{safetensors,json} (default: shipped)")
+
+    up = sub.add_parser("upscale", help="raise a video's resolution with the upscaler")
+    up.add_argument("input", help="a video file")
+    up.add_argument("-o", "--output", required=True, help="output .mp4")
+    up.add_argument("--size", type=_positive_int, required=True, help="short side of the output, in pixels")
+    up.add_argument("--model", default=None, help="folder with upscaler.{safetensors,json} (default: shipped)")
 
     s = sub.add_parser("serve", help="a web page and an HTTP API over a job queue (FastAPI, SQLite)")
     s.add_argument("--host", default="127.0.0.1", help="address to bind; other than loopback needs --token")
@@ -184,7 +215,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup, ema=args.ema,
                       caption_dropout=args.caption_dropout, seed=args.seed, checkpoint_every=args.checkpoint_every,
                       precision=args.precision, clip=clip, data=args.data)
-    flow_cfg = FlowConfig(t_mean=args.t_mean, t_std=args.t_std)
+    flow_cfg = FlowConfig(t_mean=args.t_mean, t_std=args.t_std, loss=args.loss)
     run = train(args.out, dataset, denoiser_cfg, flow_cfg, cfg, resume=args.resume,
                 progress=not args.no_progress)
     print(f"trained: {run}")
@@ -243,6 +274,10 @@ def main(argv: list[str] | None = None) -> int:
             from kinema.cli import autoencoder
 
             return getattr(autoencoder, "cmd_" + args.command.replace("-", "_"))(args)
+        if args.command in ("train-stage", "interpolate", "upscale"):
+            from kinema.cli import stages
+
+            return getattr(stages, "cmd_" + args.command.replace("-", "_"))(args)
         return cmd_train(args)
     except (UsageError, CheckpointError) as e:
         print(f"kinema {args.command}: error: {e}", file=sys.stderr)

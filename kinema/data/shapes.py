@@ -191,14 +191,14 @@ def coverage(shape: str, cx: float, cy: float, r: float, size: int) -> tuple[sli
     return slice(r0, r1), slice(c0, c1), cov
 
 
-def render(scene: Scene, size: int = 64, fps: float = 8, seconds: float = 2.0) -> np.ndarray:
-    """Render a scene to uint8 frames (T, H, W, 3), frame k at time k / fps."""
+def render(scene: Scene, size: int = 64, fps: float = 8, seconds: float = 2.0, start: float = 0.0) -> np.ndarray:
+    """Render a scene to uint8 frames (T, H, W, 3), frame k at time start + k / fps."""
     if size < 16:
         raise ValueError(f"size must be at least 16 pixels, got {size}")
     n = num_frames(seconds, fps)
     if n < 1:
         raise ValueError(f"{seconds} s at {fps} fps has no frames")
-    t = np.arange(n) / fps
+    t = start + np.arange(n) / fps
     bg = np.array(BACKGROUNDS[scene.background], dtype=np.float64)
     frames = np.empty((n, size, size, 3), dtype=np.float64)
     frames[:] = bg

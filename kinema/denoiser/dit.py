@@ -56,6 +56,8 @@ class DenoiserConfig:
 PRESETS: dict[str, DenoiserConfig] = {
     "tiny": DenoiserConfig(patch=(2, 8, 8), dim=48, depth=2, heads=2),  # tests
     "small": DenoiserConfig(patch=(4, 8, 8), dim=192, depth=8, heads=4),  # the default model (7.5M)
+    # the keyframe model of the cascade: 32x32 clips at 4 fps (8 frames) -> 4x8x8 = 256 tokens
+    "keyframes": DenoiserConfig(patch=(2, 4, 4), dim=128, depth=8, heads=4),
     "base": DenoiserConfig(patch=(2, 8, 8), dim=384, depth=12, heads=6),  # for a GPU
 }
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from kinema.data.captions import (HELD_OUT, Description, canonical, paraphrase, parse_canonical, scene_for)
 from kinema.data.shapes import sample_scene
+from kinema.eval.flow import warp_error
 from kinema.eval.judge import ATTRIBUTES, Verdict, judge
 from kinema.io.checkpoint import atomic_write
 
@@ -101,20 +102,24 @@ def evaluate(items: list[EvalItem], make_clip: Callable[[int, EvalItem], tuple[n
              out: Path, progress: Iterable | None = None) -> dict:
     """Judge make_clip(i, item) -> (frames, fps) for every item; write results.json and contact_sheet.png."""
     out.mkdir(parents=True, exist_ok=True)
-    verdicts, rows, records = [], [], []
+    verdicts, warps, rows, records = [], [], [], []
     for i, item in enumerate(items):
         frames, fps = make_clip(i, item)
         v = judge(frames, fps, item.description)
         verdicts.append(v)
+        warps.append(warp_error(frames))
         rows.append((frames, item.caption, v))
         records.append({"index": i, "caption": item.caption, "canonical": canonical(item.description),
-                        "split": item.split, **v.to_dict()})
+                        "split": item.split, **v.to_dict(), "warp_error": warps[-1]})
         if progress is not None:
             progress.update(1)
     splits = sorted({it.split for it in items})
     result = {"n": len(items), "overall": accuracy(verdicts),
               "splits": {s: accuracy([v for v, it in zip(verdicts, items) if it.split == s]) for s in splits},
               "two_objects": accuracy([v for v, it in zip(verdicts, items) if len(it.description.objects) == 2])}
+    # temporal consistency: the optical-flow warping error (kinema.eval.flow), mean per split
+    result["warp_error"] = {"overall": float(np.mean(warps)),
+                            **{s: float(np.mean([w for w, it in zip(warps, items) if it.split == s])) for s in splits}}
     atomic_write(out / "results.json", lambda p: p.write_text(json.dumps({**result, "clips": records}, indent=1)))
     contact_sheet(rows, out / "contact_sheet.png")
     return result
@@ -133,8 +138,11 @@ def rendered_clip(seed: int, size: int, fps: float, seconds: float):
 
 def format_table(result: dict) -> str:
     keys = ATTRIBUTES + ("all",)
-    lines = [f"{'split':<12}" + "".join(f"{k:>13}" for k in keys)]
+    warp = result.get("warp_error", {})
+    lines = [f"{'split':<12}" + "".join(f"{k:>13}" for k in keys) + f"{'warp error':>12}"]
     for name, acc in [*result["splits"].items(), ("two objects", result["two_objects"]), ("overall", result["overall"])]:
         if acc:
-            lines.append(f"{name:<12}" + "".join(f"{100 * acc[k]:>12.1f}%" for k in keys))
+            w = warp.get(name)
+            lines.append(f"{name:<12}" + "".join(f"{100 * acc[k]:>12.1f}%" for k in keys)
+                         + (f"{w:>12.2f}" if w is not None else ""))
     return "\n".join(lines)

@@ -5,8 +5,12 @@ names its text encoder, its space (pixels, or the latents of the autoencoder com
 `autoencoder.safetensors` + `autoencoder.json`), the clip it was trained on (size, fps, seconds)
 and its default sampling settings. The shipped default lives in `kinema/weights/default`.
 
-The denoiser makes the clip at its native size and frame rate; other sizes and rates are reached
-by resampling (bicubic in space, linear blending in time) until kinema has learned stages for that.
+The denoiser makes the clip at its native size and frame rate: the keyframes. A model folder may
+also hold the cascade's stages (kinema.cascade): an interpolator (`interpolator.*`) that fills in
+the motion between keyframes up to the frame rate asked for, and an upscaler (`upscaler.*`) that
+doubles the size pass by pass up to the size asked for. Where a folder has no such stage (or the
+request goes down, not up), frames are resampled instead (linear blending or dropping in time,
+area/bicubic in space), and the progress output says so.
 """
 from __future__ import annotations
 
@@ -22,6 +26,9 @@ import numpy as np
 import torch
 
 from kinema.autoencoder.vae import VideoAutoencoder, load_autoencoder
+from kinema.cascade import has_stage, load_stage
+from kinema.cascade.interpolate import FrameFiller, interpolate_clip
+from kinema.cascade.upscale import Upscaler, upscale_clip
 from kinema.data.dataset import to_frames
 from kinema.denoiser.dit import DenoiserConfig, VideoDiT
 from kinema.diffusion.flow import FlowConfig
@@ -95,7 +102,8 @@ def check_settings(prompt: str, s: Settings) -> None:
 
 
 def resample(frames: np.ndarray, fps: float, new_fps: float, n_frames: int, size: int) -> np.ndarray:
-    """Linear blend in time to `new_fps` (n_frames), then bicubic to size x size: uint8 in and out."""
+    """Linear blend in time to `new_fps` (n_frames), then area (down) or bicubic (up) to size x size:
+    uint8 in and out."""
     import cv2
 
     x = frames.astype(np.float32)
@@ -106,7 +114,8 @@ def resample(frames: np.ndarray, fps: float, new_fps: float, n_frames: int, size
         w = (pos - lo)[:, None, None, None].astype(np.float32)
         x = x[lo] * (1 - w) + x[hi] * w
     if x.shape[1] != size:
-        x = np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_CUBIC) for f in x])
+        method = cv2.INTER_AREA if size < x.shape[1] else cv2.INTER_CUBIC
+        x = np.stack([cv2.resize(f, (size, size), interpolation=method) for f in x])
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
@@ -114,9 +123,11 @@ class Pipeline:
     """Text encoder + denoiser + sampler. `Pipeline.load()` reads a model folder."""
 
     def __init__(self, denoiser: VideoDiT, card: dict, text_encoder: TextEncoder, source: str,
-                 autoencoder: VideoAutoencoder | None = None):
+                 autoencoder: VideoAutoencoder | None = None, interpolator: FrameFiller | None = None,
+                 upscaler: Upscaler | None = None):
         self.denoiser = denoiser.eval()
         self.autoencoder = autoencoder
+        self.interpolator, self.upscaler = interpolator, upscaler
         self.card = card
         self.flow = FlowConfig(**card["flow"])
         self.text_encoder = text_encoder
@@ -144,13 +155,26 @@ class Pipeline:
             if autoencoder.cfg.latent_channels != model.config.in_channels:
                 raise CheckpointError(f"{folder}: the autoencoder's {autoencoder.cfg.latent_channels} latent channels "
                                       f"do not fit the denoiser's {model.config.in_channels} input channels")
-        pipe = Pipeline(model.to(device), card, load_text_encoder(device=device), str(folder), autoencoder)
+        stages = {name: load_stage(folder, name, device) if has_stage(folder, name) else None
+                  for name in ("interpolator", "upscaler")}
+        pipe = Pipeline(model.to(device), card, load_text_encoder(device=device), str(folder), autoencoder, **stages)
         pipe.timings["load"] = time.perf_counter() - t0
         return pipe
 
     @property
     def name(self) -> str:
         return "default" if Path(self.source) == DEFAULT_MODEL else self.source
+
+    def stages(self, s: Settings) -> dict[str, str]:
+        """How each stage of the cascade makes a clip with settings s (recorded in its metadata)."""
+        size, fps = int(self.clip["size"]), float(self.clip["fps"])
+        return {"keyframes": f"{size}x{size} at {fps:g} fps (denoiser step {self.card.get('step')})",
+                "interpolate": ("none" if s.fps == fps else
+                                f"interpolator step {self.interpolator.step}" if self.interpolator is not None and s.fps > fps
+                                else "linear blending"),
+                "upscale": ("none" if s.size == size else
+                            f"upscaler step {self.upscaler.step}" if self.upscaler is not None and s.size > size
+                            else "area/bicubic resize")}
 
     def resolve(self, s: Settings) -> Settings:
         return replace(s, steps=s.steps or self.sampling["steps"],
@@ -159,7 +183,10 @@ class Pipeline:
 
     @torch.no_grad()
     def __call__(self, prompt: str, settings: Settings = Settings(),
-                 callback: Callable[[int, int], None] | None = None) -> Video:
+                 callback: Callable[[int, int], None] | None = None,
+                 progress: Callable[[str, int, int], None] | None = None) -> Video:
+        """Make one clip. `callback(k, n)` after each denoising step; `progress(stage, k, n)` through every
+        stage ("keyframes", "interpolate", "upscale")."""
         # 1. check the request before any work
         check_settings(prompt, settings)
         s = self.resolve(settings)
@@ -185,8 +212,14 @@ class Pipeline:
         noise = torch.randn(shape, generator=torch.Generator().manual_seed(s.seed)).to(device)
 
         # 4. integrate the guided flow from noise (t = 1) to a clip (t = 0)
+        def on_step(k: int, n: int) -> None:
+            if callback:
+                callback(k, n)
+            if progress:
+                progress("keyframes", k, n)
+
         velocity = guided_velocity(self.denoiser, self.flow, cond, uncond, s.guidance)
-        x0 = SAMPLERS[s.sampler](velocity, noise, time_grid(s.steps, self.sampling["shift"]), callback)
+        x0 = SAMPLERS[s.sampler](velocity, noise, time_grid(s.steps, self.sampling["shift"]), on_step)
         timings["denoise"] = time.perf_counter() - t0
 
         # 5. decode latents (if the model works in a latent space)
@@ -196,13 +229,26 @@ class Pipeline:
             timings["decode"] = time.perf_counter() - t0
             t0 = time.perf_counter()
 
-        # 6. to uint8 frames, at the requested frame rate, length and size
-        frames = to_frames(x0)[0]
-        frames = resample(frames[:n_native], native_fps, s.fps, round(s.seconds * s.fps), s.size)
-        timings["resample"] = time.perf_counter() - t0
+        # 6. motion between the keyframes, up to the requested frame rate and length
+        frames = to_frames(x0)[0][:n_native]
+        n_out = round(s.seconds * s.fps)
+        stage = (lambda name: (lambda k, n: progress(name, k, n))) if progress else (lambda name: None)
+        if self.interpolator is not None and s.fps > native_fps:
+            frames = interpolate_clip(self.interpolator, frames, native_fps, s.fps, n_out, callback=stage("interpolate"))
+        elif n_out != len(frames) or s.fps != native_fps:
+            frames = resample(frames, native_fps, s.fps, n_out, native_size)
+        timings["interpolate"] = time.perf_counter() - t0
+
+        # 7. upscale to the requested size
+        t0 = time.perf_counter()
+        if self.upscaler is not None and s.size > native_size:
+            frames = upscale_clip(self.upscaler, frames, s.size, callback=stage("upscale"))
+        elif s.size != native_size:
+            frames = resample(frames, s.fps, s.fps, len(frames), s.size)
+        timings["upscale"] = time.perf_counter() - t0
         self.timings.update(timings)
         meta = {"prompt": prompt, "model": self.name, "model_step": self.card.get("step"), **asdict(s),
-                "generator": "kinema"}
+                "stages": self.stages(s), "generator": "kinema"}
         return Video(frames, s.fps, meta)
 
 

@@ -16,9 +16,9 @@ import torch
 
 from kinema.autoencoder.vae import AutoencoderConfig, VideoAutoencoder, count_parameters
 from kinema.data.dataset import ShapesDataset, get_batch, to_model_space
-from kinema.io.checkpoint import CheckpointError, load_component, load_state_into, save_component, save_json
-from kinema.train.common import (RunLog, dist_info, load_train_state, make_optimizer, optimizer_step, save_train_state,
-                                 step_generator, warmup_lr, wrap_ddp)
+from kinema.io.checkpoint import save_component, save_json
+from kinema.train.common import (RunLog, dist_info, optimizer_step, save_train_state, start_run, step_generator,
+                                 warmup_lr, wrap_ddp)
 
 
 @dataclass
@@ -84,18 +84,7 @@ def train_autoencoder(run: str | Path, dataset, ae_cfg: AutoencoderConfig, cfg: 
 
     run = Path(run)
     rank, world, device = dist_info()
-    torch.manual_seed(cfg.seed)
-    model, ema = VideoAutoencoder(ae_cfg).to(device), VideoAutoencoder(ae_cfg).to(device)
-    ema.load_state_dict(model.state_dict())
-    ema.requires_grad_(False)
-    opt = make_optimizer(model, cfg.lr, cfg.betas, cfg.weight_decay)
-    start = 0
-    if resume:
-        start = int(load_train_state(run, model, opt)["step"])
-        ema_state, _ = load_component(run, "autoencoder")
-        load_state_into(ema, ema_state, str(run / "autoencoder.safetensors"))
-    elif (run / "train_state.json").is_file():
-        raise CheckpointError(f"{run} already holds a run: pass --resume to continue it, or choose another folder")
+    model, ema, opt, start = start_run(run, lambda: VideoAutoencoder(ae_cfg), "autoencoder", cfg, resume, device)
     ddp_model = wrap_ddp(model, world, device)
     reference = stats_clips(cfg.size).to(device)
     if rank == 0:

@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from kinema.io.checkpoint import CheckpointError, load_json, load_state_into, load_tensors, save_json, save_tensors
+from kinema.io.checkpoint import (CheckpointError, load_component, load_json, load_state_into, load_tensors, save_json,
+                                  save_tensors)
 from kinema.train.plot import plot_loss
 
 
@@ -75,6 +76,25 @@ def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> No
 def ema_decay(step: int, target: float) -> float:
     """EMA decay with a warm-up, (1 + s) / (10 + s), capped at the target."""
     return min(target, (1 + step) / (10 + step))
+
+
+def start_run(run: Path, build, component: str, cfg, resume: bool, device: torch.device):
+    """(model, ema, optimizer, first step) for a run folder: `build()` makes the module; on resume the
+    raw weights and optimizer come from train_state.*, the EMA from the saved component `component`.
+    A folder that already holds a run is refused unless resuming."""
+    torch.manual_seed(cfg.seed)
+    model, ema = build().to(device), build().to(device)
+    ema.load_state_dict(model.state_dict())
+    ema.requires_grad_(False)
+    opt = make_optimizer(model, cfg.lr, cfg.betas, cfg.weight_decay)
+    start = 0
+    if resume:
+        start = int(load_train_state(run, model, opt)["step"])
+        ema_state, _ = load_component(run, component)
+        load_state_into(ema, ema_state, str(run / f"{component}.safetensors"))
+    elif (run / "train_state.json").is_file():
+        raise CheckpointError(f"{run} already holds a run: pass --resume to continue it, or choose another folder")
+    return model, ema, opt, start
 
 
 def step_generator(seed: int, step: int, rank: int, device: torch.device) -> torch.Generator:

@@ -22,10 +22,10 @@ from kinema.data.dataset import get_batch
 from kinema.data.latents import LatentDataset
 from kinema.denoiser.dit import DenoiserConfig, VideoDiT, count_parameters
 from kinema.diffusion.flow import FlowConfig, flow_loss
-from kinema.io.checkpoint import CheckpointError, load_component, load_state_into, save_component, save_json
+from kinema.io.checkpoint import save_component, save_json
 from kinema.text.encoder import TEXT_ENCODER_NAME, TextEncoder, load_text_encoder
-from kinema.train.common import (RunLog, dist_info, load_train_state, make_optimizer, optimizer_step, save_train_state,
-                                 step_generator, warmup_lr, wrap_ddp)
+from kinema.train.common import (RunLog, dist_info, optimizer_step, save_train_state, start_run, step_generator,
+                                 warmup_lr, wrap_ddp)
 
 @dataclass
 class TrainConfig:
@@ -78,14 +78,6 @@ def save_checkpoint(run: Path, model, ema, opt, denoiser_cfg, flow_cfg, train_cf
                                        "train": asdict(train_cfg)})
 
 
-def load_checkpoint(run: Path, model, ema, opt) -> int:
-    """Restore weights, EMA and optimizer from a run folder; returns the step to continue from."""
-    meta = load_train_state(run, model, opt)
-    ema_state, _ = load_component(run, "denoiser")
-    load_state_into(ema, ema_state, str(run / "denoiser.safetensors"))
-    return int(meta["step"])
-
-
 # ---------------------------------------------------------------------------------------------
 # The loop
 # ---------------------------------------------------------------------------------------------
@@ -99,17 +91,7 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
 
     run = Path(run)
     rank, world, device = dist_info()
-    torch.manual_seed(cfg.seed)
-    model = VideoDiT(denoiser_cfg).to(device)
-    ema = VideoDiT(denoiser_cfg).to(device)
-    ema.load_state_dict(model.state_dict())
-    ema.requires_grad_(False)
-    opt = make_optimizer(model, cfg.lr, cfg.betas, cfg.weight_decay)
-    start = 0
-    if resume:
-        start = load_checkpoint(run, model, ema, opt)
-    elif (run / "train_state.json").is_file():
-        raise CheckpointError(f"{run} already holds a run: pass --resume to continue it, or choose another folder")
+    model, ema, opt, start = start_run(run, lambda: VideoDiT(denoiser_cfg), "denoiser", cfg, resume, device)
     ddp_model = wrap_ddp(model, world, device)
     encoder = text_encoder or load_text_encoder(device=str(device))
     null = encoder.empty()

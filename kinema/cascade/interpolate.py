@@ -1,0 +1,177 @@
+"""Motion between keyframes: a model that fills in the unknown frames of a clip from the known ones.
+
+    model(x, mask) -> clip        x, clip: (B, C, T, H, W) in [-1, 1]; mask: (B, T), 1 = known frame
+
+The conditioning is general: any set of frames may be known. Interpolation knows every m-th frame;
+image-to-video knows the first; extending a clip knows the first k. The unknown frames start from a
+first guess (`first_guess`: linear blending between the nearest known frames before and after, or
+holding the nearest one where only one side is known) and the network predicts a correction from
+the known frames, the mask and the guess; known frames pass through exactly.
+
+The network is a small 3D convolutional U-Net (two per-frame downsamplings, residual blocks with
+3x3x3 kernels at quarter resolution, each +-2 frames and +-8 pixels of view), zero-initialised
+at the output, so an untrained model returns the first guess: linear blending is where it starts
+and the baseline it must beat (as in Super SloMo, Jiang et al. 2018, it refines a simple warp;
+here the warp is learned). Trained with L1 (and optionally a temporal term on frame differences)
+by `kinema train-stage interpolator`; see kinema.train.stages.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class InterpolatorConfig:
+    channels: int = 16  # at full resolution; x2 at half, x4 at quarter
+    blocks: int = 3  # residual blocks at quarter resolution
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+INTERPOLATOR_PRESETS: dict[str, InterpolatorConfig] = {
+    "tiny": InterpolatorConfig(channels=8, blocks=1),
+    "small": InterpolatorConfig(channels=16, blocks=3),
+}
+
+
+def first_guess(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Linear blend between the nearest known frames before and after each frame (hold at the ends).
+
+    x: (B, C, T, H, W); mask: (B, T) with at least one known frame per clip -> (B, C, T, H, W)."""
+    b, _, t = x.shape[:3]
+    known = mask.bool()
+    if not known.any(dim=1).all():
+        raise ValueError("every clip needs at least one known frame")
+    idx = torch.arange(t, device=x.device).expand(b, t)
+    big = t * 4
+    # index of the last known frame at or before k, and of the first known frame at or after k
+    prev = torch.where(known, idx, torch.full_like(idx, -big)).cummax(dim=1).values
+    nxt = torch.where(known, idx, torch.full_like(idx, big)).flip(1).cummin(dim=1).values.flip(1)
+    prev_ok, next_ok = prev >= 0, nxt < t
+    prev = torch.where(prev_ok, prev, nxt)
+    nxt = torch.where(next_ok, nxt, prev)
+    span = (nxt - prev).clamp(min=1).float()
+    w = torch.where(nxt > prev, (idx - prev).float() / span, torch.zeros_like(span))  # (B, T)
+    def gather(i: torch.Tensor) -> torch.Tensor:  # frames i (B, T) of x -> (B, C, T, H, W)
+        return torch.gather(x, 2, i[:, None, :, None, None].expand(x.shape))
+
+    w = w[:, None, :, None, None].to(x.dtype)
+    return gather(prev) * (1 - w) + gather(nxt) * w
+
+
+class ResBlock3d(nn.Module):
+    def __init__(self, c: int):
+        super().__init__()
+        self.conv1 = nn.Conv3d(c, c, 3, padding=1)
+        self.conv2 = nn.Conv3d(c, c, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(F.silu(self.conv1(F.silu(x))))
+
+
+def _frame_conv(c_in: int, c_out: int, stride: int = 1) -> nn.Conv3d:
+    """A 3x3 convolution within each frame (kernel 1x3x3)."""
+    return nn.Conv3d(c_in, c_out, (1, 3, 3), stride=(1, stride, stride), padding=(0, 1, 1))
+
+
+class FrameFiller(nn.Module):
+    def __init__(self, cfg: InterpolatorConfig, channels: int = 3):
+        super().__init__()
+        self.config, c = cfg, cfg.channels
+        self.inp = nn.Conv3d(2 * channels + 1, c, 3, padding=1)  # known frames, mask, first guess
+        self.down1 = _frame_conv(c, 2 * c, stride=2)
+        self.down2 = _frame_conv(2 * c, 4 * c, stride=2)
+        self.mid = nn.Sequential(*(ResBlock3d(4 * c) for _ in range(cfg.blocks)))
+        self.up2 = nn.Conv3d(4 * c, 2 * c, 3, padding=1)
+        self.up1 = nn.Conv3d(2 * c, c, 3, padding=1)
+        self.out = nn.Conv3d(c, channels, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    @property
+    def reach(self) -> int:
+        """Frames either side that one output frame depends on: one per 3x3x3 convolution."""
+        return 4 + 2 * self.config.blocks
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, T, H, W), unknown frames arbitrary; mask: (B, T) -> the clip with every frame filled."""
+        b, c, t, h, w = x.shape
+        if h % 4 or w % 4:
+            raise ValueError(f"frame size {h}x{w} must be divisible by 4 (pad it: see interpolate_clip)")
+        m = mask.to(x.dtype)[:, None, :, None, None]  # (B, 1, T, 1, 1)
+        guess = first_guess(x, mask)
+        known = x * m
+        h0 = F.silu(self.inp(torch.cat([known, m.expand(b, 1, t, h, w), guess], dim=1)))  # (B, c, T, H, W)
+        h1 = F.silu(self.down1(h0))  # (B, 2c, T, H/2, W/2)
+        h2 = self.mid(self.down2(h1))  # (B, 4c, T, H/4, W/4)
+        u1 = F.silu(self.up2(F.interpolate(h2, scale_factor=(1, 2, 2), mode="nearest"))) + h1
+        u0 = F.silu(self.up1(F.interpolate(u1, scale_factor=(1, 2, 2), mode="nearest"))) + h0
+        out = guess + self.out(u0)
+        return known + out * (1 - m)  # known frames pass through exactly
+
+
+# ---------------------------------------------------------------------------------------------
+# Frame-rate conversion with the model
+# ---------------------------------------------------------------------------------------------
+
+def fine_factor(fps_in: float, fps_out: float, max_factor: int = 12) -> int:
+    """The grid the model fills: m frames per input frame. The smallest m up to max_factor for which
+    fps_in * m is a whole multiple of fps_out, so every output frame lies on the grid (4 -> 24 fps:
+    6; 8 -> 12 fps: 3); otherwise max_factor, and output frames take the nearest grid frame (at most
+    1 / (2 * max_factor * fps_in) seconds off)."""
+    if fps_out <= fps_in:
+        return 1
+    for m in range(1, max_factor + 1):
+        ratio = fps_in * m / fps_out
+        if abs(ratio - round(ratio)) < 1e-6:
+            return m
+    return max_factor
+
+
+def output_times(n_out: int, fps_out: float) -> np.ndarray:
+    return np.arange(n_out) / fps_out
+
+
+@torch.no_grad()
+def interpolate_clip(model: FrameFiller, frames: np.ndarray, fps_in: float, fps_out: float, n_out: int,
+                     window: int = 8, callback=None) -> np.ndarray:
+    """uint8 frames (T, H, W, 3) at fps_in -> (n_out, H, W, 3) at fps_out.
+
+    The model runs on the fine grid (m frames per input frame, `fine_factor`), `window` input frames
+    at a time with enough context on each side to cover the model's reach (so the result is the
+    same as one pass over the whole clip) and memory does not grow with length; output frames are
+    then taken from the fine grid (the last input frame is held past the end)."""
+    from kinema.data.dataset import to_frames, to_model_space
+
+    m = fine_factor(fps_in, fps_out)
+    n_in, h, w = frames.shape[:3]
+    ph, pw = (-h) % 4, (-w) % 4
+    device = next(model.parameters()).device
+    pos = np.minimum(np.rint(output_times(n_out, fps_out) * fps_in * m).astype(int), (n_in - 1) * m)
+    if m == 1:
+        return frames[np.minimum(np.rint(output_times(n_out, fps_out) * fps_in).astype(int), n_in - 1)]
+    out = np.empty((n_out, h, w, 3), dtype=np.uint8)
+    ctx = -(-model.reach // m) + 1  # input frames of context: the reach, plus the known frame behind it
+    starts = list(range(0, max(n_in - 1, 1), window))
+    for i, a in enumerate(starts):
+        b = min(a + window, n_in - 1)
+        lo, hi = max(a - ctx, 0), min(b + ctx, n_in - 1)
+        seg = frames[lo:hi + 1]  # input frames lo..hi
+        t_fine = (hi - lo) * m + 1
+        x = torch.zeros(1, 3, t_fine, h + ph, w + pw)
+        x[:, :, ::m] = F.pad(to_model_space(seg), (0, pw, 0, ph, 0, 0), mode="replicate")
+        mask = torch.zeros(1, t_fine)
+        mask[:, ::m] = 1
+        y = model(x.to(device), mask.to(device)).cpu()[..., :h, :w]
+        fine = to_frames(y)[0]  # (t_fine, h, w, 3)
+        keep = (pos >= a * m) & ((pos < b * m) | ((b == n_in - 1) & (pos <= b * m)))
+        out[keep] = fine[pos[keep] - lo * m]
+        if callback:
+            callback(i + 1, len(starts))
+    return out

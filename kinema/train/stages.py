@@ -1,0 +1,127 @@
+"""Training the cascade's stages (interpolator, upscaler), with the habits of the denoiser's loop.
+
+Both are regressions against exact ground truth (kinema.data.stages): L1 between the model's
+output and the frames rendered at the higher rate or size. The interpolator can add a temporal
+term, L1 between the frame differences of output and truth (`temporal_weight`), which asks for
+motion that is right from frame to frame, not only frames that are right one by one. A run folder
+holds `interpolator.{safetensors,json}` or `upscaler.{safetensors,json}` (EMA weights), `train_state.*`
+for exact resume, `log.jsonl` and `loss.png`.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from kinema.cascade.interpolate import INTERPOLATOR_PRESETS, FrameFiller
+from kinema.cascade.upscale import UPSCALER_PRESETS, Upscaler
+from kinema.data.stages import InterpolationData, UpscaleData
+from kinema.io.checkpoint import save_component, save_json
+from kinema.train.common import RunLog, dist_info, optimizer_step, save_train_state, start_run, warmup_lr, wrap_ddp
+
+STAGES = ("interpolator", "upscaler")
+
+
+@dataclass
+class StageTrainConfig:
+    stage: str = "interpolator"
+    preset: str = "small"
+    steps: int = 2000
+    batch: int = 16
+    lr: float = 1e-3
+    warmup: int = 100
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.99)
+    ema: float = 0.995
+    grad_clip: float = 1.0
+    temporal_weight: float = 0.0  # interpolator only
+    real_share: float = 0.2
+    seed: int = 0
+    checkpoint_every: int = 200
+    log_every: int = 10
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
+        presets = INTERPOLATOR_PRESETS if self.stage == "interpolator" else UPSCALER_PRESETS
+        if self.preset not in presets:
+            raise ValueError(f"unknown {self.stage} preset {self.preset!r}; choose from {', '.join(presets)}")
+        if self.temporal_weight and self.stage != "interpolator":
+            raise ValueError("the temporal loss applies to the interpolator only")
+
+    @staticmethod
+    def from_dict(d: dict) -> "StageTrainConfig":
+        d = dict(d)
+        d["betas"] = tuple(d["betas"])
+        return StageTrainConfig(**d)
+
+
+def build_stage(stage: str, config) -> torch.nn.Module:
+    return FrameFiller(config) if stage == "interpolator" else Upscaler(config)
+
+
+def stage_loss(model, cfg: StageTrainConfig, data, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+    device = next(model.parameters()).device
+    if cfg.stage == "interpolator":
+        x, mask, _ = data.batch(step, cfg.batch)
+        x, mask = x.to(device), mask.to(device)
+        y = model(x, mask)
+        l1 = (y - x).abs().mean()
+        temporal = ((y[:, :, 1:] - y[:, :, :-1]) - (x[:, :, 1:] - x[:, :, :-1])).abs().mean()
+        loss = l1 + cfg.temporal_weight * temporal
+        unknown = (1 - mask)[:, None, :, None, None]
+        mse = ((y - x).pow(2) * unknown).sum() / (unknown.sum() * x.shape[1] * x.shape[3] * x.shape[4])
+        parts = {"l1": l1.item(), "temporal": temporal.item()}
+    else:
+        lo, hi = (v.to(device) for v in data.batch(step, cfg.batch))
+        y = model(lo)
+        loss = l1 = (y - hi).abs().mean()
+        mse = (y - hi).pow(2).mean()
+        parts = {"l1": l1.item()}
+    parts["psnr"] = (10 * torch.log10(4.0 / mse.detach().clamp_min(1e-10))).item()  # [-1, 1]: peak-to-peak 2
+    return loss, parts
+
+
+def model_card(cfg: StageTrainConfig, config, step: int) -> dict:
+    return {"kind": f"kinema.{cfg.stage}", cfg.stage: config.to_dict(), "step": step, "train": asdict(cfg)}
+
+
+def train_stage(run: str | Path, cfg: StageTrainConfig, real: list[Path] | None = None, resume: bool = False,
+                progress: bool = True) -> Path:
+    """Train the interpolator or the upscaler into folder `run`; `real`: video files (interpolator)
+    or images (upscaler) of real footage."""
+    from tqdm import tqdm
+
+    run = Path(run)
+    rank, world, device = dist_info()
+    presets = INTERPOLATOR_PRESETS if cfg.stage == "interpolator" else UPSCALER_PRESETS
+    config = presets[cfg.preset]
+    model, ema, opt, start = start_run(run, lambda: build_stage(cfg.stage, config), cfg.stage, cfg, resume, device)
+    data = (InterpolationData(cfg.seed + rank, real_videos=real, real_share=cfg.real_share) if cfg.stage == "interpolator"
+            else UpscaleData(cfg.seed + rank, real_images=real, real_share=cfg.real_share))
+    ddp_model = wrap_ddp(model, world, device)
+    if rank == 0:
+        run.mkdir(parents=True, exist_ok=True)
+        save_json(run / "train_config.json", {"train": asdict(cfg), cfg.stage: config.to_dict(),
+                                              "real": [str(p) for p in real or []], "world_size": world})
+        n = sum(p.numel() for p in model.parameters())
+        print(f"{cfg.stage} ({cfg.preset}): {n / 1e6:.2f}M parameters, {world} process(es) on {device}, "
+              f"steps {start} -> {cfg.steps}")
+    log = RunLog(run, start, cfg.log_every, cfg.batch * world, enabled=rank == 0)
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress or rank != 0,
+               dynamic_ncols=True, desc=f"train {cfg.stage}")
+    for step in bar:
+        lr = warmup_lr(step, cfg.lr, cfg.warmup)
+        loss, parts = stage_loss(ddp_model, cfg, data, step * world + rank)
+        grad_norm = optimizer_step(model, ema, opt, loss, step, lr, cfg.grad_clip, cfg.ema)
+        record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=grad_norm, lr=lr, **parts)
+        if record:
+            bar.set_postfix(loss=f"{record['loss']:.4f}", psnr=f"{record['psnr']:.1f}",
+                            rate=f"{record['samples_per_s']:.1f}/s")
+        done = step + 1
+        if rank == 0 and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
+            save_component(run, cfg.stage, ema.state_dict(), model_card(cfg, config, done))
+            save_train_state(run, model, opt, {"step": done, "train": asdict(cfg)})
+            log.plot(run / "loss.png")
+    return run

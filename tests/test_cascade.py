@@ -1,0 +1,191 @@
+"""The cascade's stages: interpolation between keyframes, upscaling, and the pipeline that runs them."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from kinema.cascade import load_stage
+from kinema.cascade.interpolate import INTERPOLATOR_PRESETS, FrameFiller, fine_factor, first_guess, interpolate_clip
+from kinema.cascade.upscale import UPSCALER_PRESETS, Upscaler, passes_for, upscale_clip
+from kinema.cli.main import main
+from kinema.data.dataset import ShapesDataset, to_model_space
+from kinema.eval.flow import warp_error
+from kinema.io.checkpoint import CheckpointError
+from kinema.io.video import read_metadata, read_video, write_video
+from kinema.train.stages import StageTrainConfig, train_stage
+
+
+def randomised(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """The model with every weight random (its zero-initialised output layer too): a non-trivial function."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+    return model.eval()
+
+
+def test_first_guess_blends_between_known_frames_and_holds_at_the_ends():
+    x = torch.randn(2, 3, 7, 4, 4)
+    mask = torch.tensor([[1, 0, 0, 1, 0, 0, 1], [0, 0, 1, 0, 0, 0, 0]], dtype=torch.float32)
+    g = first_guess(x, mask)
+    assert torch.allclose(g[0, :, 1], x[0, :, 0] * 2 / 3 + x[0, :, 3] / 3, atol=1e-6)
+    assert torch.allclose(g[0, :, 5], x[0, :, 3] / 3 + x[0, :, 6] * 2 / 3, atol=1e-6)
+    assert torch.equal(g[0, :, 3], x[0, :, 3])
+    assert all(torch.equal(g[1, :, k], x[1, :, 2]) for k in range(7))  # one known frame: held everywhere
+    with pytest.raises(ValueError, match="known frame"):
+        first_guess(x, torch.zeros(2, 7))
+
+
+def test_interpolator_starts_as_linear_blending_and_passes_known_frames_exactly():
+    x, mask = torch.randn(1, 3, 9, 8, 8), torch.zeros(1, 9)
+    mask[:, ::4] = 1
+    fresh = FrameFiller(INTERPOLATOR_PRESETS["tiny"])
+    assert torch.allclose(fresh(x, mask), first_guess(x, mask), atol=1e-6)  # zero-initialised output
+    y = randomised(FrameFiller(INTERPOLATOR_PRESETS["tiny"]))(x, mask)
+    assert torch.equal(y[:, :, ::4], x[:, :, ::4])  # ground truth at the input comes out unchanged
+    assert not torch.allclose(y, first_guess(x, mask), atol=1e-3)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        fresh(torch.randn(1, 3, 9, 6, 6), mask)
+
+
+def test_frame_grid_for_common_rates():
+    assert [fine_factor(4, f) for f in (8, 12, 16, 24)] == [2, 3, 4, 6]
+    assert fine_factor(8, 12) == 3 and fine_factor(8, 24) == 3 and fine_factor(8, 8) == 1 and fine_factor(8, 4) == 1
+    assert fine_factor(4, 9.7) == 12  # no exact grid: the finest, nearest frame
+
+
+def test_interpolate_clip_keeps_source_frames_and_windows_equal_one_pass():
+    frames = ShapesDataset(3, 32, 4, 2.0)[0][0]  # 8 frames at 4 fps
+    model = randomised(FrameFiller(INTERPOLATOR_PRESETS["tiny"]), seed=1)
+    for fps, m in ((16, 4), (24, 6), (12, 3)):
+        n_out = 2 * fps
+        out = interpolate_clip(model, frames, 4, fps, n_out, window=2)
+        assert out.shape == (n_out, 32, 32, 3)
+        assert np.array_equal(out[::m][:8], frames)  # the keyframes themselves, at their times
+        whole = interpolate_clip(model, frames, 4, fps, n_out, window=100)
+        assert np.abs(out.astype(int) - whole.astype(int)).max() <= 1  # windows: the same as one pass
+    down = interpolate_clip(model, frames, 4, 2, 4)  # fewer frames: every other one
+    assert np.array_equal(down, frames[::2])
+    odd = interpolate_clip(model, frames[:, :30, :29], 4, 8, 16)  # any frame size (padded inside)
+    assert odd.shape == (16, 30, 29, 3)
+
+
+def test_upscaler_starts_as_bicubic_and_keeps_the_input():
+    x = to_model_space(ShapesDataset(1, 32, 4, 1.0)[0][0][None])[0][None]  # (1, 3, 4, 32, 32)
+    fresh = Upscaler(UPSCALER_PRESETS["tiny"])
+    y = fresh(x)
+    assert y.shape == (1, 3, 4, 64, 64)
+    # area-downsampling the output gives the input back (the consistency projection), trained or not
+    for model in (fresh, randomised(Upscaler(UPSCALER_PRESETS["tiny"]))):
+        y = model(x)
+        down = F.avg_pool2d(y[0].transpose(0, 1), 2).transpose(0, 1)[None]
+        assert torch.allclose(down, x, atol=1e-5)
+
+
+def test_upscale_clip_reaches_any_size():
+    frames = ShapesDataset(2, 32, 4, 1.0)[0][0]
+    model = Upscaler(UPSCALER_PRESETS["tiny"]).eval()
+    assert passes_for(32, 128) == 2 and passes_for(32, 100) == 2 and passes_for(64, 64) == 0
+    assert upscale_clip(model, frames, 128, chunk=3).shape == (4, 128, 128, 3)
+    assert upscale_clip(model, frames, 100).shape == (4, 100, 100, 3)
+    wide = np.concatenate([frames, frames], axis=2)  # 32 x 64: aspect kept
+    assert upscale_clip(model, wide, 64).shape == (4, 64, 128, 3)
+
+
+def test_warp_error_orders_smooth_before_shuffled_and_noisy():
+    frames = ShapesDataset(5, 64, 8, 2.0)[1][0]
+    shuffled = frames[np.random.default_rng(0).permutation(len(frames))]
+    noisy = np.clip(frames + np.random.default_rng(1).integers(-40, 40, frames.shape), 0, 255).astype(np.uint8)
+    smooth = warp_error(frames)
+    assert smooth < 1.0 and smooth < warp_error(shuffled) and smooth < warp_error(noisy)
+    assert warp_error(frames[:1]) == 0.0
+
+
+@pytest.fixture(scope="module")
+def stage_runs(tmp_path_factory):
+    """Tiny interpolator and upscaler, each trained a few steps by the real training loop."""
+    root = tmp_path_factory.mktemp("stages")
+    for stage, tw in (("interpolator", 0.5), ("upscaler", 0.0)):
+        cfg = StageTrainConfig(stage=stage, preset="tiny", steps=3, batch=2, warmup=1, temporal_weight=tw,
+                               checkpoint_every=100, log_every=1, real_share=0.0)
+        train_stage(root / stage, cfg, progress=False)
+    return root
+
+
+def test_stage_training_resumes_exactly(stage_runs, tmp_path):
+    cfg = StageTrainConfig(stage="upscaler", preset="tiny", steps=4, batch=2, warmup=1, checkpoint_every=2,
+                           log_every=1, real_share=0.0)
+    train_stage(tmp_path / "straight", cfg, progress=False)
+    train_stage(tmp_path / "resumed", StageTrainConfig(**{**cfg.__dict__, "steps": 2}), progress=False)
+    train_stage(tmp_path / "resumed", cfg, resume=True, progress=False)
+    a, b = load_stage(tmp_path / "straight", "upscaler"), load_stage(tmp_path / "resumed", "upscaler")
+    for (k, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(p, q), k
+    assert load_stage(stage_runs / "interpolator", "interpolator").step == 3
+
+
+def test_corrupt_or_mismatched_stage_is_a_clear_error(stage_runs, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(stage_runs / "upscaler", bad)
+    (bad / "upscaler.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(CheckpointError, match="not a readable safetensors"):
+        load_stage(bad, "upscaler")
+    shutil.copy(stage_runs / "interpolator" / "interpolator.safetensors", bad / "upscaler.safetensors")
+    with pytest.raises(CheckpointError, match="does not match"):
+        load_stage(bad, "upscaler")
+    with pytest.raises(CheckpointError, match="missing"):
+        load_stage(tmp_path, "interpolator")
+
+
+def test_interpolate_and_upscale_commands(stage_runs, tmp_path, capsys):
+    src = tmp_path / "in.mp4"
+    write_video(ShapesDataset(4, 32, 4, 2.0)[0][0], src, 4)
+    out = tmp_path / "fast.mp4"
+    assert main(["interpolate", str(src), "-o", str(out), "--fps", "12", "--model", str(stage_runs / "interpolator")]) == 0
+    frames, fps = read_video(out)
+    assert (len(frames), fps) == (24, 12) and read_metadata(out)["fps_in"] == 4
+    big = tmp_path / "big.mp4"
+    assert main(["upscale", str(src), "-o", str(big), "--size", "128", "--model", str(stage_runs / "upscaler")]) == 0
+    assert read_video(big)[0].shape == (8, 128, 128, 3)
+    # bad combinations: each a clear error, exit 2, nothing written
+    for argv, msg in ((["upscale", str(src), "-o", str(tmp_path / "x.mp4"), "--size", "16"], "not larger"),
+                      (["upscale", str(src), "-o", str(tmp_path / "x.gif"), "--size", "64"], "writes .mp4"),
+                      (["interpolate", str(src), "-o", str(src), "--fps", "8"], "overwrite the input"),
+                      (["interpolate", str(tmp_path / "none.mp4"), "-o", str(tmp_path / "x.mp4"), "--fps", "8"], "no video"),
+                      (["upscale", str(src), "-o", str(tmp_path / "x.mp4"), "--size", "64", "--model", str(tmp_path)],
+                       "missing")):
+        capsys.readouterr()
+        assert main(argv + (["--model", str(stage_runs / argv[0].replace("interpolate", "interpolator")
+                                           .replace("upscale", "upscaler"))] if "--model" not in argv else [])) == 2
+        assert msg in capsys.readouterr().err
+    assert not (tmp_path / "x.mp4").exists()
+    with pytest.raises(SystemExit):
+        main(["train-stage", "sharpener", "--out", str(tmp_path / "r")])
+    assert main(["train-stage", "upscaler", "--out", str(tmp_path / "r"), "--temporal-weight", "1"]) == 2
+
+
+def test_pipeline_runs_the_stages_it_has(tiny_model, stage_runs, tmp_path):
+    """A model folder with a keyframe denoiser (32x32 at 4 fps) and both stages: 64x64 at 12 fps."""
+    from kinema.pipeline.generate import Pipeline, Settings
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model, folder)
+    for name in ("interpolator", "upscaler"):
+        for suffix in (".json", ".safetensors"):
+            shutil.copy(stage_runs / name / (name + suffix), folder)
+    pipe = Pipeline.load(folder)
+    seen = []
+    video = pipe("a red circle moving left on a black background", Settings(steps=2, fps=12, size=64, seed=3),
+                 progress=lambda stage, k, n: seen.append(stage))
+    assert video.frames.shape == (24, 64, 64, 3)
+    assert [s for i, s in enumerate(seen) if i == 0 or seen[i - 1] != s] == ["keyframes", "interpolate", "upscale"]
+    assert video.metadata["stages"]["interpolate"].startswith("interpolator step 3")
+    again = pipe("a red circle moving left on a black background", Settings(steps=2, fps=12, size=64, seed=3))
+    assert np.array_equal(video.frames, again.frames)
+    plain = Pipeline.load(tiny_model)("a red circle moving left on a black background", Settings(steps=2, fps=12, size=64))
+    assert plain.metadata["stages"] == {"keyframes": plain.metadata["stages"]["keyframes"],
+                                        "interpolate": "linear blending", "upscale": "area/bicubic resize"}
