@@ -9,7 +9,9 @@ In one run, on this machine:
      the counter misses on CPU), GFLOP/s and the fraction of the ceiling;
   3. diffusers' WanTransformer3DModel at the identical configuration (random weights), if installed;
   4. a full sampling run (30 Euler steps with guidance) for both;
-  5. how the cost grows with frames and size (kinema's reference denoiser).
+  5. end-to-end generation with the shipped model at the defaults and at 256x256, stage by stage, with
+     the peak memory of the process (each in a fresh process, as `kinema generate` runs);
+  6. how the cost grows with frames and size (kinema's reference denoiser).
 It prints a table, returns everything as a dict (--json), and draws a PNG.
 """
 from __future__ import annotations
@@ -200,6 +202,42 @@ def scaling_rows(frames: tuple[int, ...] = (16, 32, 64, 128), sizes: tuple[int, 
     return rows
 
 
+END_TO_END_SCRIPT = """
+import json, resource, sys, time
+t0 = time.perf_counter()
+from kinema.pipeline.generate import Pipeline, Settings
+t_import = time.perf_counter() - t0
+pipe = Pipeline.load()
+settings = Settings(**json.loads(sys.argv[1]))
+video = pipe("a red circle bouncing on a white background", settings)
+t0 = time.perf_counter()
+video.save(sys.argv[2])
+timings = {"import": t_import, **pipe.timings, "write": time.perf_counter() - t0}
+print(json.dumps({"timings": timings, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "stages": video.metadata["stages"], "frames": list(video.frames.shape)}))
+"""
+
+
+def end_to_end_rows(configs: tuple[dict, ...] = ({}, {"size": 256}, {"size": 256, "fps": 24, "seconds": 4})) -> list[dict]:
+    """`kinema generate` with the shipped model, each configuration in a fresh process: seconds per stage
+    (import, load, text, denoise, decode, interpolate, upscale, write), wall time, peak resident memory."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, cfg in enumerate(configs):
+            t0 = time.perf_counter()
+            out = subprocess.run([sys.executable, "-c", END_TO_END_SCRIPT, json.dumps(cfg), f"{tmp}/{i}.mp4"],
+                                 check=True, capture_output=True, text=True).stdout
+            wall = time.perf_counter() - t0
+            rows.append({"settings": {"size": 64, "fps": 8, "seconds": 2, **cfg}, "wall": wall,
+                         **json.loads(out.strip().splitlines()[-1])})
+    return rows
+
+
 def plot(report: dict, path: str) -> None:
     import matplotlib
 
@@ -233,6 +271,7 @@ def run_bench(quick: bool = False) -> dict:
     report = {"machine": {"threads": torch.get_num_threads(), "torch": torch.__version__}, "ceilings": ceil,
               "forward": forward_rows(ceil, ("tiny",) if quick else ("tiny", "small", "base"))}
     report["sampling"] = sampling_rows(steps=3 if quick else 30)
+    report["end_to_end"] = end_to_end_rows(({},) if quick else ({}, {"size": 256}, {"size": 256, "fps": 24, "seconds": 4}))
     report["scaling"] = scaling_rows((16, 32), (64,)) if quick else scaling_rows()
     ref = {r["config"] + " " + r["dtype"]: r for r in report["forward"]}
     if "diffusers Wan fp32" in ref:
@@ -255,6 +294,12 @@ def format_report(report: dict) -> str:
                      f"{s['bf16']:.2f}x in bf16")
     lines += ["", "sampling with guidance (reference configuration, fp32):"]
     lines += [f"  {r['name']:<20} {r['steps']} steps {r['seconds']:.2f} s" for r in report["sampling"]]
+    lines += ["", "kinema generate with the shipped model (fresh process each; seconds per stage, peak memory):"]
+    for r in report.get("end_to_end", []):
+        st = r["settings"]
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in r["timings"].items())
+        lines.append(f"  {st['size']}x{st['size']} {st['fps']:g} fps {st['seconds']:g} s: wall {r['wall']:.2f} s "
+                     f"({parts}); peak {r['peak_mb']:.0f} MB")
     lines += ["", "forward ms against frames and size (reference denoiser, 4x8x8 latents):"]
     lines += [f"  {r['size']:>4}px {r['frames']:>4} frames {r['tokens']:>6} tokens {r['ms']:>9.1f} ms" for r in report["scaling"]]
     return "\n".join(lines)
