@@ -134,10 +134,6 @@ def fine_factor(fps_in: float, fps_out: float, max_factor: int = 12) -> int:
     return max_factor
 
 
-def output_times(n_out: int, fps_out: float) -> np.ndarray:
-    return np.arange(n_out) / fps_out
-
-
 @torch.no_grad()
 def interpolate_clip(model: FrameFiller, frames: np.ndarray, fps_in: float, fps_out: float, n_out: int,
                      window: int = 8, callback=None) -> np.ndarray:
@@ -153,9 +149,9 @@ def interpolate_clip(model: FrameFiller, frames: np.ndarray, fps_in: float, fps_
     n_in, h, w = frames.shape[:3]
     ph, pw = (-h) % 4, (-w) % 4
     device = next(model.parameters()).device
-    pos = np.minimum(np.rint(output_times(n_out, fps_out) * fps_in * m).astype(int), (n_in - 1) * m)
-    if m == 1:
-        return frames[np.minimum(np.rint(output_times(n_out, fps_out) * fps_in).astype(int), n_in - 1)]
+    pos = np.minimum(np.rint(np.arange(n_out) / fps_out * fps_in * m).astype(int), (n_in - 1) * m)  # on the grid
+    if m == 1:  # no faster than the input: the nearest input frames
+        return frames[pos]
     out = np.empty((n_out, h, w, 3), dtype=np.uint8)
     ctx = -(-model.reach // m) + 1  # input frames of context: the reach, plus the known frame behind it
     starts = list(range(0, max(n_in - 1, 1), window))

@@ -232,7 +232,7 @@ class Pipeline:
         # 6. motion between the keyframes, up to the requested frame rate and length
         frames = to_frames(x0)[0][:n_native]
         n_out = round(s.seconds * s.fps)
-        stage = (lambda name: (lambda k, n: progress(name, k, n))) if progress else (lambda name: None)
+        stage = (lambda name: functools.partial(progress, name)) if progress else (lambda name: None)
         if self.interpolator is not None and s.fps > native_fps:
             frames = interpolate_clip(self.interpolator, frames, native_fps, s.fps, n_out, callback=stage("interpolate"))
         elif n_out != len(frames) or s.fps != native_fps:
