@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kinema.cli.errors import UsageError
+from kinema.cli.errors import UsageError, check_video_to_mp4
 
 
 def cmd_train_autoencoder(args: argparse.Namespace) -> int:
@@ -73,12 +73,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     from kinema.autoencoder.stream import reconstruct_file
     from kinema.pipeline.generate import DEFAULT_MODEL
 
-    if Path(args.output).suffix.lower() != ".mp4":
-        raise UsageError(f"reconstruct writes .mp4, got {args.output}")
-    if not Path(args.input).is_file():
-        raise UsageError(f"no video at {args.input}")
-    if Path(args.input).resolve() == Path(args.output).resolve():
-        raise UsageError("the output would overwrite the input")
+    check_video_to_mp4("reconstruct", args.input, args.output)
     folder = Path(args.autoencoder) if args.autoencoder else DEFAULT_MODEL
     try:
         stats = reconstruct_file(args.input, args.output, folder, chunk=args.chunk, tile=args.tile)

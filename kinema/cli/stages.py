@@ -5,7 +5,7 @@ import argparse
 import time
 from pathlib import Path
 
-from kinema.cli.errors import UsageError
+from kinema.cli.errors import UsageError, check_video_to_mp4
 
 
 def cmd_train_stage(args: argparse.Namespace) -> int:
@@ -38,14 +38,7 @@ def _stage_io(args: argparse.Namespace, name: str):
     from kinema.cascade import load_stage
     from kinema.pipeline.generate import DEFAULT_MODEL
 
-    if Path(args.output).suffix.lower() != ".mp4":
-        raise UsageError(f"{args.command} writes .mp4, got {args.output}")
-    if not Path(args.input).is_file():
-        raise UsageError(f"no video at {args.input}")
-    if Path(args.input).resolve() == Path(args.output).resolve():
-        raise UsageError("the output would overwrite the input")
-    if not Path(args.output).resolve().parent.is_dir():
-        raise UsageError(f"output folder {Path(args.output).parent} does not exist")
+    check_video_to_mp4(args.command, args.input, args.output)
     return load_stage(Path(args.model) if args.model else DEFAULT_MODEL, name)
 
 
