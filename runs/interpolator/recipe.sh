@@ -7,6 +7,6 @@
 set -eu
 out=${OUT:-runs/interpolator}
 step() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["step"])' $out/train_state.json 2>/dev/null || echo 0; }
-OMP_NUM_THREADS=1 kinema train-stage interpolator --out $out --preset small --batch 8 --lr ${LR:-3e-4} \
+OMP_NUM_THREADS=${THREADS:-1} kinema train-stage interpolator --out $out --preset small --batch 8 --lr ${LR:-3e-4} \
   --temporal-weight ${TEMPORAL:-0.5} --steps ${STEPS:-1500} --checkpoint-every 50 $([ "$(step)" -gt 0 ] && echo --resume) "$@"
 # then: python runs/ship.py runs/interpolator
