@@ -271,7 +271,7 @@ def run_bench(quick: bool = False) -> dict:
     report = {"machine": {"threads": torch.get_num_threads(), "torch": torch.__version__}, "ceilings": ceil,
               "forward": forward_rows(ceil, ("tiny",) if quick else ("tiny", "small", "base"))}
     report["sampling"] = sampling_rows(steps=3 if quick else 30)
-    report["end_to_end"] = end_to_end_rows(({},) if quick else ({}, {"size": 256}, {"size": 256, "fps": 24, "seconds": 4}))
+    report["end_to_end"] = end_to_end_rows(({},)) if quick else end_to_end_rows()
     report["scaling"] = scaling_rows((16, 32), (64,)) if quick else scaling_rows()
     ref = {r["config"] + " " + r["dtype"]: r for r in report["forward"]}
     if "diffusers Wan fp32" in ref:

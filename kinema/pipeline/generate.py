@@ -165,16 +165,22 @@ class Pipeline:
     def name(self) -> str:
         return "default" if Path(self.source) == DEFAULT_MODEL else self.source
 
+    def interpolates(self, s: Settings) -> bool:
+        """Whether the interpolator makes the frames between keyframes (else: resampling, if needed)."""
+        return self.interpolator is not None and s.fps > float(self.clip["fps"])
+
+    def upscales(self, s: Settings) -> bool:
+        """Whether the upscaler reaches the size (else: resizing, if needed)."""
+        return self.upscaler is not None and s.size > int(self.clip["size"])
+
     def stages(self, s: Settings) -> dict[str, str]:
         """How each stage of the cascade makes a clip with settings s (recorded in its metadata)."""
         size, fps = int(self.clip["size"]), float(self.clip["fps"])
         return {"keyframes": f"{size}x{size} at {fps:g} fps (denoiser step {self.card.get('step')})",
-                "interpolate": ("none" if s.fps == fps else
-                                f"interpolator step {self.interpolator.step}" if self.interpolator is not None and s.fps > fps
-                                else "linear blending"),
-                "upscale": ("none" if s.size == size else
-                            f"upscaler step {self.upscaler.step}" if self.upscaler is not None and s.size > size
-                            else "area/bicubic resize")}
+                "interpolate": ("none" if s.fps == fps else f"interpolator step {self.interpolator.step}"
+                                if self.interpolates(s) else "linear blending"),
+                "upscale": ("none" if s.size == size else f"upscaler step {self.upscaler.step}"
+                            if self.upscales(s) else "area/bicubic resize")}
 
     def resolve(self, s: Settings) -> Settings:
         return replace(s, steps=s.steps or self.sampling["steps"],
@@ -233,7 +239,7 @@ class Pipeline:
         frames = to_frames(x0)[0][:n_native]
         n_out = round(s.seconds * s.fps)
         stage = (lambda name: functools.partial(progress, name)) if progress else (lambda name: None)
-        if self.interpolator is not None and s.fps > native_fps:
+        if self.interpolates(s):
             frames = interpolate_clip(self.interpolator, frames, native_fps, s.fps, n_out, callback=stage("interpolate"))
         elif n_out != len(frames) or s.fps != native_fps:
             frames = resample(frames, native_fps, s.fps, n_out, native_size)
@@ -241,7 +247,7 @@ class Pipeline:
 
         # 7. upscale to the requested size
         t0 = time.perf_counter()
-        if self.upscaler is not None and s.size > native_size:
+        if self.upscales(s):
             frames = upscale_clip(self.upscaler, frames, s.size, callback=stage("upscale"))
         elif s.size != native_size:
             frames = resample(frames, s.fps, s.fps, len(frames), s.size)
