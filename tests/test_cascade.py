@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from kinema.cascade import load_stage
-from kinema.cascade.interpolate import INTERPOLATOR_PRESETS, FrameFiller, fine_factor, first_guess, interpolate_clip
+from kinema.cascade.interpolate import (INTERPOLATOR_PRESETS, FrameFiller, InterpolatorConfig, fine_factor, first_guess,
+                                        flow_guess, interpolate_clip)
 from kinema.cascade.upscale import UPSCALER_PRESETS, Upscaler, passes_for, upscale_clip
 from kinema.cli.main import main
 from kinema.data.dataset import ShapesDataset, to_model_space
@@ -40,14 +41,34 @@ def test_first_guess_blends_between_known_frames_and_holds_at_the_ends():
         first_guess(x, torch.zeros(2, 7))
 
 
-def test_interpolator_starts_as_linear_blending_and_passes_known_frames_exactly():
-    x, mask = torch.randn(1, 3, 9, 8, 8), torch.zeros(1, 9)
+def moving_square(frames: int = 9, size: int = 32, step: int = 1) -> torch.Tensor:
+    """A white 8x8 square on black moving `step` pixels right per frame: (1, 3, T, S, S) in [-1, 1]."""
+    x = -torch.ones(1, 3, frames, size, size)
+    for k in range(frames):
+        x[:, :, k, 12:20, 4 + step * k:12 + step * k] = 1
+    return x
+
+
+def test_flow_guess_moves_the_object_where_linear_blending_cross_fades():
+    x, mask = moving_square(), torch.zeros(1, 9)
     mask[:, ::4] = 1
-    fresh = FrameFiller(INTERPOLATOR_PRESETS["tiny"])
-    assert torch.allclose(fresh(x, mask), first_guess(x, mask), atol=1e-6)  # zero-initialised output
-    y = randomised(FrameFiller(INTERPOLATOR_PRESETS["tiny"]))(x, mask)
+    flow, linear = flow_guess(x, mask), first_guess(x, mask)
+    assert torch.equal(flow[:, :, ::4], x[:, :, ::4])
+    err = lambda g: (g[:, :, 1:4] - x[:, :, 1:4]).abs().mean()  # noqa: E731
+    assert err(flow) < 0.1 * err(linear)
+
+
+@pytest.mark.parametrize("guess", ["flow", "linear"])
+def test_interpolator_starts_as_its_first_guess_and_passes_known_frames_exactly(guess):
+    x, mask = torch.randn(1, 3, 9, 16, 16).clamp(-1, 1), torch.zeros(1, 9)
+    mask[:, ::4] = 1
+    cfg = InterpolatorConfig(channels=8, blocks=1, guess=guess)
+    expected = flow_guess(x, mask) if guess == "flow" else first_guess(x, mask)
+    fresh = FrameFiller(cfg)
+    assert torch.allclose(fresh(x, mask), expected, atol=1e-6)  # zero-initialised output
+    y = randomised(FrameFiller(cfg))(x, mask)
     assert torch.equal(y[:, :, ::4], x[:, :, ::4])  # ground truth at the input comes out unchanged
-    assert not torch.allclose(y, first_guess(x, mask), atol=1e-3)
+    assert not torch.allclose(y, expected, atol=1e-3)
     with pytest.raises(ValueError, match="divisible by 4"):
         fresh(torch.randn(1, 3, 9, 6, 6), mask)
 
@@ -109,8 +130,8 @@ def test_warp_error_orders_smooth_before_shuffled_and_noisy():
 def stage_runs(tmp_path_factory):
     """Tiny interpolator and upscaler, each trained a few steps by the real training loop."""
     root = tmp_path_factory.mktemp("stages")
-    for stage, tw in (("interpolator", 0.5), ("upscaler", 0.0)):
-        cfg = StageTrainConfig(stage=stage, preset="tiny", steps=3, batch=2, warmup=1, temporal_weight=tw,
+    for stage, tw, loss in (("interpolator", 0.5, "mse"), ("upscaler", 0.0, "l1")):
+        cfg = StageTrainConfig(stage=stage, preset="tiny", steps=3, batch=2, warmup=1, temporal_weight=tw, loss=loss,
                                checkpoint_every=100, log_every=1, real_share=0.0)
         train_stage(root / stage, cfg, progress=False)
     return root

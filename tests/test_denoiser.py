@@ -35,11 +35,12 @@ def test_adaln_zero_blocks_are_identity_at_init(attention):
     ctx = torch.randn(2, 5, m.config.dim)
     mask = torch.ones(2, 5, dtype=torch.bool)
     angles = rope_3d((4, 4, 4), m.config.dim // m.config.heads, m.config.rope_theta, h.device)
+    rope = (angles.cos(), angles.sin())
     for block in m.blocks:
-        torch.testing.assert_close(block(h, c, ctx, mask, angles, (4, 4, 4)), h, atol=0, rtol=0)
+        torch.testing.assert_close(block(h, c, ctx, mask, rope, (4, 4, 4)), h, atol=0, rtol=0)
     assert m(torch.randn(1, 3, 8, 32, 32), torch.rand(1), cond(1)).abs().max() == 0  # zero-init final layer
     randomise(m.blocks[0])
-    assert not torch.equal(m.blocks[0](h, c, ctx, mask, angles, (4, 4, 4)), h)
+    assert not torch.equal(m.blocks[0](h, c, ctx, mask, rope, (4, 4, 4)), h)
 
 
 def test_masked_text_tokens_are_ignored():

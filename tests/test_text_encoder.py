@@ -36,3 +36,26 @@ def test_where_mixes_rows_with_the_null_embedding(text_encoder):
     mixed = e.where(torch.tensor([True, False]), text_encoder.empty())
     torch.testing.assert_close(mixed.pooled[1], text_encoder.empty().pooled[0])
     assert mixed.mask[1].sum() == 2 and mixed.mask[0].sum() == e.mask[0].sum()
+
+
+def test_kinema_forward_pass_matches_transformers_bert(text_encoder):
+    """kinema.text.minilm (the default, fast to import) computes what transformers' BertModel does."""
+    from kinema.text.encoder import TextEncoder
+
+    assert text_encoder.backend == "kinema"
+    reference = TextEncoder(backend="transformers")
+    prompts = ["a red circle moves left on a black background", "", "Two squares: one BLUE, one yellow; bouncing!",
+               "word " * 100]  # truncated to MAX_TOKENS
+    a, b = text_encoder.encode(prompts), reference.encode(prompts)
+    assert torch.equal(a.mask, b.mask)
+    torch.testing.assert_close(a.tokens[a.mask], b.tokens[b.mask], atol=1e-4, rtol=0)
+    torch.testing.assert_close(a.pooled, b.pooled, atol=1e-5, rtol=0)
+
+
+def test_unknown_backend_is_refused():
+    import pytest
+
+    from kinema.text.encoder import TextEncoder
+
+    with pytest.raises(ValueError, match="backend"):
+        TextEncoder(backend="onnx")

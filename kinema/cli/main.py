@@ -127,8 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--steps", type=_positive_int, default=2000)
     st.add_argument("--batch", type=_positive_int, default=16)
     st.add_argument("--lr", type=_positive_float, default=1e-3)
+    st.add_argument("--loss", choices=("l1", "mse"), default="l1", help="regression loss (default: l1)")
     st.add_argument("--temporal-weight", type=float, default=0.0,
-                    help="interpolator: weight of the L1 loss on frame differences (0: off)")
+                    help="interpolator: weight of the loss on frame differences (0: off)")
     st.add_argument("--real-share", type=float, default=0.2, help="share of examples from real footage")
     st.add_argument("--real", nargs="*", default=None,
                     help="real footage: videos (interpolator) or images (upscaler); default: the installed fixtures")

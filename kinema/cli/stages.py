@@ -14,7 +14,7 @@ def cmd_train_stage(args: argparse.Namespace) -> int:
 
     try:
         cfg = StageTrainConfig(stage=args.stage, preset=args.preset, steps=args.steps, batch=args.batch, lr=args.lr,
-                               temporal_weight=args.temporal_weight, real_share=args.real_share, seed=args.seed,
+                               loss=args.loss, temporal_weight=args.temporal_weight, real_share=args.real_share, seed=args.seed,
                                checkpoint_every=args.checkpoint_every)
     except ValueError as e:
         raise UsageError(str(e)) from None

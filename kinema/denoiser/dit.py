@@ -95,10 +95,10 @@ def rope_3d(grid: tuple[int, int, int], head_dim: int, theta: float, device: tor
     return torch.cat(angles, dim=-1).reshape(-1, head_dim // 2)
 
 
-def apply_rope(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
-    """Rotate channel pairs of x (B, heads, N, hd) by angles (N, hd/2)."""
+def apply_rope(x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Rotate channel pairs of x (B, heads, N, hd) by the angles whose (cos, sin) are given, each (N, hd/2)."""
+    cos, sin = rope
     x1, x2 = x.float().unflatten(-1, (-1, 2)).unbind(-1)
-    cos, sin = angles.cos(), angles.sin()
     return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2).type_as(x)
 
 
@@ -127,11 +127,12 @@ class SelfAttention(nn.Module):
         self.k_norm = nn.RMSNorm(dim // heads, eps=1e-6)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, angles: torch.Tensor, grid: tuple[int, int, int], group: str) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], grid: tuple[int, int, int],
+                group: str) -> torch.Tensor:
         t, h, w = grid
         q, k, v = rearrange(self.qkv(x), "b n (three hd_h) -> three b n hd_h", three=3).unbind(0)
         q, k, v = (rearrange(z, "b n (heads hd) -> b heads n hd", heads=self.heads) for z in (q, k, v))
-        q, k = apply_rope(self.q_norm(q), angles), apply_rope(self.k_norm(k), angles)  # (B, h, N, hd)
+        q, k = apply_rope(self.q_norm(q), rope), apply_rope(self.k_norm(k), rope)  # (B, h, N, hd)
         if group == "full":
             out = F.scaled_dot_product_attention(q, k, v)
         elif group == "space":
@@ -184,11 +185,11 @@ class Block(nn.Module):
         nn.init.zeros_(self.ada[1].weight)
         nn.init.zeros_(self.ada[1].bias)
 
-    def forward(self, x, c, ctx, mask, angles, grid):
+    def forward(self, x, c, ctx, mask, rope, grid):
         mods = self.ada(c).chunk(self.n_mod, dim=-1)  # each (B, D)
         for i, (norm, attn, group) in enumerate(zip(self.norms, self.attns, self.groups)):
             shift, scale, gate = mods[3 * i: 3 * i + 3]
-            x = x + gate[:, None] * attn(modulate(norm(x), shift, scale), angles, grid, group)
+            x = x + gate[:, None] * attn(modulate(norm(x), shift, scale), rope, grid, group)
         shift, scale, gate, gate_cross = mods[-4:]
         x = x + gate_cross[:, None] * self.cross(self.norm_cross(x), ctx, mask)
         return x + gate[:, None] * self.mlp(modulate(self.norm_mlp(x), shift, scale))
@@ -240,10 +241,11 @@ class VideoDiT(nn.Module):
         h = rearrange(x, "b c (t pt) (h ph) (w pw) -> b (t h w) (pt ph pw c)", pt=pt, ph=ph, pw=pw)
         h = self.patch_embed(h)  # (B, N, D)
         angles = rope_3d(grid, self.config.dim // self.config.heads, self.config.rope_theta, x.device)
+        rope = (angles.cos(), angles.sin())  # (N, hd/2) each, shared by every block
         cvec = self.t_embed(timestep_embedding(t, 256).to(h.dtype)) + self.pooled_embed(cond.pooled.to(h.dtype))
         ctx = self.text_proj(cond.tokens.to(h.dtype))  # (B, L, D)
         for block in self.blocks:
-            h = block(h, cvec, ctx, cond.mask, angles, grid)  # (B, N, D)
+            h = block(h, cvec, ctx, cond.mask, rope, grid)  # (B, N, D)
         shift, scale = self.final_ada(cvec).chunk(2, dim=-1)
         h = self.final(modulate(self.final_norm(h), shift, scale))  # (B, N, pt*ph*pw*C)
         return rearrange(h, "b (t h w) (pt ph pw c) -> b c (t pt) (h ph) (w pw)",

