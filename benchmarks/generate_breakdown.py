@@ -75,7 +75,7 @@ def measure(model: str | None, size: int, fps: float, seconds: float, runs: int)
           f"steps, guidance {s.guidance:g}; torch threads {torch.get_num_threads()}")
     print(f"wall, whole command (median of {runs}): {statistics.median(walls):.2f} s  (runs: "
           + ", ".join(f"{w:.2f}" for w in walls) + ")")
-    print("in-process breakdown (median; load split into the first, which imports transformers, and later ones):")
+    print("in-process breakdown (median; load split into the first in a process and later ones):")
     stages["load (first)"], stages["load"] = stages["load"][:1], stages["load"][1:] or stages["load"]
     for k in ("import", "load (first)", "load", *steps, "write"):
         print(f"  {k:<13} {statistics.median(stages[k]):7.3f} s")

@@ -1,5 +1,3 @@
-import sys
+from kinema.cli.main import run
 
-from kinema.cli.main import main
-
-sys.exit(main())
+run()
