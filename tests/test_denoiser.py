@@ -80,3 +80,23 @@ def test_rope_angles_cover_three_axes():
     assert torch.equal(grid[:, :1, :1, :4].expand(2, 3, 4, 4), grid[..., :4])
     assert torch.equal(grid[:1, :, :1, 4:8].expand(2, 3, 4, 4), grid[..., 4:8])
     assert torch.equal(grid[:1, :1, :, 8:].expand(2, 3, 4, 4), grid[..., 8:])
+
+
+def test_bf16_weights_match_the_float32_path():
+    """The fast path for bf16 hardware: bf16 weights, float32 in and out, within 2% (relative L2) of the
+    float32 model (measured: 0.7% here, 1.2% for the shipped keyframe model on random input)."""
+    import copy
+
+    from kinema.denoiser.dit import compute_dtype
+
+    m = randomise(VideoDiT(preset("tiny")))
+    fast = copy.deepcopy(m).to(torch.bfloat16)
+    x, t, c = torch.randn(2, 3, 8, 16, 16), torch.rand(2), cond()
+    with torch.no_grad():
+        ref, out = m(x, t, c), fast(x, t, c)
+    assert out.dtype == torch.float32
+    rel = (out - ref).norm() / ref.norm()
+    assert rel < 0.02, f"bf16 path is {rel:.3f} away (relative L2) from float32"
+    assert compute_dtype("auto", "cpu") == torch.float32 and compute_dtype("bf16", "cpu") == torch.bfloat16
+    with pytest.raises(ValueError, match="precision"):
+        compute_dtype("fp8", "cpu")

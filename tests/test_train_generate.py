@@ -47,6 +47,17 @@ def test_same_seed_same_video_and_other_options(tiny_model, tmp_path):
     assert len(list(frames_dir.glob("*.png"))) == 18
 
 
+def test_bf16_pipeline_makes_the_same_clip_within_tolerance(tiny_model):
+    """Generation with bf16 denoiser weights (the default on CUDA) against float32, same seed: the
+    sampler's state stays float32, so the clips differ by a few levels at most."""
+    prompt, s = "a blue square falling on a white background", Settings(seed=1, steps=4)
+    ref = Pipeline.load(tiny_model, precision="fp32")(prompt, s)
+    fast = Pipeline.load(tiny_model, precision="bf16")(prompt, s)
+    assert ref.metadata["precision"] == "float32" and fast.metadata["precision"] == "bfloat16"
+    diff = np.abs(ref.frames.astype(np.int16) - fast.frames.astype(np.int16))
+    assert diff.mean() < 0.5 and diff.max() <= 8, (diff.mean(), diff.max())  # measured: 0.03 and 2
+
+
 def test_batch_mode(tiny_model, tmp_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("a red circle moving left on a black background\n\na green triangle bouncing on a gray background\n")
@@ -85,6 +96,9 @@ def test_console_script_runs():
     r = subprocess.run([sys.executable, "-m", "kinema", "generate", "   "], capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 2 and "prompt is empty" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "kinema", "generate", "a red circle", "-o", "x.mp4", "--precision", "fp8"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "--precision" in r.stderr
 
 
 def test_shipped_default_model_generates(tmp_path):

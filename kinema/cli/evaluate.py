@@ -30,7 +30,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         make = rendered_clip(args.seed, args.size, args.fps, args.seconds)
         source = "rendered by the shapes world"
     else:
-        pipe = Pipeline.load(args.model)
+        pipe = Pipeline.load(args.model, precision=args.precision)
         source = f"model {pipe.name} (step {pipe.card.get('step')})"
         clips = out / "clips"
 

@@ -80,7 +80,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     # 2. load the model once, 3. make each clip, 4. write it (atomically) and its record
     t0 = time.perf_counter()
-    pipe = Pipeline.load(args.model)
+    pipe = Pipeline.load(args.model, precision=args.precision)
     print(f"model: {pipe.name} (step {pipe.card.get('step')}), loaded in {time.perf_counter() - t0:.1f} s",
           file=sys.stderr)
     if batch:

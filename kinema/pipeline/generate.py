@@ -30,7 +30,7 @@ from kinema.cascade import has_stage, load_stage
 from kinema.cascade.interpolate import FrameFiller, interpolate_clip
 from kinema.cascade.upscale import Upscaler, upscale_clip
 from kinema.data.dataset import to_frames
-from kinema.denoiser.dit import DenoiserConfig, VideoDiT
+from kinema.denoiser.dit import DenoiserConfig, VideoDiT, compute_dtype
 from kinema.diffusion.flow import FlowConfig
 from kinema.diffusion.samplers import SAMPLERS, guided_velocity, time_grid
 from kinema.io.checkpoint import CheckpointError, load_component, load_state_into
@@ -137,8 +137,11 @@ class Pipeline:
         self.timings: dict[str, float] = {}
 
     @staticmethod
-    def load(path: str | Path | None = None, device: str = "cpu") -> "Pipeline":
+    def load(path: str | Path | None = None, device: str = "cpu", precision: str = "auto") -> "Pipeline":
+        """The model folder at `path` (default: the shipped model) on `device`; the denoiser's weights in
+        float32 or bfloat16 (`precision`: "auto" = bf16 on CUDA, fp32 on CPU; see compute_dtype)."""
         t0 = time.perf_counter()
+        dtype = compute_dtype(precision, device)
         folder = Path(path) if path else DEFAULT_MODEL
         state, card = load_component(folder, "denoiser")
         if card.get("kind") != "kinema.denoiser" or "denoiser" not in card or "flow" not in card:
@@ -157,7 +160,7 @@ class Pipeline:
                                       f"do not fit the denoiser's {model.config.in_channels} input channels")
         stages = {name: load_stage(folder, name, device) if has_stage(folder, name) else None
                   for name in ("interpolator", "upscaler")}
-        pipe = Pipeline(model.to(device), card, load_text_encoder(device=device), str(folder), autoencoder, **stages)
+        pipe = Pipeline(model.to(device, dtype), card, load_text_encoder(device=device), str(folder), autoencoder, **stages)
         pipe.timings["load"] = time.perf_counter() - t0
         return pipe
 
@@ -254,6 +257,7 @@ class Pipeline:
         timings["upscale"] = time.perf_counter() - t0
         self.timings.update(timings)
         meta = {"prompt": prompt, "model": self.name, "model_step": self.card.get("step"), **asdict(s),
+                "precision": str(next(self.denoiser.parameters()).dtype).removeprefix("torch."),
                 "stages": self.stages(s), "generator": "kinema"}
         return Video(frames, s.fps, meta)
 

@@ -20,7 +20,7 @@ import torch.distributed as dist
 
 from kinema.data.dataset import get_batch
 from kinema.data.latents import LatentDataset
-from kinema.denoiser.dit import DenoiserConfig, VideoDiT, count_parameters
+from kinema.denoiser.dit import DenoiserConfig, VideoDiT, compute_dtype, count_parameters
 from kinema.diffusion.flow import FlowConfig, flow_loss
 from kinema.io.checkpoint import save_component, save_json
 from kinema.text.encoder import TEXT_ENCODER_NAME, TextEncoder, load_text_encoder
@@ -53,12 +53,9 @@ class TrainConfig:
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    if precision == "fp32":
-        return None
-    if precision == "bf16":
-        return torch.bfloat16
-    # auto: bf16 only where it is fast; CPUs without bf16 matrix units run it ~100x slower than fp32
-    return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
+    """bf16 autocast where it is fast (compute_dtype), None for float32."""
+    dtype = compute_dtype(precision, device)
+    return None if dtype == torch.float32 else dtype
 
 
 # ---------------------------------------------------------------------------------------------
