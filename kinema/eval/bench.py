@@ -211,6 +211,8 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 from kinema.pipeline.generate import Pipeline, Settings
 t_import = time.perf_counter() - t0
+from kinema.cli.main import freeze_imports
+freeze_imports()  # as the `kinema` command does
 pipe = Pipeline.load()
 settings = Settings(**json.loads(sys.argv[1]))
 video = pipe("a red circle bouncing on a white background", settings)

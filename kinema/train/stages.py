@@ -5,10 +5,10 @@ between the model's output and the frames rendered at the higher rate or size. L
 upscaler; the interpolator learns under MSE, because its first guess is already exact on most
 pixels and L1's gradient (the sign of the error) pushes its zero-initialised output back to zero
 there faster than the sparse errors at moving edges pull it away. The interpolator can add a
-temporal term, the same loss on the frame differences of output and truth (`temporal_weight`), which asks for
-motion that is right from frame to frame, not only frames that are right one by one. A run folder
-holds `interpolator.{safetensors,json}` or `upscaler.{safetensors,json}` (EMA weights), `train_state.*`
-for exact resume, `log.jsonl` and `loss.png`.
+temporal term, the same loss on the frame differences of output and truth (`temporal_weight`),
+which asks for motion that is right from frame to frame, not only frames that are right one by one.
+A run folder holds `interpolator.{safetensors,json}` or `upscaler.{safetensors,json}` (EMA
+weights), `train_state.*` for exact resume, `log.jsonl` and `loss.png`.
 """
 from __future__ import annotations
 
@@ -69,6 +69,7 @@ def build_stage(stage: str, config) -> torch.nn.Module:
 
 def stage_loss(model, cfg: StageTrainConfig, data, step: int) -> tuple[torch.Tensor, dict[str, float]]:
     device = next(model.parameters()).device
+
     def err(d: torch.Tensor) -> torch.Tensor:
         return d.abs().mean() if cfg.loss == "l1" else d.pow(2).mean()
 
