@@ -22,6 +22,7 @@ def run(capsys, *args):
     (["generate", "a red ball", "-o", "/no/such/folder/x.mp4"], "does not exist"),
     (["generate", "--prompts", "/no/such/file.txt", "--out-dir", "d"], "does not exist"),
     (["generate"], "give a prompt"),
+    (["generate", "a red ball", "--guidance-interval", "0.5", "0.2"], "--guidance-interval"),
     (["eval", "--captions", "/no/such/captions.txt"], "does not exist"),
 ])
 def test_refused_before_any_work(capsys, tmp_path, monkeypatch, args, message):

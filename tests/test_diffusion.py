@@ -79,3 +79,8 @@ def test_guidance_combines_the_two_branches():
     v_u = to_velocity(m(x, tt, u), x, tt, cfg)
     torch.testing.assert_close(guided_velocity(m, cfg, c, u, 1.0)(x, 0.6), v_c)
     torch.testing.assert_close(guided_velocity(m, cfg, c, u, 3.0)(x, 0.6), v_u + 3.0 * (v_c - v_u), atol=1e-4, rtol=1e-4)
+    # guidance in a limited interval (lo, hi]: the conditional branch alone outside it
+    torch.testing.assert_close(guided_velocity(m, cfg, c, u, 3.0, (0.2, 1.0))(x, 0.6), v_u + 3.0 * (v_c - v_u),
+                               atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(guided_velocity(m, cfg, c, u, 3.0, (0.6, 1.0))(x, 0.6), v_c)
+    torch.testing.assert_close(guided_velocity(m, cfg, c, u, 3.0, (0.0, 0.5))(x, 0.6), v_c)

@@ -39,6 +39,8 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=_positive_int, default=None, help="sampling steps (default: the model's)")
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
+    p.add_argument("--guidance-interval", type=float, nargs=2, metavar=("LO", "HI"), default=None,
+                   help="guide only at flow times t in (LO, HI], t = 1 being noise (default: the model's)")
     p.add_argument("--negative", default="", help="negative prompt: what to steer away from")
     p.add_argument("--sampler", choices=("euler", "heun"), default=None)
     p.add_argument("--seconds", type=_positive_float, default=2.0)

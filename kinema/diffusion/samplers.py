@@ -61,18 +61,24 @@ SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"euler": euler, "heun": heun
 
 
 def guided_velocity(model: nn.Module, flow: FlowConfig, cond: TextEmbedding, uncond: TextEmbedding,
-                    guidance: float) -> Velocity:
-    """Classifier-free guidance (Ho & Salimans 2022): v = v_u + g (v_c - v_u).
+                    guidance: float, interval: tuple[float, float] = (0.0, 1.0)) -> Velocity:
+    """Classifier-free guidance (Ho & Salimans 2022): v = v_u + g (v_c - v_u), applied only at times t
+    in `interval` = (lo, hi] (Kynkäänniemi et al. 2024, "Applying Guidance in a Limited Interval
+    Improves Sample and Distribution Quality in Diffusion Models"); elsewhere the conditional branch
+    alone. Near the data the two branches differ only in detail, and amplifying that difference g
+    times leaves patch-sized blotches (measured on the default model: gray backgrounds 33-99 levels
+    off at g = 4 everywhere, 2-10 with no guidance below t = 0.2).
 
     `uncond` is the empty prompt's embedding, or the negative prompt's, which guidance then steers
     away from. Both branches run as one batch of 2B. guidance 1 runs the conditional branch alone."""
+    lo, hi = interval
     b = len(cond)
     if len(uncond) == 1 and b > 1:
         uncond = uncond.repeat(b)
     both = TextEmbedding.cat([cond, uncond])
 
     def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
-        if guidance == 1.0:
+        if guidance == 1.0 or not lo < t <= hi:
             tt = torch.full((b,), t, device=x.device)
             return to_velocity(model(x, tt, cond), x, tt, flow)
         xx = torch.cat([x, x])

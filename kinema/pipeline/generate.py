@@ -42,12 +42,13 @@ MAX_SIZE = 1024
 MAX_SECONDS = 30.0
 MAX_FPS = 60.0
 MAX_STEPS = 1000
-DEFAULT_SAMPLING = {"steps": 20, "guidance": 4.0, "sampler": "euler", "shift": 1.0}
+DEFAULT_SAMPLING = {"steps": 20, "guidance": 4.0, "sampler": "euler", "shift": 1.0, "guidance_interval": (0.0, 1.0)}
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How a clip is made. None for steps, guidance, sampler means the model's default."""
+    """How a clip is made. None for steps, guidance, sampler, guidance_interval means the model's default.
+    guidance_interval (lo, hi): guidance applies at times t in (lo, hi] of the flow, t = 1 being noise."""
     seed: int = 0
     steps: int | None = None
     guidance: float | None = None
@@ -56,6 +57,7 @@ class Settings:
     seconds: float = 2.0
     fps: float = 8.0
     size: int = 64
+    guidance_interval: tuple[float, float] | None = None
 
 
 @dataclass
@@ -95,6 +97,10 @@ def check_settings(prompt: str, s: Settings) -> None:
         raise ValueError(f"unknown sampler {s.sampler!r}; choose from {', '.join(SAMPLERS)}")
     if s.guidance is not None and not math.isfinite(s.guidance):
         raise ValueError("--guidance must be a finite number")
+    if s.guidance_interval is not None:
+        lo, hi = s.guidance_interval
+        if not 0 <= lo < hi <= 1:
+            raise ValueError(f"--guidance-interval must be LO HI with 0 <= LO < HI <= 1, got {lo:g} {hi:g}")
     need = round(s.seconds * s.fps) * s.size * s.size * 3 * 6  # uint8 frames + float32 working copies
     if need > available_memory():
         raise ValueError(f"{s.seconds:g} s at {s.size}x{s.size}, {s.fps:g} fps needs about {need / 2**30:.1f} GiB, "
@@ -188,7 +194,8 @@ class Pipeline:
     def resolve(self, s: Settings) -> Settings:
         return replace(s, steps=s.steps or self.sampling["steps"],
                        guidance=self.sampling["guidance"] if s.guidance is None else s.guidance,
-                       sampler=s.sampler or self.sampling["sampler"])
+                       sampler=s.sampler or self.sampling["sampler"],
+                       guidance_interval=tuple(s.guidance_interval or self.sampling["guidance_interval"]))
 
     @torch.no_grad()
     def __call__(self, prompt: str, settings: Settings = Settings(),
@@ -227,7 +234,7 @@ class Pipeline:
             if progress:
                 progress("keyframes", k, n)
 
-        velocity = guided_velocity(self.denoiser, self.flow, cond, uncond, s.guidance)
+        velocity = guided_velocity(self.denoiser, self.flow, cond, uncond, s.guidance, s.guidance_interval)
         x0 = SAMPLERS[s.sampler](velocity, noise, time_grid(s.steps, self.sampling["shift"]), on_step)
         timings["denoise"] = time.perf_counter() - t0
 
@@ -270,11 +277,12 @@ def load_pipeline(path: str | None = None) -> Pipeline:
 
 def generate(prompt: str, *, model: str | None = None, seed: int = 0, steps: int | None = None,
              guidance: float | None = None, negative: str = "", sampler: str | None = None,
-             seconds: float = 2.0, fps: float = 8.0, size: int = 64) -> Video:
+             seconds: float = 2.0, fps: float = 8.0, size: int = 64,
+             guidance_interval: tuple[float, float] | None = None) -> Video:
     """Make a clip from a prompt: `kinema.generate("a red ball bouncing on a white background").save("a.mp4")`.
 
     Returns a Video whose `.frames` is uint8 (T, H, W, 3)."""
-    settings = Settings(seed, steps, guidance, negative, sampler, seconds, fps, size)
+    settings = Settings(seed, steps, guidance, negative, sampler, seconds, fps, size, guidance_interval)
     check_settings(prompt, settings)
     return load_pipeline(model)(prompt, settings)
 
