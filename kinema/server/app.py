@@ -43,6 +43,8 @@ class JobRequest(BaseModel):
     seed: int | None = Field(None, ge=0, le=2**31 - 1, description="random when left out")
     steps: int | None = Field(None, ge=1, le=1000, description="sampling steps (the model's default when left out)")
     guidance: float | None = Field(None, ge=0, le=50, description="classifier-free guidance scale")
+    guidance_interval: tuple[float, float] | None = Field(
+        None, description="guide only at flow times t in (lo, hi], t = 1 being noise (the model's default when left out)")
     seconds: float = Field(2.0, gt=0, le=60)
     fps: float = Field(8.0, ge=1, le=60)
     size: int = Field(64, ge=16, le=1024, description="width and height in pixels (even)")
@@ -77,6 +79,7 @@ class Job(BaseModel):
     seed: int
     steps: int | None
     guidance: float | None
+    guidance_interval: tuple[float, float] | None = None
     seconds: float
     fps: float
     size: int

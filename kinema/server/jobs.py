@@ -21,7 +21,6 @@ from pathlib import Path
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 TERMINAL = ("done", "failed", "cancelled")
-SETTINGS = ("prompt", "negative", "seed", "steps", "guidance", "seconds", "fps", "size")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
