@@ -92,6 +92,23 @@ def test_exact_resume(tmp_path, text_encoder):
     assert steps == [1, 2, 3, 4]
 
 
+def test_a_new_run_starts_from_a_trained_model(tiny_model, tmp_path):
+    """kinema train --init: a new run (here with absolute positions switched on) starts from another
+    model's weights; at step 0 it is that model, and a resumed run ignores --init."""
+    run = tmp_path / "warm"
+    args = ["train", "--out", str(run), "--preset", "tiny", "--size", "32", "--fps", "4", "--steps", "1",
+            "--batch", "2", "--no-progress", "--absolute-positions", "--init", str(tiny_model)]
+    assert main(args[:-2] + ["--init", str(tmp_path / "nothing")]) == 2
+    assert main(args) == 0
+    card = json.loads((run / "denoiser.json").read_text())
+    assert card["denoiser"]["absolute_positions"] and card["train"]["init"] == str(tiny_model)
+    before, after = load_tensors(tiny_model / "denoiser.safetensors"), load_tensors(run / "denoiser.safetensors")
+    assert set(after) - set(before) == {"pos_embed.weight", "pos_embed.bias"}
+    # one step of EMA from the initial weights: close to them, not equal
+    diff = (after["blocks.0.attns.0.qkv.weight"] - before["blocks.0.attns.0.qkv.weight"]).abs().max()
+    assert 0 < diff < 0.05
+
+
 def test_console_script_runs():
     r = subprocess.run([sys.executable, "-m", "kinema", "generate", "   "], capture_output=True, text=True,
                        timeout=120)

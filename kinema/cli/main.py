@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--heads", type=_positive_int)
     t.add_argument("--patch", type=_patch, help="t,h,w")
     t.add_argument("--attention", choices=("full", "factorised"))
+    t.add_argument("--absolute-positions", action="store_true",
+                   help="add absolute (t, h, w) position features to the tokens, besides RoPE")
+    t.add_argument("--init", help="start a new run from this model folder's denoiser weights (fresh optimizer)")
     t.add_argument("--steps", type=_positive_int, default=4000)
     t.add_argument("--batch", type=_positive_int, default=12)
     t.add_argument("--lr", type=_positive_float, default=4e-4)
@@ -190,7 +193,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from kinema.diffusion.flow import FlowConfig
     from kinema.train.trainer import TrainConfig, train
 
-    overrides = {k: getattr(args, k) for k in ("dim", "depth", "heads", "patch", "attention") if getattr(args, k)}
+    overrides = {k: getattr(args, k) for k in ("dim", "depth", "heads", "patch", "attention", "absolute_positions")
+                 if getattr(args, k)}
     clip = {"size": args.size, "fps": args.fps, "seconds": args.seconds}
     if not 0 <= args.caption_dropout < 1:
         raise UsageError("--caption-dropout must be in [0, 1)")
@@ -221,7 +225,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(f"a {'x'.join(map(str, grid))} (T x H x W) clip does not tile into patches {denoiser_cfg.patch}")
     cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup, ema=args.ema,
                       caption_dropout=args.caption_dropout, seed=args.seed, checkpoint_every=args.checkpoint_every,
-                      precision=args.precision, clip=clip, data=args.data)
+                      precision=args.precision, clip=clip, data=args.data, init=args.init)
+    if args.init and not (Path(args.init) / "denoiser.json").is_file():
+        raise UsageError(f"--init {args.init}: no denoiser.json there")
     flow_cfg = FlowConfig(t_mean=args.t_mean, t_std=args.t_std, loss=args.loss)
     run = train(args.out, dataset, denoiser_cfg, flow_cfg, cfg, resume=args.resume,
                 progress=not args.no_progress)

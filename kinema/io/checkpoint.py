@@ -87,14 +87,18 @@ def load_component(folder: str | Path, name: str) -> tuple[dict[str, torch.Tenso
     return load_tensors(folder / f"{name}.safetensors"), config
 
 
-def load_state_into(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Load weights strictly, turning shape or key mismatches into CheckpointError."""
+def load_state_into(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str,
+                    allow_missing: bool = False) -> list[str]:
+    """Load weights strictly, turning shape or key mismatches into CheckpointError. With `allow_missing`,
+    tensors the module has and `state` lacks keep their values; their names are returned."""
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     wrong = [k for k in own if k in state and own[k].shape != state[k].shape]
-    if missing or unexpected or wrong:
-        raise CheckpointError(f"{source} does not match its config: {len(missing)} missing, "
+    if (missing and not allow_missing) or unexpected or wrong:
+        bad = [] if allow_missing else missing
+        raise CheckpointError(f"{source} does not match its config: {len(bad)} missing, "
                               f"{len(unexpected)} unexpected, {len(wrong)} mis-shaped tensors"
-                              + (f" (e.g. {(missing + unexpected + wrong)[0]})"))
-    module.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+                              + (f" (e.g. {(bad + unexpected + wrong)[0]})"))
+    module.load_state_dict({**own, **{k: v.to(own[k].dtype) for k, v in state.items()}})
+    return missing

@@ -44,6 +44,7 @@ class TrainConfig:
     precision: str = "auto"  # "fp32" | "bf16" | "auto" (bf16 autocast on CUDA, fp32 on CPU)
     clip: dict = field(default_factory=lambda: {"size": 64, "fps": 8, "seconds": 2.0})
     data: str = "shapes"  # "shapes" or a folder of captioned clips
+    init: str | None = None  # a model folder whose denoiser weights a new run starts from
 
     @staticmethod
     def from_dict(d: dict) -> "TrainConfig":
@@ -88,7 +89,8 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
 
     run = Path(run)
     rank, world, device = dist_info()
-    model, ema, opt, start = start_run(run, lambda: VideoDiT(denoiser_cfg), "denoiser", cfg, resume, device)
+    model, ema, opt, start = start_run(run, lambda: VideoDiT(denoiser_cfg), "denoiser", cfg, resume, device,
+                                       Path(cfg.init) if cfg.init else None)
     ddp_model = wrap_ddp(model, world, device)
     encoder = text_encoder or load_text_encoder(device=str(device))
     null = encoder.empty()
