@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--t-std", type=_positive_float, default=1.0, help="logit-normal timestep spread")
     t.add_argument("--loss", choices=("velocity", "x0"), default="velocity",
                    help="where the flow loss is measured (x0: equal weight at every noise level)")
+    t.add_argument("--temporal-weight", type=float, default=0.0,
+                   help="x0 loss: add this weight times the error of the frame-to-frame differences (motion)")
+    t.add_argument("--spatial-weight", type=float, default=0.0,
+                   help="x0 loss: add this weight times the error of the pixel-to-pixel differences (edges)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--checkpoint-every", type=_positive_int, default=250)
     t.add_argument("--precision", choices=PRECISIONS, default="auto")
@@ -228,7 +232,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                       precision=args.precision, clip=clip, data=args.data, init=args.init)
     if args.init and not (Path(args.init) / "denoiser.json").is_file():
         raise UsageError(f"--init {args.init}: no denoiser.json there")
-    flow_cfg = FlowConfig(t_mean=args.t_mean, t_std=args.t_std, loss=args.loss)
+    try:
+        flow_cfg = FlowConfig(t_mean=args.t_mean, t_std=args.t_std, loss=args.loss,
+                              temporal_weight=args.temporal_weight, spatial_weight=args.spatial_weight)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     run = train(args.out, dataset, denoiser_cfg, flow_cfg, cfg, resume=args.resume,
                 progress=not args.no_progress)
     print(f"trained: {run}")
