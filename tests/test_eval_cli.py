@@ -31,3 +31,13 @@ def test_eval_refuses_a_bad_captions_file(tmp_path, capsys):
     bad.write_text("a red circle moving left on a black background\na purple elephant dancing\n")
     assert main(["eval", "--captions", str(bad), "--out", str(tmp_path / "o")]) == 2
     assert "bad.txt:2" in capsys.readouterr().err
+
+
+def test_eval_rendered_keyframes_through_the_shipped_cascade(tmp_path, capsys):
+    # the shapes world's 32x32 4 fps keyframes, taken to 64x64 8 fps by the default model's interpolator
+    # and upscaler: the cascade's own ceiling (objects must survive both stages)
+    assert main(["eval", "--rendered-keyframes", "--out", str(tmp_path), "--limit", "8", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert "cascade stages of default" in result["source"]
+    assert result["overall"]["background"] == 1.0 and result["overall"]["colour"] >= 0.75
+    assert main(["eval", "--rendered", "--rendered-keyframes", "--out", str(tmp_path)]) == 2

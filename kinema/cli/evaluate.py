@@ -23,12 +23,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
             check_settings(item.caption, settings_from(args))
     except ValueError as e:
         raise UsageError(str(e)) from None
+    if args.rendered and args.rendered_keyframes:
+        raise UsageError("--rendered and --rendered-keyframes exclude each other")
     out = Path(args.out)
 
-    # 2. the clip maker: the shapes world itself (the ceiling) or the model
+    # 2. the clip maker: the shapes world itself (the ceiling), its keyframes through the model's cascade
+    #    stages (the cascade's ceiling), or the model
     if args.rendered:
         make = rendered_clip(args.seed, args.size, args.fps, args.seconds)
         source = "rendered by the shapes world"
+    elif args.rendered_keyframes:
+        pipe = Pipeline.load(args.model, precision=args.precision)
+        native = rendered_clip(args.seed, int(pipe.clip["size"]), float(pipe.clip["fps"]), args.seconds)
+        source = f"keyframes rendered by the shapes world, then the cascade stages of {pipe.name}"
+
+        def make(i, item):
+            s = pipe.resolve(settings_from(args, args.seed + i))
+            return pipe.cascade(native(i, item)[0], s), s.fps
     else:
         pipe = Pipeline.load(args.model, precision=args.precision)
         source = f"model {pipe.name} (step {pipe.card.get('step')})"

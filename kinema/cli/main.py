@@ -184,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--captions", default=None, help="captions file: .txt (canonical) or .jsonl (default: built-in set)")
     e.add_argument("--out", default="eval-out", help="folder for clips, results and the contact sheet")
     e.add_argument("--rendered", action="store_true", help="judge clips rendered by the shapes world (the ceiling)")
+    e.add_argument("--rendered-keyframes", action="store_true",
+                   help="judge keyframes rendered by the shapes world at the model's native size and frame rate, "
+                        "taken to --size and --fps by the model's interpolator and upscaler (the cascade's ceiling)")
     e.add_argument("--json", action="store_true", help="print the results as JSON")
     e.add_argument("--limit", type=_positive_int, default=None, help="only the first N captions")
     add_generation_options(e)

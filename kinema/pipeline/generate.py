@@ -198,6 +198,28 @@ class Pipeline:
                        guidance_interval=tuple(s.guidance_interval or self.sampling["guidance_interval"]))
 
     @torch.no_grad()
+    def cascade(self, frames: np.ndarray, s: Settings,
+                progress: Callable[[str, int, int], None] | None = None) -> np.ndarray:
+        """Keyframes (T, H, W, 3) uint8 at the denoiser's native size and frame rate -> the clip of settings
+        `s`: the interpolator (or plain resampling) to s.fps and length, then the upscaler to s.size."""
+        native_fps, native_size = float(self.clip["fps"]), int(self.clip["size"])
+        n_out = round(s.seconds * s.fps)
+        stage = (lambda name: functools.partial(progress, name)) if progress else (lambda name: None)
+        t0 = time.perf_counter()
+        if self.interpolates(s):
+            frames = interpolate_clip(self.interpolator, frames, native_fps, s.fps, n_out, callback=stage("interpolate"))
+        elif n_out != len(frames) or s.fps != native_fps:
+            frames = resample(frames, native_fps, s.fps, n_out, native_size)
+        self.timings["interpolate"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if self.upscales(s):
+            frames = upscale_clip(self.upscaler, frames, s.size, callback=stage("upscale"))
+        elif s.size != native_size:
+            frames = resample(frames, s.fps, s.fps, len(frames), s.size)
+        self.timings["upscale"] = time.perf_counter() - t0
+        return frames
+
+    @torch.no_grad()
     def __call__(self, prompt: str, settings: Settings = Settings(),
                  callback: Callable[[int, int], None] | None = None,
                  progress: Callable[[str, int, int], None] | None = None) -> Video:
@@ -239,30 +261,14 @@ class Pipeline:
         timings["denoise"] = time.perf_counter() - t0
 
         # 5. decode latents (if the model works in a latent space)
-        t0 = time.perf_counter()
         if self.autoencoder is not None:
+            t0 = time.perf_counter()
             x0 = self.autoencoder.decode(x0, chunk=4)
             timings["decode"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
 
-        # 6. motion between the keyframes, up to the requested frame rate and length
-        frames = to_frames(x0)[0][:n_native]
-        n_out = round(s.seconds * s.fps)
-        stage = (lambda name: functools.partial(progress, name)) if progress else (lambda name: None)
-        if self.interpolates(s):
-            frames = interpolate_clip(self.interpolator, frames, native_fps, s.fps, n_out, callback=stage("interpolate"))
-        elif n_out != len(frames) or s.fps != native_fps:
-            frames = resample(frames, native_fps, s.fps, n_out, native_size)
-        timings["interpolate"] = time.perf_counter() - t0
-
-        # 7. upscale to the requested size
-        t0 = time.perf_counter()
-        if self.upscales(s):
-            frames = upscale_clip(self.upscaler, frames, s.size, callback=stage("upscale"))
-        elif s.size != native_size:
-            frames = resample(frames, s.fps, s.fps, len(frames), s.size)
-        timings["upscale"] = time.perf_counter() - t0
-        self.timings.update(timings)
+        # 6-7. motion between the keyframes up to the requested frame rate, then the requested size
+        frames = self.cascade(to_frames(x0)[0][:n_native], s, progress)
+        self.timings.update(timings)  # cascade() has recorded "interpolate" and "upscale"
         meta = {"prompt": prompt, "model": self.name, "model_step": self.card.get("step"), **asdict(s),
                 "precision": str(next(self.denoiser.parameters()).dtype).removeprefix("torch."),
                 "stages": self.stages(s), "generator": "kinema"}
