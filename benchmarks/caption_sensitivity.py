@@ -5,7 +5,10 @@ swap leaves the error unchanged, the model ignores that attribute at that noise 
 can then not steer it. Motion swaps exchange opposite directions (left/right, up/down, falling/
 still, bouncing/still), the subtlest change of wording.
 
-    python benchmarks/caption_sensitivity.py [--model FOLDER ...] [--clips 32]
+    python benchmarks/caption_sensitivity.py [--model FOLDER ...] [--clips 32] [--motion left right up down]
+
+`--motion` keeps only scenes with those motions: with the four straight ones, the motion swap is a
+pure change of direction.
 
 Works for pixel-space models only (the error is measured on the rendered clip at the model's size).
 """
@@ -40,6 +43,7 @@ def main() -> None:
     p.add_argument("--model", action="append", help="model folder (repeatable; default: the shipped model)")
     p.add_argument("--clips", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--motion", nargs="+", choices=sorted(OPPOSITE), help="only scenes with these motions")
     a = p.parse_args()
     for model in a.model or [None]:
         pipe = Pipeline.load(model)
@@ -47,7 +51,11 @@ def main() -> None:
             raise SystemExit(f"{pipe.name}: a latent-space model; this benchmark measures pixel-space models")
         clip = pipe.clip
         rng = np.random.default_rng(a.seed)
-        scenes = [sample_scene(rng, p_two=0.0) for _ in range(a.clips)]
+        scenes = []
+        while len(scenes) < a.clips:
+            scene = sample_scene(rng, p_two=0.0)
+            if a.motion is None or Description.of(scene).objects[0].motion in a.motion:
+                scenes.append(scene)
         x0 = to_model_space(np.stack([render(s, int(clip["size"]), float(clip["fps"]), float(clip["seconds"]))
                                       for s in scenes]))
         descriptions = [Description.of(s) for s in scenes]

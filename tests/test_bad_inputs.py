@@ -23,6 +23,7 @@ def run(capsys, *args):
     (["generate", "--prompts", "/no/such/file.txt", "--out-dir", "d"], "does not exist"),
     (["generate"], "give a prompt"),
     (["generate", "a red ball", "--guidance-interval", "0.5", "0.2"], "--guidance-interval"),
+    (["generate", "a red ball", "--shift", "-1"], "--shift"),
     (["eval", "--captions", "/no/such/captions.txt"], "does not exist"),
 ])
 def test_refused_before_any_work(capsys, tmp_path, monkeypatch, args, message):

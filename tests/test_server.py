@@ -20,11 +20,12 @@ def client(tmp_path):
 
 
 def test_jobs_lifecycle_over_the_api(client):
-    r = client.post("/api/jobs", json={"prompt": PROMPT, "seed": 7, "steps": 5, "size": 128, "guidance_interval": [0.2, 1]})
+    r = client.post("/api/jobs", json={"prompt": PROMPT, "seed": 7, "steps": 5, "size": 128, "guidance_interval": [0.2, 1],
+                                       "shift": 3})
     assert r.status_code == 201
     job = r.json()
     assert job["state"] == "queued" and job["seed"] == 7 and job["size"] == 128 and len(job["id"]) == 32
-    assert job["guidance_interval"] == [0.2, 1.0]
+    assert job["guidance_interval"] == [0.2, 1.0] and job["shift"] == 3.0
     assert client.get(f"/api/jobs/{job['id']}").json()["prompt"] == PROMPT
     assert [j["id"] for j in client.get("/api/jobs").json()["jobs"]] == [job["id"]]
     assert client.get(f"/api/jobs/{job['id']}/video").status_code == 409  # not done yet
@@ -48,6 +49,7 @@ def test_jobs_lifecycle_over_the_api(client):
     ({"prompt": PROMPT, "guidance": "NaN"}, 422, ""),
     ({"prompt": PROMPT, "guidance_interval": [0.5, 0.2]}, 422, "guidance-interval"),
     ({"prompt": PROMPT, "guidance_interval": [0.2]}, 422, ""),
+    ({"prompt": PROMPT, "shift": 0}, 422, "shift"),
 ])
 def test_bad_requests_are_refused_before_any_work(client, body, status, words):
     r = client.post("/api/jobs", json=body)

@@ -38,6 +38,9 @@ def test_same_seed_same_video_and_other_options(tiny_model, tmp_path):
     b = pipe("a blue square falling on a white background", Settings(seed=1, steps=3))
     c = pipe("a blue square falling on a white background", Settings(seed=2, steps=3))
     assert np.array_equal(a.frames, b.frames) and not np.array_equal(a.frames, c.frames)
+    shifted = pipe("a blue square falling on a white background", Settings(seed=1, steps=3, shift=3.0))
+    assert shifted.metadata["shift"] == 3.0 and a.metadata["shift"] == 1.0  # the tiny model's card: no shift
+    assert not np.array_equal(a.frames, shifted.frames)
     d = pipe("a blue square", Settings(seed=1, steps=2, seconds=1.5, fps=12, size=48, guidance=2.0,
                                       negative="a red circle", sampler="heun"))
     assert d.frames.shape == (18, 48, 48, 3) and d.metadata["negative"] == "a red circle"

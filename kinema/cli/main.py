@@ -41,6 +41,8 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale")
     p.add_argument("--guidance-interval", type=float, nargs=2, metavar=("LO", "HI"), default=None,
                    help="guide only at flow times t in (LO, HI], t = 1 being noise (default: the model's)")
+    p.add_argument("--shift", type=float, default=None,
+                   help="time-grid shift of the sampler: > 1 spends more steps near noise (default: the model's)")
     p.add_argument("--negative", default="", help="negative prompt: what to steer away from")
     p.add_argument("--sampler", choices=("euler", "heun"), default=None)
     p.add_argument("--seconds", type=_positive_float, default=2.0)

@@ -42,13 +42,16 @@ MAX_SIZE = 1024
 MAX_SECONDS = 30.0
 MAX_FPS = 60.0
 MAX_STEPS = 1000
+MAX_SHIFT = 100.0
 DEFAULT_SAMPLING = {"steps": 20, "guidance": 4.0, "sampler": "euler", "shift": 1.0, "guidance_interval": (0.0, 1.0)}
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How a clip is made. None for steps, guidance, sampler, guidance_interval means the model's default.
-    guidance_interval (lo, hi): guidance applies at times t in (lo, hi] of the flow, t = 1 being noise."""
+    """How a clip is made. None for steps, guidance, sampler, guidance_interval, shift means the model's
+    default. guidance_interval (lo, hi): guidance applies at times t in (lo, hi] of the flow, t = 1 being
+    noise. shift: the sampling time grid's shift (kinema.diffusion.samplers.time_grid; > 1 spends more
+    steps near noise, where the layout is decided)."""
     seed: int = 0
     steps: int | None = None
     guidance: float | None = None
@@ -58,6 +61,7 @@ class Settings:
     fps: float = 8.0
     size: int = 64
     guidance_interval: tuple[float, float] | None = None
+    shift: float | None = None
 
 
 @dataclass
@@ -101,6 +105,8 @@ def check_settings(prompt: str, s: Settings) -> None:
         lo, hi = s.guidance_interval
         if not 0 <= lo < hi <= 1:
             raise ValueError(f"--guidance-interval must be LO HI with 0 <= LO < HI <= 1, got {lo:g} {hi:g}")
+    if s.shift is not None and not 0 < s.shift <= MAX_SHIFT:
+        raise ValueError(f"--shift must be in (0, {MAX_SHIFT:g}], got {s.shift:g}")
     need = round(s.seconds * s.fps) * s.size * s.size * 3 * 6  # uint8 frames + float32 working copies
     if need > available_memory():
         raise ValueError(f"{s.seconds:g} s at {s.size}x{s.size}, {s.fps:g} fps needs about {need / 2**30:.1f} GiB, "
@@ -195,7 +201,8 @@ class Pipeline:
         return replace(s, steps=s.steps or self.sampling["steps"],
                        guidance=self.sampling["guidance"] if s.guidance is None else s.guidance,
                        sampler=s.sampler or self.sampling["sampler"],
-                       guidance_interval=tuple(s.guidance_interval or self.sampling["guidance_interval"]))
+                       guidance_interval=tuple(s.guidance_interval or self.sampling["guidance_interval"]),
+                       shift=self.sampling["shift"] if s.shift is None else s.shift)
 
     @torch.no_grad()
     def cascade(self, frames: np.ndarray, s: Settings,
@@ -257,7 +264,7 @@ class Pipeline:
                 progress("keyframes", k, n)
 
         velocity = guided_velocity(self.denoiser, self.flow, cond, uncond, s.guidance, s.guidance_interval)
-        x0 = SAMPLERS[s.sampler](velocity, noise, time_grid(s.steps, self.sampling["shift"]), on_step)
+        x0 = SAMPLERS[s.sampler](velocity, noise, time_grid(s.steps, s.shift), on_step)
         timings["denoise"] = time.perf_counter() - t0
 
         # 5. decode latents (if the model works in a latent space)
@@ -284,11 +291,11 @@ def load_pipeline(path: str | None = None) -> Pipeline:
 def generate(prompt: str, *, model: str | None = None, seed: int = 0, steps: int | None = None,
              guidance: float | None = None, negative: str = "", sampler: str | None = None,
              seconds: float = 2.0, fps: float = 8.0, size: int = 64,
-             guidance_interval: tuple[float, float] | None = None) -> Video:
+             guidance_interval: tuple[float, float] | None = None, shift: float | None = None) -> Video:
     """Make a clip from a prompt: `kinema.generate("a red ball bouncing on a white background").save("a.mp4")`.
 
     Returns a Video whose `.frames` is uint8 (T, H, W, 3)."""
-    settings = Settings(seed, steps, guidance, negative, sampler, seconds, fps, size, guidance_interval)
+    settings = Settings(seed, steps, guidance, negative, sampler, seconds, fps, size, guidance_interval, shift)
     check_settings(prompt, settings)
     return load_pipeline(model)(prompt, settings)
 

@@ -45,6 +45,7 @@ class JobRequest(BaseModel):
     guidance: float | None = Field(None, ge=0, le=50, description="classifier-free guidance scale")
     guidance_interval: tuple[float, float] | None = Field(
         None, description="guide only at flow times t in (lo, hi], t = 1 being noise (the model's default when left out)")
+    shift: float | None = Field(None, gt=0, le=100, description="sampling time-grid shift (> 1: more steps near noise)")
     seconds: float = Field(2.0, gt=0, le=60)
     fps: float = Field(8.0, ge=1, le=60)
     size: int = Field(64, ge=16, le=1024, description="width and height in pixels (even)")
@@ -58,7 +59,7 @@ class JobRequest(BaseModel):
             raise ValueError("the prompt is empty: say what the video should show")
         return v.strip()
 
-    @field_validator("guidance", "seconds", "fps")
+    @field_validator("guidance", "shift", "seconds", "fps")
     @classmethod
     def _finite(cls, v: float | None) -> float | None:
         if v is not None and not math.isfinite(v):
@@ -80,6 +81,7 @@ class Job(BaseModel):
     steps: int | None
     guidance: float | None
     guidance_interval: tuple[float, float] | None = None
+    shift: float | None = None
     seconds: float
     fps: float
     size: int
