@@ -2,7 +2,7 @@
 shipped default model, with the cascade's stages from their runs.
 
     python runs/ship.py runs/keyframes --interpolator runs/interpolator --upscaler runs/upscaler \
-        [--steps 20 --guidance 4 --sampler euler --shift 1 --guidance-interval 0.2 1]
+        [--steps 20 --guidance 4 --sampler euler --shift 1 --guidance-interval 0.2 1 --eta 0]
 
 The sampling defaults chosen here are stored in the shipped denoiser.json. To change only those,
 keeping the shipped weights, stages and recipe:
@@ -25,12 +25,13 @@ p.add_argument("--steps", type=int, default=20)
 p.add_argument("--guidance", type=float, default=4.0)
 p.add_argument("--sampler", default="euler")
 p.add_argument("--shift", type=float, default=1.0)
+p.add_argument("--eta", type=float, default=0.0, help="stochastic sampling (kinema.diffusion.samplers.euler)")
 p.add_argument("--guidance-interval", type=float, nargs=2, default=(0.0, 1.0), metavar=("LO", "HI"))
 p.add_argument("--interpolator", help="run folder of the interpolator (omitted: the default model has none)")
 p.add_argument("--upscaler", help="run folder of the upscaler (omitted: the default model has none)")
 a = p.parse_args()
 sampling = {"steps": a.steps, "guidance": a.guidance, "sampler": a.sampler, "shift": a.shift,
-            "guidance_interval": list(a.guidance_interval)}
+            "guidance_interval": list(a.guidance_interval), "eta": a.eta}
 if a.sampling_only:
     card = load_json(DEFAULT_MODEL / "denoiser.json")
     card["sampling"] = sampling

@@ -1,8 +1,10 @@
 """Samplers for the flow ODE dx/dt = v(x, t), integrated from t = 1 (noise) to t = 0 (data).
 
-Every sampler has one signature: `sampler(velocity, x, times) -> x0`, where `velocity(x, t)`
-takes a batch x and a scalar time t and returns dx/dt, and `times` is a decreasing grid from 1 to 0
-(`time_grid`). Guidance is a way of building `velocity` (`guided_velocity`), not a sampler.
+Every sampler has one signature: `sampler(velocity, x, times, callback, eta=, generator=) -> x0`,
+where `velocity(x, t)` takes a batch x and a scalar time t and returns dx/dt, and `times` is a
+decreasing grid from 1 to 0 (`time_grid`); `eta` > 0 (Euler only) makes the sampler stochastic, with
+fresh noise drawn from `generator`. Guidance is a way of building `velocity` (`guided_velocity`),
+not a sampler.
 """
 from __future__ import annotations
 
@@ -29,22 +31,45 @@ def time_grid(steps: int, shift: float = 1.0) -> list[float]:
 
 
 @torch.no_grad()
-def euler(velocity: Velocity, x: torch.Tensor, times: list[float],
-          callback: Callable[[int, int], None] | None = None) -> torch.Tensor:
-    """First-order Euler steps (the sampler of rectified flow, Liu et al. 2022)."""
+def euler(velocity: Velocity, x: torch.Tensor, times: list[float], callback: Callable[[int, int], None] | None = None,
+          eta: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """First-order Euler steps (the sampler of rectified flow, Liu et al. 2022), optionally stochastic.
+
+    Each step splits x_t into the clean clip and the noise it implies, x0 = x - t v and
+    eps = x + (1 - t) v, and recombines them at the next time t' < t. With eta = 0 that is exactly
+    the Euler step, x' = (1 - t') x0 + t' eps. With eta > 0 part of the noise is fresh:
+    x' = (1 - t') x0 + sqrt(t'^2 - s^2) eps + s z, s = eta t' sqrt(1 - SNR(t) / SNR(t')),
+    SNR(t) = ((1 - t) / t)^2: DDIM's stochastic family (Song et al. 2021, "Denoising Diffusion
+    Implicit Models", eq. 16) in the flow's parametrisation; eta = 1 is ancestral (DDPM) sampling.
+    The fresh share shrinks with the step, so more steps converge to the reverse-time SDE, and
+    errors of an imperfect model are partly forgotten rather than followed to the end (Karras et al.
+    2022 on stochastic sampling). z is drawn on the CPU from `generator`: a seed gives the same clip
+    on any device."""
+    if not 0.0 <= eta <= 1.0:
+        raise ValueError(f"eta must be in [0, 1], got {eta}")
     for i, (t, t_next) in enumerate(zip(times[:-1], times[1:])):
-        x = x + (t_next - t) * velocity(x, t)
+        v = velocity(x, t)
+        if eta == 0.0 or t_next == 0.0:
+            x = x + (t_next - t) * v
+        else:
+            snr_ratio = ((1 - t) * t_next / ((1 - t_next) * t)) ** 2  # SNR(t) / SNR(t') < 1
+            s = eta * t_next * max(1.0 - snr_ratio, 0.0) ** 0.5
+            z = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+            x0, eps = x - t * v, x + (1 - t) * v
+            x = (1 - t_next) * x0 + (t_next**2 - s**2) ** 0.5 * eps + s * z
         if callback:
             callback(i + 1, len(times) - 1)
     return x
 
 
 @torch.no_grad()
-def heun(velocity: Velocity, x: torch.Tensor, times: list[float],
-         callback: Callable[[int, int], None] | None = None) -> torch.Tensor:
+def heun(velocity: Velocity, x: torch.Tensor, times: list[float], callback: Callable[[int, int], None] | None = None,
+         eta: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
     """Second-order Heun steps (Karras et al. 2022, "Elucidating the Design Space of Diffusion-Based
     Generative Models", Alg. 1): an Euler step corrected by the slope at its end, except the last
-    step into t = 0, which is plain Euler."""
+    step into t = 0, which is plain Euler. Deterministic only (eta 0)."""
+    if eta != 0.0:
+        raise ValueError("eta > 0 (stochastic sampling) applies to the euler sampler only")
     for i, (t, t_next) in enumerate(zip(times[:-1], times[1:])):
         v = velocity(x, t)
         x_euler = x + (t_next - t) * v

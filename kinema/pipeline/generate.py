@@ -43,15 +43,17 @@ MAX_SECONDS = 30.0
 MAX_FPS = 60.0
 MAX_STEPS = 1000
 MAX_SHIFT = 100.0
-DEFAULT_SAMPLING = {"steps": 20, "guidance": 4.0, "sampler": "euler", "shift": 1.0, "guidance_interval": (0.0, 1.0)}
+DEFAULT_SAMPLING = {"steps": 20, "guidance": 4.0, "sampler": "euler", "shift": 1.0, "guidance_interval": (0.0, 1.0),
+                    "eta": 0.0}
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How a clip is made. None for steps, guidance, sampler, guidance_interval, shift means the model's
-    default. guidance_interval (lo, hi): guidance applies at times t in (lo, hi] of the flow, t = 1 being
-    noise. shift: the sampling time grid's shift (kinema.diffusion.samplers.time_grid; > 1 spends more
-    steps near noise, where the layout is decided)."""
+    """How a clip is made. None for steps, guidance, sampler, guidance_interval, shift, eta means the
+    model's default. guidance_interval (lo, hi): guidance applies at times t in (lo, hi] of the flow,
+    t = 1 being noise. shift: the sampling time grid's shift (kinema.diffusion.samplers.time_grid; > 1
+    spends more steps near noise, where the layout is decided). eta: the share of fresh noise each
+    Euler step takes in (0: the deterministic ODE; kinema.diffusion.samplers.euler)."""
     seed: int = 0
     steps: int | None = None
     guidance: float | None = None
@@ -62,6 +64,7 @@ class Settings:
     size: int = 64
     guidance_interval: tuple[float, float] | None = None
     shift: float | None = None
+    eta: float | None = None
 
 
 @dataclass
@@ -107,6 +110,10 @@ def check_settings(prompt: str, s: Settings) -> None:
             raise ValueError(f"--guidance-interval must be LO HI with 0 <= LO < HI <= 1, got {lo:g} {hi:g}")
     if s.shift is not None and not 0 < s.shift <= MAX_SHIFT:
         raise ValueError(f"--shift must be in (0, {MAX_SHIFT:g}], got {s.shift:g}")
+    if s.eta is not None and not 0 <= s.eta <= 1:
+        raise ValueError(f"--eta must be in [0, 1], got {s.eta:g}")
+    if s.eta and s.sampler == "heun":
+        raise ValueError("--eta > 0 (stochastic sampling) needs the euler sampler")
     need = round(s.seconds * s.fps) * s.size * s.size * 3 * 6  # uint8 frames + float32 working copies
     if need > available_memory():
         raise ValueError(f"{s.seconds:g} s at {s.size}x{s.size}, {s.fps:g} fps needs about {need / 2**30:.1f} GiB, "
@@ -198,9 +205,14 @@ class Pipeline:
                             if self.upscales(s) else "area/bicubic resize")}
 
     def resolve(self, s: Settings) -> Settings:
+        """The settings with the model's sampling defaults filled in (its eta only for the euler sampler)."""
+        sampler = s.sampler or self.sampling["sampler"]
+        eta = s.eta if s.eta is not None else self.sampling["eta"] if sampler == "euler" else 0.0
+        if eta and sampler != "euler":
+            raise ValueError(f"--eta > 0 (stochastic sampling) needs the euler sampler, not {sampler}")
         return replace(s, steps=s.steps or self.sampling["steps"],
                        guidance=self.sampling["guidance"] if s.guidance is None else s.guidance,
-                       sampler=s.sampler or self.sampling["sampler"],
+                       sampler=sampler, eta=eta,
                        guidance_interval=tuple(s.guidance_interval or self.sampling["guidance_interval"]),
                        shift=self.sampling["shift"] if s.shift is None else s.shift)
 
@@ -254,7 +266,8 @@ class Pipeline:
             shape = (1, c, math.ceil(t / pt) * pt, h, w)
         else:
             shape = (1, self.denoiser.config.in_channels, math.ceil(n_native / pt) * pt, native_size, native_size)
-        noise = torch.randn(shape, generator=torch.Generator().manual_seed(s.seed)).to(device)
+        generator = torch.Generator().manual_seed(s.seed)  # the starting noise, then any noise the sampler takes in
+        noise = torch.randn(shape, generator=generator).to(device)
 
         # 4. integrate the guided flow from noise (t = 1) to a clip (t = 0)
         def on_step(k: int, n: int) -> None:
@@ -264,7 +277,7 @@ class Pipeline:
                 progress("keyframes", k, n)
 
         velocity = guided_velocity(self.denoiser, self.flow, cond, uncond, s.guidance, s.guidance_interval)
-        x0 = SAMPLERS[s.sampler](velocity, noise, time_grid(s.steps, s.shift), on_step)
+        x0 = SAMPLERS[s.sampler](velocity, noise, time_grid(s.steps, s.shift), on_step, eta=s.eta, generator=generator)
         timings["denoise"] = time.perf_counter() - t0
 
         # 5. decode latents (if the model works in a latent space)
@@ -291,11 +304,12 @@ def load_pipeline(path: str | None = None) -> Pipeline:
 def generate(prompt: str, *, model: str | None = None, seed: int = 0, steps: int | None = None,
              guidance: float | None = None, negative: str = "", sampler: str | None = None,
              seconds: float = 2.0, fps: float = 8.0, size: int = 64,
-             guidance_interval: tuple[float, float] | None = None, shift: float | None = None) -> Video:
+             guidance_interval: tuple[float, float] | None = None, shift: float | None = None,
+             eta: float | None = None) -> Video:
     """Make a clip from a prompt: `kinema.generate("a red ball bouncing on a white background").save("a.mp4")`.
 
     Returns a Video whose `.frames` is uint8 (T, H, W, 3)."""
-    settings = Settings(seed, steps, guidance, negative, sampler, seconds, fps, size, guidance_interval, shift)
+    settings = Settings(seed, steps, guidance, negative, sampler, seconds, fps, size, guidance_interval, shift, eta)
     check_settings(prompt, settings)
     return load_pipeline(model)(prompt, settings)
 

@@ -46,6 +46,7 @@ class JobRequest(BaseModel):
     guidance_interval: tuple[float, float] | None = Field(
         None, description="guide only at flow times t in (lo, hi], t = 1 being noise (the model's default when left out)")
     shift: float | None = Field(None, gt=0, le=100, description="sampling time-grid shift (> 1: more steps near noise)")
+    eta: float | None = Field(None, ge=0, le=1, description="stochastic sampling: share of fresh noise per Euler step")
     seconds: float = Field(2.0, gt=0, le=60)
     fps: float = Field(8.0, ge=1, le=60)
     size: int = Field(64, ge=16, le=1024, description="width and height in pixels (even)")
@@ -59,7 +60,7 @@ class JobRequest(BaseModel):
             raise ValueError("the prompt is empty: say what the video should show")
         return v.strip()
 
-    @field_validator("guidance", "shift", "seconds", "fps")
+    @field_validator("guidance", "shift", "eta", "seconds", "fps")
     @classmethod
     def _finite(cls, v: float | None) -> float | None:
         if v is not None and not math.isfinite(v):
@@ -82,6 +83,7 @@ class Job(BaseModel):
     guidance: float | None
     guidance_interval: tuple[float, float] | None = None
     shift: float | None = None
+    eta: float | None = None
     seconds: float
     fps: float
     size: int
