@@ -44,7 +44,7 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shift", type=float, default=None,
                    help="time-grid shift of the sampler: > 1 spends more steps near noise (default: the model's)")
     p.add_argument("--eta", type=float, default=None,
-                   help="stochastic sampling: the share of fresh noise each Euler step takes in, 0 to 1 (default: the model's)")
+                   help="stochastic Euler sampling, DDIM's eta: 0 the plain ODE, 1 ancestral (default: the model's)")
     p.add_argument("--negative", default="", help="negative prompt: what to steer away from")
     p.add_argument("--sampler", choices=("euler", "heun"), default=None)
     p.add_argument("--seconds", type=_positive_float, default=2.0)

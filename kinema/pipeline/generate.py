@@ -52,8 +52,8 @@ class Settings:
     """How a clip is made. None for steps, guidance, sampler, guidance_interval, shift, eta means the
     model's default. guidance_interval (lo, hi): guidance applies at times t in (lo, hi] of the flow,
     t = 1 being noise. shift: the sampling time grid's shift (kinema.diffusion.samplers.time_grid; > 1
-    spends more steps near noise, where the layout is decided). eta: the share of fresh noise each
-    Euler step takes in (0: the deterministic ODE; kinema.diffusion.samplers.euler)."""
+    spends more steps near noise, where the layout is decided). eta: DDIM's eta for the Euler sampler,
+    0 (the deterministic ODE) to 1 (ancestral sampling); kinema.diffusion.samplers.euler."""
     seed: int = 0
     steps: int | None = None
     guidance: float | None = None

@@ -46,7 +46,7 @@ class JobRequest(BaseModel):
     guidance_interval: tuple[float, float] | None = Field(
         None, description="guide only at flow times t in (lo, hi], t = 1 being noise (the model's default when left out)")
     shift: float | None = Field(None, gt=0, le=100, description="sampling time-grid shift (> 1: more steps near noise)")
-    eta: float | None = Field(None, ge=0, le=1, description="stochastic sampling: share of fresh noise per Euler step")
+    eta: float | None = Field(None, ge=0, le=1, description="stochastic Euler sampling, DDIM's eta: 0 the plain ODE, 1 ancestral")
     seconds: float = Field(2.0, gt=0, le=60)
     fps: float = Field(8.0, ge=1, le=60)
     size: int = Field(64, ge=16, le=1024, description="width and height in pixels (even)")
