@@ -51,7 +51,7 @@ def autoencoder_loss(model, x: torch.Tensor, cfg: AutoencoderTrainConfig,
     """x: padded clips (B, 3, 1 + r*k, H, W) in [-1, 1] -> (loss, parts)."""
     rec, mean, logvar = model(x, gen)
     l1, mse = (rec - x).abs().mean(), (rec - x).pow(2).mean()
-    temporal = ((rec[:, :, 1:] - rec[:, :, :-1]) - (x[:, :, 1:] - x[:, :, :-1])).abs().mean() if x.shape[2] > 1 else l1 * 0
+    temporal = (rec - x).diff(dim=2).abs().mean() if x.shape[2] > 1 else l1 * 0  # the error of the frame differences
     kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
     loss = l1 + mse + cfg.temporal_weight * temporal + cfg.kl_weight * kl
     psnr = 10 * torch.log10(4.0 / mse.detach().clamp_min(1e-10))  # range [-1, 1] has peak-to-peak 2

@@ -78,7 +78,7 @@ def stage_loss(model, cfg: StageTrainConfig, data, step: int) -> tuple[torch.Ten
         x, mask = x.to(device), mask.to(device)
         y = model(x, mask)
         main = err(y - x)
-        temporal = err((y[:, :, 1:] - y[:, :, :-1]) - (x[:, :, 1:] - x[:, :, :-1]))
+        temporal = err((y - x).diff(dim=2))  # the error of the frame differences
         loss = main + cfg.temporal_weight * temporal
         unknown = (1 - mask)[:, None, :, None, None]
         mse = ((y - x).pow(2) * unknown).sum() / (unknown.sum() * x.shape[1] * x.shape[3] * x.shape[4])
