@@ -1,13 +1,14 @@
 """Copy a run's EMA denoiser (and, for a latent-space run, its autoencoder) into the package as the
-shipped default model, with the cascade's stages from their runs.
+shipped default model, with the cascade's stages and the verifier from their runs.
 
     python runs/ship.py runs/keyframes --interpolator runs/interpolator --upscaler runs/upscaler \
-        [--steps 20 --guidance 4 --sampler euler --shift 1 --guidance-interval 0.2 1 --eta 0]
+        --verifier runs/verifier [--steps 20 --guidance 4 --sampler euler --shift 1 --guidance-interval 0.2 1 \
+        --eta 0 --candidates 1]
 
 The sampling defaults chosen here are stored in the shipped denoiser.json. To change only those,
-keeping the shipped weights, stages and recipe:
+keeping the shipped weights, stages and recipe (and, with --verifier, to ship a verifier too):
 
-    python runs/ship.py --sampling-only [--steps 20 ... --shift 3]
+    python runs/ship.py --sampling-only [--steps 20 ... --shift 3] [--verifier runs/verifier --candidates 4]
 """
 import argparse
 import shutil
@@ -27,12 +28,30 @@ p.add_argument("--sampler", default="euler")
 p.add_argument("--shift", type=float, default=1.0)
 p.add_argument("--eta", type=float, default=0.0, help="stochastic sampling (kinema.diffusion.samplers.euler)")
 p.add_argument("--guidance-interval", type=float, nargs=2, default=(0.0, 1.0), metavar=("LO", "HI"))
+p.add_argument("--candidates", type=int, default=1, help="keyframe clips per prompt, the verifier keeps the best")
+p.add_argument("--verifier", help="run folder of the verifier (omitted: the default model has none)")
 p.add_argument("--interpolator", help="run folder of the interpolator (omitted: the default model has none)")
 p.add_argument("--upscaler", help="run folder of the upscaler (omitted: the default model has none)")
 a = p.parse_args()
 sampling = {"steps": a.steps, "guidance": a.guidance, "sampler": a.sampler, "shift": a.shift,
-            "guidance_interval": list(a.guidance_interval), "eta": a.eta}
+            "guidance_interval": list(a.guidance_interval), "eta": a.eta, "candidates": a.candidates}
+if a.candidates > 1 and not a.verifier:
+    p.error("--candidates > 1 needs --verifier")
+
+
+def ship_component(run: str | None, name: str) -> None:
+    """Copy component `name` from its run folder into the shipped model, or remove it there (run None)."""
+    if run:
+        weights, card = load_component(run, name)
+        card["recipe"] = f"{run}/recipe.sh"
+        save_component(DEFAULT_MODEL, name, weights, card)
+    else:
+        for suffix in (".safetensors", ".json"):
+            (DEFAULT_MODEL / (name + suffix)).unlink(missing_ok=True)
+
+
 if a.sampling_only:
+    ship_component(a.verifier, "verifier")
     card = load_json(DEFAULT_MODEL / "denoiser.json")
     card["sampling"] = sampling
     save_json(DEFAULT_MODEL / "denoiser.json", card)
@@ -48,15 +67,8 @@ if (run / "autoencoder.json").is_file():  # shipped in float16 (half the size; l
 else:
     for name in ("autoencoder.safetensors", "autoencoder.json"):
         (DEFAULT_MODEL / name).unlink(missing_ok=True)
-for name in ("interpolator", "upscaler"):
-    stage_run = getattr(a, name)
-    if stage_run:
-        weights, stage_card = load_component(stage_run, name)
-        stage_card["recipe"] = f"{stage_run}/recipe.sh"
-        save_component(DEFAULT_MODEL, name, weights, stage_card)
-    else:
-        for suffix in (".safetensors", ".json"):
-            (DEFAULT_MODEL / (name + suffix)).unlink(missing_ok=True)
+for name in ("interpolator", "upscaler", "verifier"):
+    ship_component(getattr(a, name), name)
 card = load_json(run / "denoiser.json")
 card["sampling"] = sampling
 card["recipe"] = f"{run}/recipe.sh"

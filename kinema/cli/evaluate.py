@@ -42,7 +42,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
             return pipe.cascade(native(i, item)[0], s), s.fps
     else:
         pipe = Pipeline.load(args.model, precision=args.precision)
-        source = f"model {pipe.name} (step {pipe.card.get('step')})"
+        try:
+            s = pipe.resolve(settings_from(args))  # --candidates without a verifier stops here
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        source = f"model {pipe.name} (step {pipe.card.get('step')})" + (
+            f", best of {s.candidates} by the verifier (step {pipe.verifier.step})" if s.candidates > 1 else "")
         clips = out / "clips"
 
         def make(i, item):

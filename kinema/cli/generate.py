@@ -15,7 +15,8 @@ def settings_from(args: argparse.Namespace, seed: int | None = None):
 
     return Settings(seed=args.seed if seed is None else seed, steps=args.steps, guidance=args.guidance,
                     negative=args.negative, sampler=args.sampler, seconds=args.seconds, fps=args.fps,
-                    size=args.size, guidance_interval=args.guidance_interval, shift=args.shift, eta=args.eta)
+                    size=args.size, guidance_interval=args.guidance_interval, shift=args.shift, eta=args.eta,
+                    candidates=args.candidates)
 
 
 def read_prompts(path: str) -> list[tuple[int, str]]:
@@ -83,6 +84,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     pipe = Pipeline.load(args.model, precision=args.precision)
     print(f"model: {pipe.name} (step {pipe.card.get('step')}), loaded in {time.perf_counter() - t0:.1f} s",
           file=sys.stderr)
+    try:
+        pipe.resolve(settings_from(args))  # what only the model can refuse: --candidates without a verifier
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     if batch:
         out_dir.mkdir(parents=True, exist_ok=True)
     records = []

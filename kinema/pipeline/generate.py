@@ -11,6 +11,10 @@ the motion between keyframes up to the frame rate asked for, and an upscaler (`u
 doubles the size pass by pass up to the size asked for. Where a folder has no such stage (or the
 request goes down, not up), frames are resampled instead (linear blending or dropping in time,
 area/bicubic in space), and the progress output says so.
+
+A model folder may also hold a verifier (`verifier.*`, kinema.verifier): with `candidates` N > 1 the
+denoiser makes N keyframe clips from N starting noises (one batch) and the verifier keeps the one that
+follows the prompt best, before the cascade: a search over the starting noise (Ma et al., 2025).
 """
 from __future__ import annotations
 
@@ -29,13 +33,14 @@ from kinema.autoencoder.vae import VideoAutoencoder, load_autoencoder
 from kinema.cascade import has_stage, load_stage
 from kinema.cascade.interpolate import FrameFiller, interpolate_clip
 from kinema.cascade.upscale import Upscaler, upscale_clip
-from kinema.data.dataset import to_frames
+from kinema.data.dataset import to_frames, to_model_space
 from kinema.denoiser.dit import DenoiserConfig, VideoDiT, compute_dtype
 from kinema.diffusion.flow import FlowConfig
 from kinema.diffusion.samplers import SAMPLERS, guided_velocity, time_grid
 from kinema.io.checkpoint import CheckpointError, load_component, load_state_into
 from kinema.io.video import output_kind, write_video
-from kinema.text.encoder import TextEncoder, load_text_encoder
+from kinema.text.encoder import TextEmbedding, TextEncoder, load_text_encoder
+from kinema.verifier.model import Verifier, has_verifier, load_verifier
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "weights" / "default"
 MAX_SIZE = 1024
@@ -43,8 +48,9 @@ MAX_SECONDS = 30.0
 MAX_FPS = 60.0
 MAX_STEPS = 1000
 MAX_SHIFT = 100.0
+MAX_CANDIDATES = 16
 DEFAULT_SAMPLING = {"steps": 20, "guidance": 4.0, "sampler": "euler", "shift": 1.0, "guidance_interval": (0.0, 1.0),
-                    "eta": 0.0}
+                    "eta": 0.0, "candidates": 1}
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,8 @@ class Settings:
     model's default. guidance_interval (lo, hi): guidance applies at times t in (lo, hi] of the flow,
     t = 1 being noise. shift: the sampling time grid's shift (kinema.diffusion.samplers.time_grid; > 1
     spends more steps near noise, where the layout is decided). eta: DDIM's eta for the Euler sampler,
-    0 (the deterministic ODE) to 1 (ancestral sampling); kinema.diffusion.samplers.euler."""
+    0 (the deterministic ODE) to 1 (ancestral sampling); kinema.diffusion.samplers.euler. candidates: how
+    many keyframe clips to make, of which the model's verifier keeps the best (1: no search)."""
     seed: int = 0
     steps: int | None = None
     guidance: float | None = None
@@ -65,6 +72,7 @@ class Settings:
     guidance_interval: tuple[float, float] | None = None
     shift: float | None = None
     eta: float | None = None
+    candidates: int | None = None
 
 
 @dataclass
@@ -114,6 +122,8 @@ def check_settings(prompt: str, s: Settings) -> None:
         raise ValueError(f"--eta must be in [0, 1], got {s.eta:g}")
     if s.eta and s.sampler == "heun":
         raise ValueError("--eta > 0 (stochastic sampling) needs the euler sampler")
+    if s.candidates is not None and not 1 <= s.candidates <= MAX_CANDIDATES:
+        raise ValueError(f"--candidates must be in [1, {MAX_CANDIDATES}], got {s.candidates}")
     need = round(s.seconds * s.fps) * s.size * s.size * 3 * 6  # uint8 frames + float32 working copies
     if need > available_memory():
         raise ValueError(f"{s.seconds:g} s at {s.size}x{s.size}, {s.fps:g} fps needs about {need / 2**30:.1f} GiB, "
@@ -143,8 +153,9 @@ class Pipeline:
 
     def __init__(self, denoiser: VideoDiT, card: dict, text_encoder: TextEncoder, source: str,
                  autoencoder: VideoAutoencoder | None = None, interpolator: FrameFiller | None = None,
-                 upscaler: Upscaler | None = None):
+                 upscaler: Upscaler | None = None, verifier: Verifier | None = None):
         self.denoiser = denoiser.eval()
+        self.verifier = verifier
         self.autoencoder = autoencoder
         self.interpolator, self.upscaler = interpolator, upscaler
         self.card = card
@@ -179,7 +190,12 @@ class Pipeline:
                                       f"do not fit the denoiser's {model.config.in_channels} input channels")
         stages = {name: load_stage(folder, name, device) if has_stage(folder, name) else None
                   for name in ("interpolator", "upscaler")}
-        pipe = Pipeline(model.to(device, dtype), card, load_text_encoder(device=device), str(folder), autoencoder, **stages)
+        verifier = load_verifier(folder, device) if has_verifier(folder) else None
+        if verifier is not None and verifier.config.size != int(card["clip"]["size"]):
+            raise CheckpointError(f"{folder}: the verifier reads {verifier.config.size}x{verifier.config.size} clips, "
+                                  f"the denoiser makes {card['clip']['size']}x{card['clip']['size']}")
+        pipe = Pipeline(model.to(device, dtype), card, load_text_encoder(device=device), str(folder), autoencoder,
+                        **stages, verifier=verifier)
         pipe.timings["load"] = time.perf_counter() - t0
         return pipe
 
@@ -210,7 +226,10 @@ class Pipeline:
         eta = s.eta if s.eta is not None else self.sampling["eta"] if sampler == "euler" else 0.0
         if eta and sampler != "euler":
             raise ValueError(f"--eta > 0 (stochastic sampling) needs the euler sampler, not {sampler}")
-        return replace(s, steps=s.steps or self.sampling["steps"],
+        candidates = s.candidates or (self.sampling["candidates"] if self.verifier is not None else 1)
+        if candidates > 1 and self.verifier is None:
+            raise ValueError(f"--candidates {candidates} needs a verifier, and the model in {self.source} has none")
+        return replace(s, steps=s.steps or self.sampling["steps"], candidates=candidates,
                        guidance=self.sampling["guidance"] if s.guidance is None else s.guidance,
                        sampler=sampler, eta=eta,
                        guidance_interval=tuple(s.guidance_interval or self.sampling["guidance_interval"]),
@@ -244,6 +263,27 @@ class Pipeline:
                  progress: Callable[[str, int, int], None] | None = None) -> Video:
         """Make one clip. `callback(k, n)` after each denoising step; `progress(stage, k, n)` through every
         stage ("keyframes", "interpolate", "upscale")."""
+        check_settings(prompt, settings)
+        s = self.resolve(settings)
+        keyframes, scores = self.keyframes(prompt, s, callback, progress)  # steps 1-6
+        best = 0 if scores is None else int(np.argmax(scores))
+
+        # 7-8. motion between the keyframes up to the requested frame rate, then the requested size
+        frames = self.cascade(keyframes[best], s, progress)  # records the timings "interpolate" and "upscale"
+        meta = {"prompt": prompt, "model": self.name, "model_step": self.card.get("step"), **asdict(s),
+                "precision": str(next(self.denoiser.parameters()).dtype).removeprefix("torch."),
+                "stages": self.stages(s), "generator": "kinema"}
+        if scores is not None:
+            meta["verifier"] = {"step": self.verifier.step, "scores": [round(float(v), 4) for v in scores],
+                                "chosen": best}
+        return Video(frames, s.fps, meta)
+
+    @torch.no_grad()
+    def keyframes(self, prompt: str, settings: Settings = Settings(),
+                  callback: Callable[[int, int], None] | None = None,
+                  progress: Callable[[str, int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The candidates' keyframes (N, T, H, W, 3) uint8 at the native size and frame rate, and the
+        verifier's scores (N,) of them against the prompt (None for one candidate)."""
         # 1. check the request before any work
         check_settings(prompt, settings)
         s = self.resolve(settings)
@@ -256,16 +296,16 @@ class Pipeline:
         uncond = (self.text_encoder.encode([s.negative]) if s.negative else self.text_encoder.empty()).to(device)
         timings["text"] = time.perf_counter() - t0
 
-        # 3. the starting noise, at the denoiser's native size and frame rate, from the seed
+        # 3. the starting noise of each candidate, at the denoiser's native size and frame rate, from the seed
         t0 = time.perf_counter()
         native_fps, native_size = float(self.clip["fps"]), int(self.clip["size"])
         n_native = max(round(s.seconds * native_fps), 1)
-        pt = self.denoiser.config.patch[0]
+        pt, n = self.denoiser.config.patch[0], s.candidates
         if self.autoencoder is not None:
             c, t, h, w = self.autoencoder.cfg.latent_shape(n_native, native_size, native_size)
-            shape = (1, c, math.ceil(t / pt) * pt, h, w)
+            shape = (n, c, math.ceil(t / pt) * pt, h, w)
         else:
-            shape = (1, self.denoiser.config.in_channels, math.ceil(n_native / pt) * pt, native_size, native_size)
+            shape = (n, self.denoiser.config.in_channels, math.ceil(n_native / pt) * pt, native_size, native_size)
         generator = torch.Generator().manual_seed(s.seed)  # the starting noise, then any noise the sampler takes in
         noise = torch.randn(shape, generator=generator).to(device)
 
@@ -276,7 +316,8 @@ class Pipeline:
             if progress:
                 progress("keyframes", k, n)
 
-        velocity = guided_velocity(self.denoiser, self.flow, cond, uncond, s.guidance, s.guidance_interval)
+        velocity = guided_velocity(self.denoiser, self.flow, cond.repeat(n), uncond.repeat(n), s.guidance,
+                                   s.guidance_interval)
         x0 = SAMPLERS[s.sampler](velocity, noise, time_grid(s.steps, s.shift), on_step, eta=s.eta, generator=generator)
         timings["denoise"] = time.perf_counter() - t0
 
@@ -285,14 +326,25 @@ class Pipeline:
             t0 = time.perf_counter()
             x0 = self.autoencoder.decode(x0, chunk=4)
             timings["decode"] = time.perf_counter() - t0
+        keyframes = to_frames(x0)[:, :n_native]  # (N, T, H, W, 3) uint8
 
-        # 6-7. motion between the keyframes up to the requested frame rate, then the requested size
-        frames = self.cascade(to_frames(x0)[0][:n_native], s, progress)
-        self.timings.update(timings)  # cascade() has recorded "interpolate" and "upscale"
-        meta = {"prompt": prompt, "model": self.name, "model_step": self.card.get("step"), **asdict(s),
-                "precision": str(next(self.denoiser.parameters()).dtype).removeprefix("torch."),
-                "stages": self.stages(s), "generator": "kinema"}
-        return Video(frames, s.fps, meta)
+        # 6. the verifier's score of each candidate against the prompt
+        scores = None
+        self.timings.pop("verify", None)
+        if n > 1:
+            t0 = time.perf_counter()
+            scores = self.score(keyframes, cond)
+            timings["verify"] = time.perf_counter() - t0
+        self.timings.update(timings)
+        return keyframes, scores
+
+    @torch.no_grad()
+    def score(self, keyframes: np.ndarray, cond: TextEmbedding) -> np.ndarray:
+        """The verifier's scores (N,) of keyframe clips (N, T, H, W, 3) uint8 at the native size against one
+        encoded prompt (its first max_frames frames, for longer clips)."""
+        device = next(self.verifier.parameters()).device
+        x = to_model_space(keyframes[:, :self.verifier.config.max_frames]).to(device)
+        return self.verifier(x, cond.index(slice(0, 1)).repeat(len(x)).to(device)).float().cpu().numpy()
 
 
 @functools.lru_cache(maxsize=2)
@@ -305,11 +357,12 @@ def generate(prompt: str, *, model: str | None = None, seed: int = 0, steps: int
              guidance: float | None = None, negative: str = "", sampler: str | None = None,
              seconds: float = 2.0, fps: float = 8.0, size: int = 64,
              guidance_interval: tuple[float, float] | None = None, shift: float | None = None,
-             eta: float | None = None) -> Video:
+             eta: float | None = None, candidates: int | None = None) -> Video:
     """Make a clip from a prompt: `kinema.generate("a red ball bouncing on a white background").save("a.mp4")`.
 
     Returns a Video whose `.frames` is uint8 (T, H, W, 3)."""
-    settings = Settings(seed, steps, guidance, negative, sampler, seconds, fps, size, guidance_interval, shift, eta)
+    settings = Settings(seed, steps, guidance, negative, sampler, seconds, fps, size, guidance_interval, shift, eta,
+                        candidates)
     check_settings(prompt, settings)
     return load_pipeline(model)(prompt, settings)
 

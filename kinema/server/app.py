@@ -34,6 +34,7 @@ class Limits:
     max_steps: int = 100
     max_prompt: int = 500
     max_queued: int = 64
+    max_candidates: int = 8
     max_body: int = 16_384  # bytes of a request body
 
 
@@ -47,6 +48,8 @@ class JobRequest(BaseModel):
         None, description="guide only at flow times t in (lo, hi], t = 1 being noise (the model's default when left out)")
     shift: float | None = Field(None, gt=0, le=100, description="sampling time-grid shift (> 1: more steps near noise)")
     eta: float | None = Field(None, ge=0, le=1, description="stochastic Euler sampling, DDIM's eta: 0 the plain ODE, 1 ancestral")
+    candidates: int | None = Field(None, ge=1, le=16,
+                                   description="keyframe clips to make, of which the verifier keeps the best")
     seconds: float = Field(2.0, gt=0, le=60)
     fps: float = Field(8.0, ge=1, le=60)
     size: int = Field(64, ge=16, le=1024, description="width and height in pixels (even)")
@@ -84,6 +87,7 @@ class Job(BaseModel):
     guidance_interval: tuple[float, float] | None = None
     shift: float | None = None
     eta: float | None = None
+    candidates: int | None = None
     seconds: float
     fps: float
     size: int
@@ -185,6 +189,8 @@ def create_app(data_dir: str | Path, limits: Limits = Limits(), token: str | Non
             problems.append(f"fps is limited to {limits.max_fps:g}")
         if req.steps is not None and req.steps > limits.max_steps:
             problems.append(f"steps are limited to {limits.max_steps}")
+        if req.candidates is not None and req.candidates > limits.max_candidates:
+            problems.append(f"candidates are limited to {limits.max_candidates}")
         settings = req.model_dump()
         settings["seed"] = random.randrange(2**31) if req.seed is None else req.seed
         if not problems:

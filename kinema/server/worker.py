@@ -46,7 +46,8 @@ def worker_main(data_dir: str, model: str | None, threads: int, parent: int, pol
         job_id, run = job["id"], job["run"]
         settings = Settings(seed=job["seed"], steps=job["steps"], guidance=job["guidance"], negative=job["negative"],
                             seconds=job["seconds"], fps=job["fps"], size=job["size"],
-                            guidance_interval=job.get("guidance_interval"), shift=job.get("shift"), eta=job.get("eta"))
+                            guidance_interval=job.get("guidance_interval"), shift=job.get("shift"), eta=job.get("eta"),
+                            candidates=job.get("candidates"))
 
         def callback(k: int, n: int) -> None:
             if not store.progress(job_id, run, k, n):

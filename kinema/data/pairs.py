@@ -1,0 +1,88 @@
+"""Matched and near-miss (clip, caption) pairs from the shapes world, for training the verifier.
+
+A near miss differs from a scene's description in exactly one thing a caption can say: one object's
+colour, shape, motion or (where the caption names sizes) size, the background, or, in a two-object
+scene, which object has which shape or motion. Item i gives the clip and caption of a scene and the
+clip and caption of its near miss, so a verifier learns to tell apart exactly the attributes a caption
+names, the small ones (a shape's corners, which way a clip runs) included, rather than only the ones
+that change most pixels.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from kinema.data.captions import Description, canonical, paraphrase
+from kinema.data.shapes import (BACKGROUNDS, MOTIONS, OBJECT_COLOURS, SHAPES, SIZES, Scene, render, sample_scene,
+                                start_range)
+
+
+def _restart(o, rng: np.random.Generator):
+    """The object with a start that keeps it inside for its (possibly new) motion and size."""
+    (xa, xb), (ya, yb) = start_range(SIZES[o.size], o.motion)
+    x = o.x0 if xa <= o.x0 <= xb else float(rng.uniform(xa, xb))
+    y = o.y0 if ya <= o.y0 <= yb else float(rng.uniform(ya, yb))
+    return replace(o, x0=x, y0=y)
+
+
+KINDS = ("colour", "shape", "motion", "background", "size", "swap_shape", "swap_motion")
+
+
+def near_miss(scene: Scene, rng: np.random.Generator, name_sizes: bool) -> tuple[Scene, str]:
+    """`scene` with one caption-visible attribute changed (the module docstring; sizes only if named), and
+    which kind of change it is (one of KINDS)."""
+    objs = list(scene.objects)
+    kinds = ["colour", "shape", "motion", "background"] + (["size"] if name_sizes else [])
+    if len(objs) == 2:
+        kinds += [k for k in ("swap_shape", "swap_motion") if getattr(objs[0], k[5:]) != getattr(objs[1], k[5:])]
+    kind = kinds[int(rng.integers(len(kinds)))]
+    if kind == "background":
+        return replace(scene, background=str(rng.choice([b for b in BACKGROUNDS if b != scene.background]))), kind
+    if kind.startswith("swap_"):
+        attr = kind[5:]
+        a, b = getattr(objs[0], attr), getattr(objs[1], attr)
+        objs = [_restart(replace(objs[0], **{attr: b}), rng), _restart(replace(objs[1], **{attr: a}), rng)]
+        return replace(scene, objects=tuple(objs)), kind
+    k = int(rng.integers(len(objs)))
+    o = objs[k]
+    if kind == "colour":
+        used = {p.colour for p in objs}
+        o = replace(o, colour=str(rng.choice([c for c in OBJECT_COLOURS if c not in used])))
+    elif kind == "shape":
+        o = replace(o, shape=str(rng.choice([s for s in SHAPES if s != o.shape])))
+    elif kind == "motion":
+        o = _restart(replace(o, motion=str(rng.choice([m for m in MOTIONS if m != o.motion]))), rng)
+    else:
+        o = _restart(replace(o, size="large" if o.size == "small" else "small"), rng)
+    objs[k] = o
+    return replace(scene, objects=tuple(objs)), kind
+
+
+def caption_of(scene: Scene, rng: np.random.Generator, name_sizes: bool, p_canonical: float = 0.3) -> str:
+    d = Description.of(scene, name_sizes=name_sizes)
+    return canonical(d) if rng.random() < p_canonical else paraphrase(d, rng)
+
+
+class NearMissPairs:
+    """Item i: (clip, caption, near-miss clip, near-miss caption), clips uint8 (T, H, W, 3), fixed by (seed, i);
+    `kind(i)`: which kind of change item i's near miss is."""
+
+    def __init__(self, seed: int = 0, size: int = 32, fps: float = 4, seconds: float = 2.0, p_two: float = 0.5,
+                 p_size: float = 0.6):
+        self.seed, self.size, self.fps, self.seconds, self.p_two, self.p_size = seed, size, fps, seconds, p_two, p_size
+
+    def scenes(self, i: int) -> tuple[Scene, Scene, str, np.random.Generator, bool]:
+        rng = np.random.default_rng([self.seed, i, 3])
+        scene = sample_scene(rng, self.p_two)
+        name_sizes = bool(rng.random() < self.p_size)
+        miss, kind = near_miss(scene, rng, name_sizes)
+        return scene, miss, kind, rng, name_sizes
+
+    def kind(self, i: int) -> str:
+        return self.scenes(i)[2]
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, str, np.ndarray, str]:
+        scene, miss, _, rng, name_sizes = self.scenes(i)
+        clip = lambda s: render(s, self.size, self.fps, self.seconds)  # noqa: E731
+        return clip(scene), caption_of(scene, rng, name_sizes), clip(miss), caption_of(miss, rng, name_sizes)
