@@ -54,7 +54,7 @@ def measure(model: str | None, size: int, fps: float, seconds: float, runs: int)
 
     from kinema.pipeline.generate import Pipeline, Settings
     t_import = time.perf_counter() - t0
-    steps = ("text", "denoise", "decode", "interpolate", "upscale")
+    steps = ("text", "denoise", "decode", "verify", "interpolate", "upscale")
     stages = {"import": [t_import], "load": [], **{k: [] for k in steps}, "write": []}
     for i in range(runs):
         t0 = time.perf_counter()
@@ -72,7 +72,7 @@ def measure(model: str | None, size: int, fps: float, seconds: float, runs: int)
     s = pipe.resolve(Settings(**settings))
     print(f"\n{model or 'default model'} ({pipe.card.get('space', 'pixels')} space):")
     print(f"kinema generate: {s.seconds:g} s, {s.fps:g} fps, {s.size}x{s.size}, {s.steps} {s.sampler} "
-          f"steps, guidance {s.guidance:g}; torch threads {torch.get_num_threads()}")
+          f"steps, guidance {s.guidance:g}, {s.candidates} candidate(s); torch threads {torch.get_num_threads()}")
     print(f"wall, whole command (median of {runs}): {statistics.median(walls):.2f} s  (runs: "
           + ", ".join(f"{w:.2f}" for w in walls) + ")")
     print("in-process breakdown (median; load split into the first in a process and later ones):")

@@ -50,6 +50,8 @@ def test_jobs_lifecycle_over_the_api(client):
     ({"prompt": PROMPT, "guidance_interval": [0.5, 0.2]}, 422, "guidance-interval"),
     ({"prompt": PROMPT, "guidance_interval": [0.2]}, 422, ""),
     ({"prompt": PROMPT, "shift": 0}, 422, "shift"),
+    ({"prompt": PROMPT, "candidates": 9}, 422, "candidates are limited to 8"),
+    ({"prompt": PROMPT, "candidates": 0}, 422, "candidates"),
 ])
 def test_bad_requests_are_refused_before_any_work(client, body, status, words):
     r = client.post("/api/jobs", json=body)
