@@ -18,6 +18,7 @@ import torch
 
 from kinema.io.checkpoint import load_component, load_json, save_component, save_json
 from kinema.pipeline.generate import DEFAULT_MODEL
+from kinema.verifier.model import has_verifier
 
 p = argparse.ArgumentParser()
 p.add_argument("run", nargs="?", help="the run folder whose EMA denoiser is shipped")
@@ -35,8 +36,8 @@ p.add_argument("--upscaler", help="run folder of the upscaler (omitted: the defa
 a = p.parse_args()
 sampling = {"steps": a.steps, "guidance": a.guidance, "sampler": a.sampler, "shift": a.shift,
             "guidance_interval": list(a.guidance_interval), "eta": a.eta, "candidates": a.candidates}
-if a.candidates > 1 and not a.verifier:
-    p.error("--candidates > 1 needs --verifier")
+if a.candidates > 1 and not a.verifier and not (a.sampling_only and has_verifier(DEFAULT_MODEL)):
+    p.error("--candidates > 1 needs --verifier (or, with --sampling-only, a shipped verifier)")
 
 
 def ship_component(run: str | None, name: str) -> None:
@@ -51,7 +52,8 @@ def ship_component(run: str | None, name: str) -> None:
 
 
 if a.sampling_only:
-    ship_component(a.verifier, "verifier")
+    if a.verifier:  # otherwise the shipped verifier, if any, stays
+        ship_component(a.verifier, "verifier")
     card = load_json(DEFAULT_MODEL / "denoiser.json")
     card["sampling"] = sampling
     save_json(DEFAULT_MODEL / "denoiser.json", card)

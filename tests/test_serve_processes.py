@@ -79,6 +79,7 @@ def test_restart_after_sigkill_loses_and_duplicates_nothing(tiny_model, tmp_path
     data = tmp_path / "data"
     server = Server(data, tiny_model)
     try:
+        assert call(server.url + "/api/limits")["max_candidates"] == 1  # the tiny model has no verifier to choose with
         ids = [call(server.url + "/api/jobs", {"prompt": f"{PROMPT} {i}", "seed": i, "steps": 60, "size": 64})["id"]
                for i in range(5)]
         running = wait_for(lambda: [j for j in call(server.url + "/api/jobs")["jobs"]
