@@ -263,9 +263,10 @@ class Pipeline:
                  progress: Callable[[str, int, int], None] | None = None) -> Video:
         """Make one clip. `callback(k, n)` after each denoising step; `progress(stage, k, n)` through every
         stage ("keyframes", "interpolate", "upscale")."""
+        # 1. check the request before any work
         check_settings(prompt, settings)
         s = self.resolve(settings)
-        keyframes, scores = self.keyframes(prompt, s, callback, progress)  # steps 1-6
+        keyframes, scores = self._keyframes(prompt, s, callback, progress)  # steps 2-6
         best = 0 if scores is None else int(np.argmax(scores))
 
         # 7-8. motion between the keyframes up to the requested frame rate, then the requested size
@@ -286,7 +287,11 @@ class Pipeline:
         verifier's scores (N,) of them against the prompt (None for one candidate)."""
         # 1. check the request before any work
         check_settings(prompt, settings)
-        s = self.resolve(settings)
+        return self._keyframes(prompt, self.resolve(settings), callback, progress)
+
+    def _keyframes(self, prompt: str, s: Settings, callback: Callable[[int, int], None] | None,
+                   progress: Callable[[str, int, int], None] | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Steps 2-6 of `keyframes` for checked settings that `resolve` has completed."""
         device = next(self.denoiser.parameters()).device
         timings = {}
 
