@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="x0 loss: add this weight times the error of the frame-to-frame differences (motion)")
     t.add_argument("--spatial-weight", type=float, default=0.0,
                    help="x0 loss: add this weight times the error of the pixel-to-pixel differences (edges)")
+    t.add_argument("--reward-verifier", help="a folder with a verifier whose contrastive judgement of the "
+                   "denoiser's predictions is added to the loss (kinema.train.reward)")
+    t.add_argument("--reward-weight", type=float, default=0.0, help="that loss's weight (0: off)")
+    t.add_argument("--reward-min-t", type=float, default=0.7, help="judge only predictions made at t >= this")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--checkpoint-every", type=_positive_int, default=250)
     t.add_argument("--precision", choices=PRECISIONS, default="auto")
@@ -251,14 +255,27 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(f"a {'x'.join(map(str, grid))} (T x H x W) clip does not tile into patches {denoiser_cfg.patch}")
     cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup, ema=args.ema,
                       caption_dropout=args.caption_dropout, seed=args.seed, checkpoint_every=args.checkpoint_every,
-                      precision=args.precision, clip=clip, data=args.data, init=args.init)
+                      precision=args.precision, clip=clip, data=args.data, init=args.init,
+                      reward_verifier=args.reward_verifier, reward_weight=args.reward_weight,
+                      reward_min_t=args.reward_min_t)
     if args.init and not (Path(args.init) / "denoiser.json").is_file():
         raise UsageError(f"--init {args.init}: no denoiser.json there")
+    if args.reward_weight < 0 or not 0 <= args.reward_min_t < 1:
+        raise UsageError("--reward-weight must be >= 0 and --reward-min-t in [0, 1)")
+    if args.reward_weight > 0 and not (args.reward_verifier and (Path(args.reward_verifier) / "verifier.json").is_file()):
+        raise UsageError("--reward-weight needs --reward-verifier, a folder with verifier.json")
     try:
         flow_cfg = FlowConfig(t_mean=args.t_mean, t_std=args.t_std, loss=args.loss,
                               temporal_weight=args.temporal_weight, spatial_weight=args.spatial_weight)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    try:  # the reward's verifier must read this run's clips: found out now, not after the model is built
+        from kinema.data.latents import LatentDataset
+        from kinema.train.trainer import reward_verifier
+
+        reward_verifier(cfg, flow_cfg, isinstance(dataset, LatentDataset), "cpu")
+    except ValueError as e:
+        raise UsageError(f"--reward-verifier: {e}") from None
     run = train(args.out, dataset, denoiser_cfg, flow_cfg, cfg, resume=args.resume,
                 progress=not args.no_progress)
     print(f"trained: {run}")

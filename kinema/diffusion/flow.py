@@ -96,17 +96,26 @@ def flow_loss(model: nn.Module, x0: torch.Tensor, cond: TextEmbedding, cfg: Flow
     """Mean squared error between prediction and target at random (t, noise): in velocity space, or
     on the clean clip when cfg.loss == "x0" (plus the weighted errors of its frame and pixel
     differences)."""
+    return flow_loss_and_prediction(model, x0, cond, cfg, generator)[0]
+
+
+def flow_loss_and_prediction(model: nn.Module, x0: torch.Tensor, cond: TextEmbedding, cfg: FlowConfig,
+                             generator: torch.Generator | None = None
+                             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """flow_loss, with the model's prediction (B, C, T, H, W) and the timesteps t (B,) it was made at,
+    for losses on the prediction itself (kinema.train.reward)."""
     t = sample_timesteps(x0.shape[0], cfg, generator, x0.device)
     noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
     x_t = add_noise(x0, noise, t)
+    prediction = model(x_t, t, cond)
     if cfg.loss == "x0":
-        err = model(x_t, t, cond).float() - x0.float()  # (B, C, T, H, W)
+        err = prediction.float() - x0.float()  # (B, C, T, H, W)
         loss = err.pow(2).mean()
         if cfg.temporal_weight and err.shape[2] > 1:
             loss = loss + cfg.temporal_weight * err.diff(dim=2).pow(2).mean()
         if cfg.spatial_weight:
             loss = loss + cfg.spatial_weight * (err.diff(dim=3).pow(2).mean() + err.diff(dim=4).pow(2).mean()) / 2
-        return loss
-    v_hat = to_velocity(model(x_t, t, cond), x_t, t, cfg)
+        return loss, prediction, t
+    v_hat = to_velocity(prediction, x_t, t, cfg)
     v = to_velocity(x0, x_t, t, cfg) if cfg.prediction == "x0" else noise - x0  # the same clamp as v_hat
-    return (v_hat.float() - v.float()).pow(2).mean()
+    return (v_hat.float() - v.float()).pow(2).mean(), prediction, t

@@ -3,7 +3,7 @@
 A run folder holds:
   denoiser.safetensors / denoiser.json      EMA weights and config: a model folder `generate` loads
   train_state.safetensors / train_state.json raw weights, AdamW state, step: what `--resume` reads
-  log.jsonl, loss.png                        the loss log and its plot
+  log.jsonl, loss.png                        the loss log and its plot (with `reward`: kinema.train.reward)
   autoencoder.safetensors / .json            (latent space) the autoencoder whose latents it denoises
 
 Every random draw of step s comes from generators seeded by (seed, s, rank), and the data items of
@@ -21,11 +21,13 @@ import torch.distributed as dist
 from kinema.data.dataset import get_batch
 from kinema.data.latents import LatentDataset
 from kinema.denoiser.dit import DenoiserConfig, VideoDiT, compute_dtype, count_parameters
-from kinema.diffusion.flow import FlowConfig, flow_loss
+from kinema.diffusion.flow import FlowConfig, flow_loss_and_prediction
 from kinema.io.checkpoint import save_component, save_json
 from kinema.text.encoder import TEXT_ENCODER_NAME, TextEncoder, load_text_encoder
 from kinema.train.common import (RunLog, dist_info, optimizer_step, save_train_state, start_run, step_generator,
                                  warmup_lr, wrap_ddp)
+from kinema.train.reward import reward_loss
+from kinema.verifier.model import Verifier, load_verifier
 
 @dataclass
 class TrainConfig:
@@ -45,6 +47,9 @@ class TrainConfig:
     clip: dict = field(default_factory=lambda: {"size": 64, "fps": 8, "seconds": 2.0})
     data: str = "shapes"  # "shapes" or a folder of captioned clips
     init: str | None = None  # a model folder whose denoiser weights a new run starts from
+    reward_verifier: str | None = None  # a folder with a verifier: its contrastive judgement as a loss
+    reward_weight: float = 0.0  # that loss's weight beside the flow loss (kinema.train.reward)
+    reward_min_t: float = 0.7  # only predictions made at t >= this are judged
 
     @staticmethod
     def from_dict(d: dict) -> "TrainConfig":
@@ -76,6 +81,21 @@ def save_checkpoint(run: Path, model, ema, opt, denoiser_cfg, flow_cfg, train_cf
                                        "train": asdict(train_cfg)})
 
 
+def reward_verifier(cfg: TrainConfig, flow_cfg: FlowConfig, latent: bool, device: torch.device | str
+                    ) -> Verifier | None:
+    """The frozen verifier of the reward loss, checked against the run before any training; None without one."""
+    if cfg.reward_weight <= 0:
+        return None
+    if not cfg.reward_verifier:
+        raise ValueError("a reward weight needs a reward verifier (a folder with verifier.json)")
+    if latent or flow_cfg.prediction != "x0":
+        raise ValueError("the reward loss judges x0 predictions of pixel clips: it needs prediction 'x0' in pixel space")
+    verifier = load_verifier(cfg.reward_verifier, device)
+    clip = cfg.clip
+    verifier.check((1, 3, round(clip["seconds"] * clip["fps"]), clip["size"], clip["size"]))
+    return verifier
+
+
 # ---------------------------------------------------------------------------------------------
 # The loop
 # ---------------------------------------------------------------------------------------------
@@ -98,6 +118,8 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
 
     latent = isinstance(dataset, LatentDataset)
     space = "latent" if latent else "pixels"
+    verifier = reward_verifier(cfg, flow_cfg, latent, device)
+    hard_negatives = verifier is not None and hasattr(dataset, "near_miss_caption")
     if latent and dataset.latent.shape[1] != denoiser_cfg.in_channels:
         raise ValueError(f"the latent cache has {dataset.latent.shape[1]} channels, the denoiser takes {denoiser_cfg.in_channels}")
     if rank == 0:
@@ -119,14 +141,21 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
         else:
             x0, captions = get_batch(dataset, step * world + rank, cfg.batch)
             text = encoder.encode(captions)
+        first = (step * world + rank) * cfg.batch
+        negatives = (encoder.encode([dataset.near_miss_caption((first + j) % len(dataset)) for j in range(cfg.batch)])
+                     .to(device) if hard_negatives else None)
         x0, text = x0.to(device), text.to(device)
         keep = torch.rand(len(text), generator=gen, device=device) >= cfg.caption_dropout
-        text = text.where(keep, null.to(device))
         lr = warmup_lr(step, cfg.lr, cfg.warmup)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            loss = flow_loss(ddp_model, x0, text, flow_cfg, gen)
-        grad_norm = optimizer_step(model, ema, opt, loss, step, lr, cfg.grad_clip, cfg.ema)
-        record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=grad_norm, lr=lr)
+            loss, prediction, t = flow_loss_and_prediction(ddp_model, x0, text.where(keep, null.to(device)), flow_cfg, gen)
+            parts = {}
+            total = loss
+            if verifier is not None:
+                reward = reward_loss(verifier, prediction, t, text, negatives, keep, cfg.reward_min_t)
+                total, parts = loss + cfg.reward_weight * reward, {"reward": reward.item()}
+        grad_norm = optimizer_step(model, ema, opt, total, step, lr, cfg.grad_clip, cfg.ema)
+        record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=grad_norm, lr=lr, **parts)
         if record:
             bar.set_postfix(loss=f"{record['loss']:.4f}", rate=f"{record['samples_per_s']:.1f}/s")
         done = step + 1
