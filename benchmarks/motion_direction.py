@@ -3,7 +3,7 @@ down) with random colours, shapes and backgrounds, the share of clips whose obje
 nearest the named colour) ends up displaced the named way, and the share displaced the opposite way.
 A model blind to the direction of time or of the axes scores about the same on both.
 
-    python benchmarks/motion_direction.py [--model FOLDER ...] [--clips 48]
+    python benchmarks/motion_direction.py [--model FOLDER ...] [--clips 48] [--candidates 1]
 
 Clips are made at the model's native size and frame rate (the keyframes, no cascade stages), so the
 figure is the denoiser's own.
@@ -35,6 +35,8 @@ def main() -> None:
     p.add_argument("--model", action="append", help="model folder (repeatable; default: the shipped model)")
     p.add_argument("--clips", type=int, default=48)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--candidates", type=int, default=1, help="keyframe clips a prompt, the verifier's pick kept "
+                   "(default 1: the denoiser's own figure)")
     a = p.parse_args()
     rng = random.Random(a.seed)
     colours = [n for n in PALETTE_NAMES if n not in ("black", "white", "gray")]
@@ -46,7 +48,7 @@ def main() -> None:
         right = wrong = absent = 0
         for i, (motion, colour, shape, bg) in enumerate(jobs):
             prompt = f"a {colour} {shape} moving {motion} on a {bg} background"
-            clip = pipe(prompt, Settings(seed=a.seed + i, size=size, fps=fps))
+            clip = pipe(prompt, Settings(seed=a.seed + i, size=size, fps=fps, candidates=a.candidates))
             d = displacement(clip.frames, colour)
             if d is None:
                 absent += 1
