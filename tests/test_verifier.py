@@ -140,6 +140,12 @@ def test_reward_loss_judges_predictions_against_their_captions_and_near_misses(t
     misses = [data.near_miss_caption(i) for i in range(6)]
     assert misses == [data.near_miss_caption(i) for i in range(6)]  # fixed by (seed, i)
     assert all(m != data[i][1] for i, m in enumerate(misses))
+    for i in range(20):  # restricted to motion: the same words but one object's motion
+        a = Description.of(data.scene_and_caption(i)[0], name_sizes=False)
+        b = Description.of(near_miss(data.scene_and_caption(i)[0], np.random.default_rng(i), False, ("motion",))[0],
+                           name_sizes=False)
+        assert a.background == b.background and [(o.colour, o.shape) for o in a.objects] == \
+            [(o.colour, o.shape) for o in b.objects] and a != b
     negatives = text_encoder.encode(misses)
     verifier = load_verifier(DEFAULT_MODEL)
     t, keep = torch.full((6,), 0.9), torch.ones(6, dtype=torch.bool)
@@ -169,7 +175,11 @@ def test_train_with_a_reward_verifier(tiny_model, verifier_run, tmp_path, capsys
     assert "reads 3-channel 32x32 clips" in capsys.readouterr().err
     assert not run.exists()  # refused before any step
     assert main(args + ["--reward-weight", "0.01", "--reward-verifier", str(verifier_run),
-                        "--reward-min-t", "0"]) == 0
+                        "--reward-negatives", "direction"]) == 2
+    assert "--reward-negatives: choose among" in capsys.readouterr().err
+    assert main(args + ["--reward-weight", "0.01", "--reward-verifier", str(verifier_run),
+                        "--reward-min-t", "0", "--reward-negatives", "motion", "swap_motion"]) == 0
     records = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
     assert records[-1]["step"] == 2 and records[-1]["reward"] > 0
-    assert json.loads((run / "denoiser.json").read_text())["train"]["reward_weight"] == 0.01
+    train = json.loads((run / "denoiser.json").read_text())["train"]
+    assert train["reward_weight"] == 0.01 and train["reward_negatives"] == ["motion", "swap_motion"]

@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "denoiser's predictions is added to the loss (kinema.train.reward)")
     t.add_argument("--reward-weight", type=float, default=0.0, help="that loss's weight (0: off)")
     t.add_argument("--reward-min-t", type=float, default=0.7, help="judge only predictions made at t >= this")
+    t.add_argument("--reward-negatives", nargs="+", metavar="KIND", default=None,
+                   help="the kinds of near-miss caption each clip is judged against: colour, shape, motion, "
+                   "background, swap_shape, swap_motion (default: all)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--checkpoint-every", type=_positive_int, default=250)
     t.add_argument("--precision", choices=PRECISIONS, default="auto")
@@ -257,9 +260,14 @@ def cmd_train(args: argparse.Namespace) -> int:
                       caption_dropout=args.caption_dropout, seed=args.seed, checkpoint_every=args.checkpoint_every,
                       precision=args.precision, clip=clip, data=args.data, init=args.init,
                       reward_verifier=args.reward_verifier, reward_weight=args.reward_weight,
-                      reward_min_t=args.reward_min_t)
+                      reward_min_t=args.reward_min_t,
+                      reward_negatives=tuple(args.reward_negatives) if args.reward_negatives else None)
     if args.init and not (Path(args.init) / "denoiser.json").is_file():
         raise UsageError(f"--init {args.init}: no denoiser.json there")
+    from kinema.data.pairs import KINDS
+
+    if set(args.reward_negatives or ()) - set(KINDS):
+        raise UsageError(f"--reward-negatives: choose among {', '.join(KINDS)}")
     if args.reward_weight < 0 or not 0 <= args.reward_min_t < 1:
         raise UsageError("--reward-weight must be >= 0 and --reward-min-t in [0, 1)")
     if args.reward_weight > 0 and not (args.reward_verifier and (Path(args.reward_verifier) / "verifier.json").is_file()):

@@ -38,14 +38,15 @@ class ShapesDataset:
         scene, caption = self.scene_and_caption(i)
         return render(scene, self.size, self.fps, self.seconds), caption
 
-    def near_miss_caption(self, i: int) -> str:
+    def near_miss_caption(self, i: int, only: tuple[str, ...] | None = None) -> str:
         """A caption of item i's scene with exactly one captioned thing changed (kinema.data.pairs; sizes
-        are not named): a hard negative for a contrastive loss on item i's clip."""
+        are not named; `only`: the kinds of change to choose among): a hard negative for a contrastive loss
+        on item i's clip."""
         from kinema.data.pairs import caption_of, near_miss
 
         scene, _ = self.scene_and_caption(i)
         rng = np.random.default_rng([self.seed, i, 9])
-        miss, _ = near_miss(scene, rng, name_sizes=False)
+        miss, _ = near_miss(scene, rng, name_sizes=False, only=only)
         return caption_of(miss, rng, name_sizes=False)
 
 

@@ -29,13 +29,17 @@ def _restart(o, rng: np.random.Generator):
 KINDS = ("colour", "shape", "motion", "background", "size", "swap_shape", "swap_motion")
 
 
-def near_miss(scene: Scene, rng: np.random.Generator, name_sizes: bool) -> tuple[Scene, str]:
+def near_miss(scene: Scene, rng: np.random.Generator, name_sizes: bool,
+              only: tuple[str, ...] | None = None) -> tuple[Scene, str]:
     """`scene` with one caption-visible attribute changed (the module docstring; sizes only if named), and
-    which kind of change it is (one of KINDS)."""
+    which kind of change it is (one of KINDS); `only`: the kinds to choose among where the scene allows
+    one of them (else any)."""
     objs = list(scene.objects)
     kinds = ["colour", "shape", "motion", "background"] + (["size"] if name_sizes else [])
     if len(objs) == 2:
         kinds += [k for k in ("swap_shape", "swap_motion") if getattr(objs[0], k[5:]) != getattr(objs[1], k[5:])]
+    if only is not None and any(k in only for k in kinds):
+        kinds = [k for k in kinds if k in only]
     kind = kinds[int(rng.integers(len(kinds)))]
     if kind == "background":
         return replace(scene, background=str(rng.choice([b for b in BACKGROUNDS if b != scene.background]))), kind

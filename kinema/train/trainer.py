@@ -50,11 +50,14 @@ class TrainConfig:
     reward_verifier: str | None = None  # a folder with a verifier: its contrastive judgement as a loss
     reward_weight: float = 0.0  # that loss's weight beside the flow loss (kinema.train.reward)
     reward_min_t: float = 0.7  # only predictions made at t >= this are judged
+    reward_negatives: tuple[str, ...] | None = None  # the kinds of near miss (kinema.data.pairs.KINDS); None: all
 
     @staticmethod
     def from_dict(d: dict) -> "TrainConfig":
         d = dict(d)
         d["betas"] = tuple(d["betas"])
+        if d.get("reward_negatives") is not None:
+            d["reward_negatives"] = tuple(d["reward_negatives"])
         return TrainConfig(**d)
 
 
@@ -142,7 +145,7 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
             x0, captions = get_batch(dataset, step * world + rank, cfg.batch)
             text = encoder.encode(captions)
         first = (step * world + rank) * cfg.batch
-        negatives = (encoder.encode([dataset.near_miss_caption((first + j) % len(dataset)) for j in range(cfg.batch)])
+        negatives = (encoder.encode([dataset.near_miss_caption((first + j) % len(dataset), cfg.reward_negatives) for j in range(cfg.batch)])
                      .to(device) if hard_negatives else None)
         x0, text = x0.to(device), text.to(device)
         keep = torch.rand(len(text), generator=gen, device=device) >= cfg.caption_dropout
