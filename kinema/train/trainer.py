@@ -139,14 +139,17 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
                dynamic_ncols=True, desc="train")
     for step in bar:
         gen = step_generator(cfg.seed, step, rank, device)
+        first = (step * world + rank) * cfg.batch  # this process's first item of the step
         if latent:
-            x0, text = dataset.batch((step * world + rank) * cfg.batch, cfg.batch)
+            x0, text = dataset.batch(first, cfg.batch)
         else:
             x0, captions = get_batch(dataset, step * world + rank, cfg.batch)
             text = encoder.encode(captions)
-        first = (step * world + rank) * cfg.batch
-        negatives = (encoder.encode([dataset.near_miss_caption((first + j) % len(dataset), cfg.reward_negatives) for j in range(cfg.batch)])
-                     .to(device) if hard_negatives else None)
+        negatives = None
+        if hard_negatives:  # the near miss of each of the batch's items (get_batch's items, in its order)
+            misses = [dataset.near_miss_caption((first + j) % len(dataset), cfg.reward_negatives)
+                      for j in range(cfg.batch)]
+            negatives = encoder.encode(misses).to(device)
         x0, text = x0.to(device), text.to(device)
         keep = torch.rand(len(text), generator=gen, device=device) >= cfg.caption_dropout
         lr = warmup_lr(step, cfg.lr, cfg.warmup)
