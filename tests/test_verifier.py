@@ -170,13 +170,16 @@ def test_train_with_a_reward_verifier(tiny_model, verifier_run, tmp_path, capsys
             "--batch", "3", "--no-progress", "--init", str(tiny_model), "--checkpoint-every", "1"]
     capsys.readouterr()
     assert main(args + ["--reward-weight", "0.01"]) == 2
-    assert "needs --reward-verifier" in capsys.readouterr().err
+    assert "needs reward_verifier" in capsys.readouterr().err
     assert main(args + ["--reward-weight", "0.01", "--reward-verifier", str(verifier_run), "--size", "64"]) == 2
     assert "reads 3-channel 32x32 clips" in capsys.readouterr().err
     assert not run.exists()  # refused before any step
     assert main(args + ["--reward-weight", "0.01", "--reward-verifier", str(verifier_run),
                         "--reward-negatives", "direction"]) == 2
-    assert "--reward-negatives: choose among" in capsys.readouterr().err
+    assert "reward_negatives: choose among" in capsys.readouterr().err
+    assert main(args + ["--reward-weight", "0.01", "--reward-verifier", str(verifier_run),
+                        "--reward-negatives", "size"]) == 2  # training captions name no sizes: refused, not ignored
+    assert "reward_negatives: choose among colour, shape, motion, background, swap_shape" in capsys.readouterr().err
     assert main(args + ["--reward-weight", "0.01", "--reward-verifier", str(verifier_run),
                         "--reward-min-t", "0", "--reward-negatives", "motion", "swap_motion"]) == 0
     records = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]

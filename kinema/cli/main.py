@@ -264,14 +264,6 @@ def cmd_train(args: argparse.Namespace) -> int:
                       reward_negatives=tuple(args.reward_negatives) if args.reward_negatives else None)
     if args.init and not (Path(args.init) / "denoiser.json").is_file():
         raise UsageError(f"--init {args.init}: no denoiser.json there")
-    from kinema.data.pairs import KINDS
-
-    if set(args.reward_negatives or ()) - set(KINDS):
-        raise UsageError(f"--reward-negatives: choose among {', '.join(KINDS)}")
-    if args.reward_weight < 0 or not 0 <= args.reward_min_t < 1:
-        raise UsageError("--reward-weight must be >= 0 and --reward-min-t in [0, 1)")
-    if args.reward_weight > 0 and not (args.reward_verifier and (Path(args.reward_verifier) / "verifier.json").is_file()):
-        raise UsageError("--reward-weight needs --reward-verifier, a folder with verifier.json")
     try:
         flow_cfg = FlowConfig(t_mean=args.t_mean, t_std=args.t_std, loss=args.loss,
                               temporal_weight=args.temporal_weight, spatial_weight=args.spatial_weight)
@@ -281,11 +273,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         from kinema.data.latents import LatentDataset
         from kinema.train.trainer import reward_verifier
 
-        reward_verifier(cfg, flow_cfg, isinstance(dataset, LatentDataset), "cpu")
+        verifier = reward_verifier(cfg, flow_cfg, isinstance(dataset, LatentDataset), "cpu")
     except ValueError as e:
-        raise UsageError(f"--reward-verifier: {e}") from None
+        raise UsageError(f"{e} (--reward-* options)") from None
     run = train(args.out, dataset, denoiser_cfg, flow_cfg, cfg, resume=args.resume,
-                progress=not args.no_progress)
+                progress=not args.no_progress, verifier=verifier)
     print(f"trained: {run}")
     return 0
 

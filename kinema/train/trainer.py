@@ -86,11 +86,19 @@ def save_checkpoint(run: Path, model, ema, opt, denoiser_cfg, flow_cfg, train_cf
 
 def reward_verifier(cfg: TrainConfig, flow_cfg: FlowConfig, latent: bool, device: torch.device | str
                     ) -> Verifier | None:
-    """The frozen verifier of the reward loss, checked against the run before any training; None without one."""
-    if cfg.reward_weight <= 0:
+    """The frozen verifier of the reward loss, its settings checked against the run before any training (a
+    ValueError says what is wrong); None without a reward."""
+    from kinema.data.pairs import KINDS
+
+    kinds = [k for k in KINDS if k != "size"]  # the training captions name no sizes: no size near misses
+    if set(cfg.reward_negatives or ()) - set(kinds):
+        raise ValueError(f"reward_negatives: choose among {', '.join(kinds)}")
+    if cfg.reward_weight < 0 or not 0 <= cfg.reward_min_t < 1:
+        raise ValueError("reward_weight must be >= 0 and reward_min_t in [0, 1)")
+    if cfg.reward_weight == 0:
         return None
     if not cfg.reward_verifier:
-        raise ValueError("a reward weight needs a reward verifier (a folder with verifier.json)")
+        raise ValueError("reward_weight > 0 needs reward_verifier, a folder with verifier.json")
     if latent or flow_cfg.prediction != "x0":
         raise ValueError("the reward loss judges x0 predictions of pixel clips: it needs prediction 'x0' in pixel space")
     verifier = load_verifier(cfg.reward_verifier, device)
@@ -104,7 +112,8 @@ def reward_verifier(cfg: TrainConfig, flow_cfg: FlowConfig, latent: bool, device
 # ---------------------------------------------------------------------------------------------
 
 def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: FlowConfig, cfg: TrainConfig,
-          resume: bool = False, text_encoder: TextEncoder | None = None, progress: bool = True) -> Path:
+          resume: bool = False, text_encoder: TextEncoder | None = None, progress: bool = True,
+          verifier: Verifier | None = None) -> Path:
     """Train a denoiser into folder `run` on `dataset`: items (frames uint8 (T,H,W,3), caption) in pixel
     space, or a LatentDataset (latents and text embeddings cached by an autoencoder), in whose space
     the denoiser then works; the run folder gets a copy of that autoencoder, making it a model folder."""
@@ -121,7 +130,10 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
 
     latent = isinstance(dataset, LatentDataset)
     space = "latent" if latent else "pixels"
-    verifier = reward_verifier(cfg, flow_cfg, latent, device)
+    if verifier is None:  # (`verifier`: the reward's, already loaded and checked by the caller)
+        verifier = reward_verifier(cfg, flow_cfg, latent, device)
+    else:
+        verifier = verifier.to(device)
     hard_negatives = verifier is not None and hasattr(dataset, "near_miss_caption")
     if latent and dataset.latent.shape[1] != denoiser_cfg.in_channels:
         raise ValueError(f"the latent cache has {dataset.latent.shape[1]} channels, the denoiser takes {denoiser_cfg.in_channels}")
