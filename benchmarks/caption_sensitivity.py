@@ -6,6 +6,7 @@ can then not steer it. Motion swaps exchange opposite directions (left/right, up
 still, bouncing/still), the subtlest change of wording.
 
     python benchmarks/caption_sensitivity.py [--model FOLDER ...] [--clips 32] [--motion left right up down]
+        [--times 0.3 0.5 0.7 0.85 0.95]
 
 `--motion` keeps only scenes with those motions: with the four straight ones, the motion swap is a
 pure change of direction.
@@ -44,6 +45,7 @@ def main() -> None:
     p.add_argument("--clips", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--motion", nargs="+", choices=sorted(OPPOSITE), help="only scenes with these motions")
+    p.add_argument("--times", nargs="+", type=float, default=TIMES, help="the noise levels t measured")
     a = p.parse_args()
     for model in a.model or [None]:
         pipe = Pipeline.load(model)
@@ -67,12 +69,12 @@ def main() -> None:
         print(f"{pipe.name} (step {pipe.card.get('step')}): x0 MSE with the true caption, and its increase "
               f"when one attribute is swapped ({a.clips} clips)")
         print(f"{'t':>6} {'true':>8} " + " ".join(f"{k:>11}" for k in captions if k != "true"))
-        for t in TIMES:
+        for t in a.times:
             tt = torch.full((len(x0),), t)
             x_t = (1 - t) * x0 + t * noise
             with torch.no_grad():
                 err = {k: float((pipe.denoiser(x_t, tt, c) - x0).pow(2).mean()) for k, c in cond.items()}
-            print(f"{t:>6.2f} {err['true']:>8.4f} " + " ".join(
+            print(f"{t:>6.3g} {err['true']:>8.4f} " + " ".join(
                 f"{100 * (err[k] / err['true'] - 1):>+10.1f}%" for k in captions if k != "true"))
 
 
