@@ -5,7 +5,8 @@ import torch
 from conftest import tiny_train_config
 
 from kinema.autoencoder.stream import reconstruct_file, reconstruct_stream
-from kinema.autoencoder.vae import AE_PRESETS, VideoAutoencoder, load_autoencoder
+from kinema.autoencoder.vae import (AE_PRESETS, AutoencoderConfig, VideoAutoencoder, average_channels, down_shortcut,
+                                   load_autoencoder, repeat_channels, up_shortcut)
 from kinema.cli.main import main
 from kinema.data.dataset import ShapesDataset, to_frames, to_model_space
 from kinema.data.latents import LatentDataset, cache_latents
@@ -45,6 +46,21 @@ def test_encoder_and_decoder_are_causal():
     z3[:, :, 2:] = 0
     y3 = ae.decode(z3)
     assert torch.allclose(y[:, :, :5], y3[:, :, :5], atol=1e-6) and not torch.allclose(y[:, :, 5:], y3[:, :, 5:])
+
+
+def test_shortcuts_round_trip_and_need_fitting_widths():
+    """DC-AE's parameter-free shortcuts: space to channels then group means on the way down, channel repeats
+    then channels to space on the way up; up then down gives the input back. Widths that do not divide are
+    refused, and older configs (no `shortcuts` key) load without them."""
+    x = torch.randn(2, 16, 4, 4)
+    up = up_shortcut(x, 8)
+    assert up.shape == (2, 8, 8, 8)
+    assert torch.allclose(down_shortcut(up, 16), x)
+    assert torch.equal(average_channels(repeat_channels(x, 64), 16), x)
+    with pytest.raises(ValueError, match="shortcuts need"):
+        AutoencoderConfig(latent_channels=5, widths=(8, 8, 16), time_width=16, shortcuts=True)
+    assert not AutoencoderConfig.from_dict({"latent_channels": 4, "widths": [8, 8, 16]}).shortcuts
+    assert AE_PRESETS["tiny"].shortcuts  # so the tests below run through them
 
 
 def test_chunked_equals_one_pass_and_tiled_is_close():

@@ -16,6 +16,10 @@ Layout:
            fold r_t frames into channels -> 1x1 conv -> causal 3D res blocks -> (mean, logvar)
   decoder  causal 3D res blocks -> 1x1 conv -> unfold into r_t frames
            per frame: [res block, upsample x2 + conv] per level -> conv -> pixel-shuffle 2  (2D)
+  shortcuts (`shortcuts=True`, DC-AE: Chen et al. 2024, "Deep Compression Autoencoder for Efficient
+           High-Resolution Diffusion Models"): beside each change of resolution or width a parameter-free
+           path, space-to-channels then group means on the way down, channel repeats then channels-to-space
+           on the way up, so the convolutions learn residuals; high-compression autoencoders train faster.
 
 Streaming: every causal convolution can carry its last (k - 1) input frames from one chunk of
 latents to the next (`cache`), so `encode`/`decode` with `chunk=n` process n latent frames at a
@@ -47,6 +51,7 @@ class AutoencoderConfig:
     widths: tuple[int, ...] = (32, 64, 128)  # 2D widths at H/2, H/4, ..., H/r_s
     time_width: int = 128  # width of the causal 3D blocks at the latent rate
     time_blocks: int = 2
+    shortcuts: bool = False  # DC-AE's parameter-free residual paths around each change of resolution (below)
     latent_scale: tuple[float, ...] = ()  # per channel; set after training (empty: 1)
     latent_shift: tuple[float, ...] = ()  # per channel; set after training (empty: 0)
 
@@ -58,6 +63,12 @@ class AutoencoderConfig:
             raise ValueError(f"space_factor {self.space_factor} needs {levels} widths, got {len(self.widths)}")
         if self.time_factor < 1:
             raise ValueError(f"time_factor must be >= 1, got {self.time_factor}")
+        if self.shortcuts:  # each shortcut averages or repeats whole groups of channels
+            w, tw, c = self.widths, self.time_width, self.latent_channels
+            pairs = [(4 * a, b) for a, b in zip(w, w[1:])] + [(self.time_factor * w[-1], tw), (tw, c)]
+            if any(big % small for big, small in pairs):
+                raise ValueError(f"shortcuts need widths {w}, time_width {tw} and latent_channels {c} whose channel "
+                                 f"counts divide one another (4 x each width by the next; r_t x the last by time_width)")
 
     @property
     def compression(self) -> str:
@@ -81,9 +92,9 @@ class AutoencoderConfig:
 
 
 AE_PRESETS: dict[str, AutoencoderConfig] = {
-    "tiny": AutoencoderConfig(latent_channels=4, widths=(8, 8, 16), time_width=16, time_blocks=1),  # tests
-    "small": AutoencoderConfig(),  # 4x8x8, the default
-    "small-4x4x4": AutoencoderConfig(latent_channels=8, space_factor=4, widths=(32, 64)),
+    "tiny": AutoencoderConfig(latent_channels=4, widths=(8, 8, 16), time_width=16, time_blocks=1, shortcuts=True),  # tests
+    "small": AutoencoderConfig(shortcuts=True),  # 4x8x8, the default
+    "small-4x4x4": AutoencoderConfig(latent_channels=8, space_factor=4, widths=(32, 64), shortcuts=True),
 }
 
 
@@ -145,6 +156,26 @@ class ResBlock2d(nn.Module):
         return x + self.conv2(F.silu(self.norm2(self.conv1(F.silu(self.norm1(x))))))
 
 
+def average_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
+    """(N, C, ...) -> (N, channels, ...): the mean of each group of C / channels neighbouring channels."""
+    return x.unflatten(1, (channels, x.shape[1] // channels)).mean(2)
+
+
+def repeat_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
+    """(N, C, ...) -> (N, channels, ...): each channel repeated channels / C times (average_channels' adjoint)."""
+    return x.repeat_interleave(channels // x.shape[1], dim=1)
+
+
+def down_shortcut(x: torch.Tensor, channels: int) -> torch.Tensor:
+    """(N, C, H, W) -> (N, channels, H/2, W/2): space to channels, then group means (Chen et al. 2024, DC-AE)."""
+    return average_channels(F.pixel_unshuffle(x, 2), channels)
+
+
+def up_shortcut(x: torch.Tensor, channels: int) -> torch.Tensor:
+    """(N, C, H, W) -> (N, channels, 2H, 2W): channels repeated, then channels to space (DC-AE)."""
+    return F.pixel_shuffle(repeat_channels(x, 4 * channels), 2)
+
+
 class Upsample2d(nn.Module):
     def __init__(self, cin: int, cout: int):
         super().__init__()
@@ -172,7 +203,7 @@ class Encoder(nn.Module):
         with torch.no_grad():  # start with a narrow posterior (std ~0.05): noise must not drown the latent
             self.out.weight[cfg.latent_channels:].zero_()
             self.out.bias[cfg.latent_channels:].fill_(-6.0)
-        self.r = cfg.time_factor
+        self.r, self.shortcuts, self.latent_channels = cfg.time_factor, cfg.shortcuts, cfg.latent_channels
 
     def forward(self, x: torch.Tensor, cache: dict | None = None, first: bool = True) -> torch.Tensor:
         # x: (B, 3, T, H, W), T = 1 + r*(n-1) if `first` (the clip's start), else r*n
@@ -182,15 +213,19 @@ class Encoder(nn.Module):
         for i, block in enumerate(self.blocks):
             h = block(h)
             if i < len(self.downs):
-                h = self.downs[i](F.silu(h))
+                h = self.downs[i](F.silu(h)) + (down_shortcut(h, self.downs[i].out_channels) if self.shortcuts else 0)
         h = rearrange(h, "(b t) c h w -> b t c h w", b=b)
         if first:  # the first group is frame 0 alone: r copies of its features
             h = torch.cat([h[:, :1].expand(-1, self.r - 1, -1, -1, -1), h], dim=1)
         h = rearrange(h, "b (n r) c h w -> b (r c) n h w", r=self.r)  # (B, r*w, n, h, w)
-        h = self.fold(h)
+        h = self.fold(h) + (average_channels(h, self.fold.out_channels) if self.shortcuts else 0)
         for block in self.time:
             h = block(h, cache)
-        return self.out(F.silu(self.norm(h)), cache)  # (B, 2*C_z, n, h, w)
+        out = self.out(F.silu(self.norm(h)), cache)  # (B, 2*C_z, n, h, w): mean, logvar
+        if self.shortcuts:  # the mean also gets the features' group means
+            mean, logvar = out.chunk(2, dim=1)
+            out = torch.cat([mean + average_channels(h, self.latent_channels), logvar], dim=1)
+        return out
 
 
 class Decoder(nn.Module):
@@ -205,15 +240,15 @@ class Decoder(nn.Module):
         self.ups = nn.ModuleList(Upsample2d(w[i + 1], w[i]) for i in reversed(range(len(w) - 1)))
         self.out_norm = FrameNorm(w[0])
         self.out = nn.Conv2d(w[0], 3 * 4, 3, padding=1)  # before pixel-shuffle 2
-        self.r = cfg.time_factor
+        self.r, self.shortcuts = cfg.time_factor, cfg.shortcuts
 
     def forward(self, z: torch.Tensor, cache: dict | None = None, first: bool = True) -> torch.Tensor:
         # z: (B, C_z, n, h, w) -> (B, 3, T, h*r_s, w*r_s), T = 1 + r*(n-1) if `first`, else r*n
         b = z.shape[0]
-        h = self.inp(z, cache)
+        h = self.inp(z, cache) + (repeat_channels(z, self.inp.out_channels) if self.shortcuts else 0)
         for block in self.time:
             h = block(h, cache)
-        h = self.unfold(F.silu(self.norm(h)))  # (B, r*w, n, h, w)
+        h = self.unfold(F.silu(self.norm(h))) + (repeat_channels(h, self.unfold.out_channels) if self.shortcuts else 0)
         h = rearrange(h, "b (r c) n h w -> b (n r) c h w", r=self.r)
         if first:  # the first latent stands for frame 0 alone: keep the last of its r frames
             h = h[:, self.r - 1:]
@@ -221,7 +256,7 @@ class Decoder(nn.Module):
         for i, block in enumerate(self.blocks):
             h = block(h)
             if i < len(self.ups):
-                h = self.ups[i](F.silu(h))
+                h = self.ups[i](F.silu(h)) + (up_shortcut(h, self.ups[i].conv.out_channels) if self.shortcuts else 0)
         h = F.pixel_shuffle(self.out(F.silu(self.out_norm(h))), 2)  # (B*T, 3, H, W)
         return rearrange(h, "(b t) c h w -> b c t h w", b=b)
 
