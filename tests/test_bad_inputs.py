@@ -87,3 +87,10 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
     with pytest.raises(RuntimeError):
         atomic_write(target, broken)
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+@pytest.mark.parametrize("command", [["train", "--data", "shapes"], ["train-autoencoder"]])
+def test_cooldown_longer_than_the_run_is_refused(capsys, tmp_path, command):
+    code, err = run(capsys, *command, "--out", str(tmp_path / "run"), "--steps", "10", "--cooldown", "11")
+    assert code == 2 and "--cooldown" in err
+    assert not (tmp_path / "run").exists()

@@ -149,3 +149,14 @@ def test_train_on_a_folder_of_captioned_clips(tmp_path):
                  "--steps", "2", "--batch", "2", "--no-progress"]) == 0
     assert json.loads((run / "denoiser.json").read_text())["train"]["data"] == str(clips)
     assert main(["train", "--out", str(tmp_path / "r2"), "--data", str(tmp_path / "none"), "--preset", "tiny"]) == 2
+
+
+def test_lr_schedule_warms_up_holds_then_cools_down():
+    from kinema.train.common import lr_at
+
+    lrs = [lr_at(s, 1.0, warmup=10, steps=100, cooldown=20) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == 1.0  # warm-up
+    assert all(lr == 1.0 for lr in lrs[9:81])  # stable
+    assert lrs[90] == pytest.approx(0.5) and lrs[99] == pytest.approx(0.05)  # linear decay to 0 at step 100
+    assert all(a >= b for a, b in zip(lrs[80:], lrs[81:]))
+    assert [lr_at(s, 1.0, 10) for s in range(100)] == [min(1.0, (s + 1) / 10) for s in range(100)]  # no cool-down

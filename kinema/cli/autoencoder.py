@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kinema.cli.errors import UsageError, check_video_to_mp4
+from kinema.cli.errors import UsageError, check_cooldown, check_video_to_mp4
 
 
 def cmd_train_autoencoder(args: argparse.Namespace) -> int:
@@ -17,6 +17,7 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
     if args.preset not in AE_PRESETS:
         raise UsageError(f"unknown autoencoder preset {args.preset!r}; choose from {', '.join(AE_PRESETS)}")
     ae_cfg = AE_PRESETS[args.preset]
+    check_cooldown(args)
     if args.size % ae_cfg.space_factor or (args.frames - 1) % ae_cfg.time_factor:
         raise UsageError(f"training clips must be 1 + {ae_cfg.time_factor}k frames of a multiple of "
                          f"{ae_cfg.space_factor} pixels, got {args.frames} frames of {args.size}")
@@ -36,6 +37,7 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
         real = RealCropsDataset(videos, images, args.size, args.frames, args.seed)
         dataset, data = MixedDataset(shapes, real, args.real_share, args.seed), f"shapes + {args.real_share:.0%} real"
     cfg = AutoencoderTrainConfig(steps=args.steps, batch=args.batch, frames=args.frames, size=args.size, lr=args.lr,
+                                 cooldown=args.cooldown,
                                  kl_weight=args.kl_weight, temporal_weight=args.temporal_weight, seed=args.seed,
                                  checkpoint_every=args.checkpoint_every)
     run = train_autoencoder(args.out, dataset, ae_cfg, cfg, resume=args.resume, progress=not args.no_progress,

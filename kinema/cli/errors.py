@@ -19,3 +19,9 @@ def check_video_to_mp4(command: str, source: str, output: str) -> None:
         raise UsageError("the output would overwrite the input")
     if not Path(output).resolve().parent.is_dir():
         raise UsageError(f"output folder {Path(output).parent} does not exist")
+
+
+def check_cooldown(args) -> None:
+    """A training command's --cooldown must fit within its --steps."""
+    if not 0 <= args.cooldown <= args.steps:
+        raise UsageError(f"--cooldown must be in [0, --steps = {args.steps}], got {args.cooldown}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kinema.cli.errors import UsageError
+from kinema.cli.errors import UsageError, check_cooldown
 
 PRECISIONS = ("auto", "fp32", "bf16")  # kinema.denoiser.dit.compute_dtype reads them
 
@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch", type=_positive_int, default=12)
     t.add_argument("--lr", type=_positive_float, default=4e-4)
     t.add_argument("--warmup", type=int, default=200)
+    t.add_argument("--cooldown", type=int, default=0, metavar="N",
+                   help="decay lr linearly to 0 over the last N steps (resume a constant-lr run with --steps and --cooldown "
+                   "raised to add one)")
     t.add_argument("--ema", type=float, default=0.999)
     t.add_argument("--caption-dropout", type=float, default=0.1)
     t.add_argument("--t-mean", type=float, default=1.0, help="logit-normal timestep mean (> 0 leans to noise)")
@@ -118,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--frames", type=_positive_int, default=9, help="frames per training clip")
     a.add_argument("--size", type=_positive_int, default=64, help="training crop size")
     a.add_argument("--lr", type=_positive_float, default=3e-4)
+    a.add_argument("--cooldown", type=int, default=0, metavar="N",
+                   help="decay lr linearly to 0 over the last N steps (resume a constant-lr run with --steps and --cooldown "
+                   "raised to add one)")
     a.add_argument("--kl-weight", type=float, default=1e-6)
     a.add_argument("--temporal-weight", type=float, default=0.5)
     a.add_argument("--real-share", type=float, default=0.25,
@@ -231,6 +237,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     clip = {"size": args.size, "fps": args.fps, "seconds": args.seconds}
     if not 0 <= args.caption_dropout < 1:
         raise UsageError("--caption-dropout must be in [0, 1)")
+    check_cooldown(args)
     if (Path(args.data) / "cache.json").is_file():  # a latent cache: the denoiser works in its latent space
         from kinema.data.latents import LatentDataset
 
@@ -256,7 +263,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if any(n % p for n, p in zip(grid, denoiser_cfg.patch)):
         raise UsageError(f"a {'x'.join(map(str, grid))} (T x H x W) clip does not tile into patches {denoiser_cfg.patch}")
-    cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup, ema=args.ema,
+    cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup, cooldown=args.cooldown, ema=args.ema,
                       caption_dropout=args.caption_dropout, seed=args.seed, checkpoint_every=args.checkpoint_every,
                       precision=args.precision, clip=clip, data=args.data, init=args.init,
                       reward_verifier=args.reward_verifier, reward_weight=args.reward_weight,

@@ -18,7 +18,7 @@ from kinema.autoencoder.vae import AutoencoderConfig, VideoAutoencoder, count_pa
 from kinema.data.dataset import ShapesDataset, get_batch, to_model_space
 from kinema.io.checkpoint import save_component, save_json
 from kinema.train.common import (RunLog, dist_info, optimizer_step, save_train_state, start_run, step_generator,
-                                 warmup_lr, wrap_ddp)
+                                 lr_at, wrap_ddp)
 
 
 @dataclass
@@ -29,6 +29,7 @@ class AutoencoderTrainConfig:
     size: int = 64
     lr: float = 3e-4
     warmup: int = 200
+    cooldown: int = 0  # the last `cooldown` steps decay lr linearly to 0 (kinema.train.common.lr_at)
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.99)
     ema: float = 0.998
@@ -100,7 +101,7 @@ def train_autoencoder(run: str | Path, dataset, ae_cfg: AutoencoderConfig, cfg: 
         gen = step_generator(cfg.seed, step, rank, device)
         x, _ = get_batch(dataset, step * world + rank, cfg.batch)
         x = model.pad(x.to(device))
-        lr = warmup_lr(step, cfg.lr, cfg.warmup)
+        lr = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.cooldown)
         loss, parts = autoencoder_loss(ddp_model, x, cfg, gen)
         grad_norm = optimizer_step(model, ema, opt, loss, step, lr, cfg.grad_clip, cfg.ema)
         record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=grad_norm, lr=lr, **parts)

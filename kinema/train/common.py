@@ -42,9 +42,15 @@ def make_optimizer(model: torch.nn.Module, lr: float, betas, weight_decay: float
                               {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=tuple(betas))
 
 
-def warmup_lr(step: int, lr: float, warmup: int) -> float:
-    """Linear warm-up to lr over `warmup` steps, then constant (EMA does the averaging)."""
-    return lr * min(1.0, (step + 1) / max(warmup, 1))
+def lr_at(step: int, lr: float, warmup: int, steps: int = 0, cooldown: int = 0) -> float:
+    """Warm-up, stable, decay (Hägele et al. 2024, "Scaling Laws and Compute-Optimal Training Beyond Fixed
+    Training Durations"): linear warm-up to lr over `warmup` steps, then constant (EMA does the
+    averaging), then, when `cooldown` > 0, a linear decay to 0 over the last `cooldown` of `steps` steps.
+    A run trained at constant lr can be resumed with a cool-down added at its end."""
+    scale = min(1.0, (step + 1) / max(warmup, 1))
+    if cooldown > 0:
+        scale = min(scale, (steps - step) / cooldown)
+    return lr * max(scale, 0.0)
 
 
 def wrap_ddp(model: torch.nn.Module, world: int, device: torch.device) -> torch.nn.Module:

@@ -21,7 +21,7 @@ from kinema.cascade.interpolate import INTERPOLATOR_PRESETS, FrameFiller
 from kinema.cascade.upscale import UPSCALER_PRESETS, Upscaler
 from kinema.data.stages import InterpolationData, UpscaleData
 from kinema.io.checkpoint import save_component, save_json
-from kinema.train.common import RunLog, dist_info, optimizer_step, save_train_state, start_run, warmup_lr, wrap_ddp
+from kinema.train.common import RunLog, dist_info, optimizer_step, save_train_state, start_run, lr_at, wrap_ddp
 
 STAGES = ("interpolator", "upscaler")
 
@@ -122,7 +122,7 @@ def train_stage(run: str | Path, cfg: StageTrainConfig, real: list[Path] | None 
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress or rank != 0,
                dynamic_ncols=True, desc=f"train {cfg.stage}")
     for step in bar:
-        lr = warmup_lr(step, cfg.lr, cfg.warmup)
+        lr = lr_at(step, cfg.lr, cfg.warmup)
         loss, parts = stage_loss(ddp_model, cfg, data, step * world + rank)
         grad_norm = optimizer_step(model, ema, opt, loss, step, lr, cfg.grad_clip, cfg.ema)
         record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=grad_norm, lr=lr, **parts)

@@ -25,7 +25,7 @@ from kinema.diffusion.flow import FlowConfig, flow_loss_and_prediction
 from kinema.io.checkpoint import save_component, save_json
 from kinema.text.encoder import TEXT_ENCODER_NAME, TextEncoder, load_text_encoder
 from kinema.train.common import (RunLog, dist_info, optimizer_step, save_train_state, start_run, step_generator,
-                                 warmup_lr, wrap_ddp)
+                                 lr_at, wrap_ddp)
 from kinema.train.reward import reward_loss
 from kinema.verifier.model import Verifier, load_verifier
 
@@ -35,6 +35,7 @@ class TrainConfig:
     batch: int = 12  # per process
     lr: float = 4e-4
     warmup: int = 200
+    cooldown: int = 0  # the last `cooldown` steps decay lr linearly to 0 (kinema.train.common.lr_at)
     weight_decay: float = 0.01
     betas: tuple[float, float] = (0.9, 0.99)
     ema: float = 0.999
@@ -164,7 +165,7 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
             negatives = encoder.encode(misses).to(device)
         x0, text = x0.to(device), text.to(device)
         keep = torch.rand(len(text), generator=gen, device=device) >= cfg.caption_dropout
-        lr = warmup_lr(step, cfg.lr, cfg.warmup)
+        lr = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.cooldown)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             loss, prediction, t = flow_loss_and_prediction(ddp_model, x0, text.where(keep, null.to(device)), flow_cfg, gen)
             parts = {}
