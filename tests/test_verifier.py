@@ -186,3 +186,29 @@ def test_train_with_a_reward_verifier(tiny_model, verifier_run, tmp_path, capsys
     assert records[-1]["step"] == 2 and records[-1]["reward"] > 0
     train = json.loads((run / "denoiser.json").read_text())["train"]
     assert train["reward_weight"] == 0.01 and train["reward_negatives"] == ["motion", "swap_motion"]
+
+
+def test_the_verifier_reads_a_larger_faster_model_at_its_own_size_and_rate(tiny_model, verifier_run, tmp_path):
+    """A denoiser whose native clips are whole multiples of the verifier's (64x64 at 8 fps against 32x32 at
+    4 fps) has its candidates scored after area-downsampling and every second frame; other ratios are refused."""
+    from kinema.io.checkpoint import load_json, save_json
+    from kinema.pipeline.generate import Pipeline, Settings
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model, folder)
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(verifier_run / ("verifier" + suffix), folder)
+    card = load_json(folder / "denoiser.json")
+    card["clip"] = {**card["clip"], "size": 64, "fps": 8.0}
+    save_json(folder / "denoiser.json", card)
+    pipe = Pipeline.load(folder)
+    keyframes, scores = pipe.keyframes(PROMPT, pipe.resolve(Settings(steps=2, seed=1, candidates=2)))
+    assert keyframes.shape == (2, 16, 64, 64, 3)
+    every_second = keyframes[:, ::2].astype(np.float32)  # 4 fps; then the mean of each 2x2 block
+    small = np.rint(every_second.reshape(2, 8, 32, 2, 32, 2, 3).mean(axis=(3, 5))).astype(np.uint8)
+    expected = pipe.verifier(to_model_space(small), pipe.text_encoder.encode([PROMPT] * 2))
+    assert np.allclose(scores, expected.numpy(), atol=1e-5)
+    card["clip"]["fps"] = 6.0
+    save_json(folder / "denoiser.json", card)
+    with pytest.raises(CheckpointError, match="whole multiples"):
+        Pipeline.load(folder)

@@ -191,9 +191,12 @@ class Pipeline:
         stages = {name: load_stage(folder, name, device) if has_stage(folder, name) else None
                   for name in ("interpolator", "upscaler")}
         verifier = load_verifier(folder, device) if has_verifier(folder) else None
-        if verifier is not None and verifier.config.size != int(card["clip"]["size"]):
-            raise CheckpointError(f"{folder}: the verifier reads {verifier.config.size}x{verifier.config.size} clips, "
-                                  f"the denoiser makes {card['clip']['size']}x{card['clip']['size']}")
+        if verifier is not None:
+            size, fps, v_fps = int(card["clip"]["size"]), float(card["clip"]["fps"]), verifier.clip.get("fps")
+            if size % verifier.config.size or (v_fps and (fps / v_fps) % 1):
+                raise CheckpointError(f"{folder}: the verifier reads {verifier.config.size}x{verifier.config.size} "
+                                      f"clips{f' at {v_fps:g} fps' if v_fps else ''}; the denoiser's {size}x{size} at "
+                                      f"{fps:g} fps are not whole multiples of that")
         pipe = Pipeline(model.to(device, dtype), card, load_text_encoder(device=device), str(folder), autoencoder,
                         **stages, verifier=verifier)
         pipe.timings["load"] = time.perf_counter() - t0
@@ -346,9 +349,14 @@ class Pipeline:
     @torch.no_grad()
     def score(self, keyframes: np.ndarray, cond: TextEmbedding) -> np.ndarray:
         """The verifier's scores (N,) of keyframe clips (N, T, H, W, 3) uint8 at the native size against one
-        encoded prompt (its first max_frames frames, for longer clips)."""
+        encoded prompt: at the verifier's own size and frame rate (area down, every k-th frame) where the
+        denoiser's are whole multiples of them, its first max_frames frames for longer clips."""
         device = next(self.verifier.parameters()).device
-        x = to_model_space(keyframes[:, :self.verifier.config.max_frames]).to(device)
+        fps, v_fps, size = float(self.clip["fps"]), self.verifier.clip.get("fps") or float(self.clip["fps"]), \
+            self.verifier.config.size
+        n = math.ceil(keyframes.shape[1] * v_fps / fps)
+        clips = np.stack([resample(k, fps, v_fps, n, size) for k in keyframes])
+        x = to_model_space(clips[:, :self.verifier.config.max_frames]).to(device)
         return self.verifier(x, cond.index(slice(0, 1)).repeat(len(x)).to(device)).float().cpu().numpy()
 
 

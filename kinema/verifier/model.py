@@ -153,4 +153,5 @@ def load_verifier(folder: str | Path, device: str | torch.device = "cpu") -> Ver
         raise CheckpointError(f"{folder / 'verifier.json'} has a bad config: {e}") from None
     load_state_into(model, state, str(folder / "verifier.safetensors"))
     model.step = card.get("step")
+    model.clip = card.get("clip") or {"size": model.config.size}  # the clips it was trained on (size, fps)
     return model.to(device).eval().requires_grad_(False)
