@@ -263,7 +263,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if any(n % p for n, p in zip(grid, denoiser_cfg.patch)):
         raise UsageError(f"a {'x'.join(map(str, grid))} (T x H x W) clip does not tile into patches {denoiser_cfg.patch}")
-    cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup, cooldown=args.cooldown, ema=args.ema,
+    cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup, cooldown=args.cooldown,
+                      ema=args.ema,
                       caption_dropout=args.caption_dropout, seed=args.seed, checkpoint_every=args.checkpoint_every,
                       precision=args.precision, clip=clip, data=args.data, init=args.init,
                       reward_verifier=args.reward_verifier, reward_weight=args.reward_weight,
