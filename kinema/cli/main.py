@@ -56,6 +56,13 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
                    help="denoiser weights: auto = bf16 on CUDA, fp32 on CPU (bf16 is far slower on CPUs without bf16 units)")
 
 
+def _add_cooldown(p: argparse.ArgumentParser) -> None:
+    """--cooldown for a training command (kinema.train.common.lr_at; checked by check_cooldown)."""
+    p.add_argument("--cooldown", type=int, default=0, metavar="N",
+                   help="decay lr linearly to 0 over the last N steps (resume a constant-lr run with --steps and "
+                   "--cooldown raised to add one)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kinema", description="kinema: text to video")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -84,9 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch", type=_positive_int, default=12)
     t.add_argument("--lr", type=_positive_float, default=4e-4)
     t.add_argument("--warmup", type=int, default=200)
-    t.add_argument("--cooldown", type=int, default=0, metavar="N",
-                   help="decay lr linearly to 0 over the last N steps (resume a constant-lr run with --steps and --cooldown "
-                   "raised to add one)")
+    _add_cooldown(t)
     t.add_argument("--ema", type=float, default=0.999)
     t.add_argument("--caption-dropout", type=float, default=0.1)
     t.add_argument("--t-mean", type=float, default=1.0, help="logit-normal timestep mean (> 0 leans to noise)")
@@ -121,9 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--frames", type=_positive_int, default=9, help="frames per training clip")
     a.add_argument("--size", type=_positive_int, default=64, help="training crop size")
     a.add_argument("--lr", type=_positive_float, default=3e-4)
-    a.add_argument("--cooldown", type=int, default=0, metavar="N",
-                   help="decay lr linearly to 0 over the last N steps (resume a constant-lr run with --steps and --cooldown "
-                   "raised to add one)")
+    _add_cooldown(a)
     a.add_argument("--kl-weight", type=float, default=1e-6)
     a.add_argument("--temporal-weight", type=float, default=0.5)
     a.add_argument("--real-share", type=float, default=0.25,

@@ -113,10 +113,9 @@ def train_verifier(run: str | Path, cfg: VerifierTrainConfig, config: VerifierCo
         texts = encoder.encode([it[1] for it in items] + [it[3] for it in items]).to(device)
         c, c_miss = texts.split(cfg.batch)
         loss, parts = verifier_loss(ddp_model, *videos.split(cfg.batch), c, c_miss)
-        grad_norm = optimizer_step(model, ema, opt, loss, step, lr_at(step, cfg.lr, cfg.warmup), cfg.grad_clip,
-                                   cfg.ema)
-        record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=grad_norm,
-                         lr=lr_at(step, cfg.lr, cfg.warmup), **parts)
+        lr = lr_at(step, cfg.lr, cfg.warmup)
+        grad_norm = optimizer_step(model, ema, opt, loss, step, lr, cfg.grad_clip, cfg.ema)
+        record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=grad_norm, lr=lr, **parts)
         if record:
             bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['pair_accuracy']:.3f}",
                             rate=f"{record['samples_per_s']:.1f}/s")
