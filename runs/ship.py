@@ -5,6 +5,8 @@ shipped default model, with the cascade's stages and the verifier from their run
         --verifier runs/verifier [--steps 20 --guidance 4 --sampler euler --shift 1 --guidance-interval 0.2 1 \
         --eta 0 --candidates 1]
 
+or, keeping the shipped interpolator, upscaler and verifier: python runs/ship.py RUN --keep-stages [--steps ...].
+
 The sampling defaults chosen here are stored in the shipped denoiser.json. To change only those,
 keeping the shipped weights, stages and recipe (and, with --verifier, to ship a verifier too):
 
@@ -33,10 +35,12 @@ p.add_argument("--candidates", type=int, default=1, help="keyframe clips per pro
 p.add_argument("--verifier", help="run folder of the verifier (omitted: the default model has none)")
 p.add_argument("--interpolator", help="run folder of the interpolator (omitted: the default model has none)")
 p.add_argument("--upscaler", help="run folder of the upscaler (omitted: the default model has none)")
+p.add_argument("--keep-stages", action="store_true",
+               help="keep the shipped interpolator, upscaler and verifier as they are (their run folders keep no weights)")
 a = p.parse_args()
 sampling = {"steps": a.steps, "guidance": a.guidance, "sampler": a.sampler, "shift": a.shift,
             "guidance_interval": list(a.guidance_interval), "eta": a.eta, "candidates": a.candidates}
-if a.candidates > 1 and not a.verifier and not (a.sampling_only and has_verifier(DEFAULT_MODEL)):
+if a.candidates > 1 and not a.verifier and not ((a.sampling_only or a.keep_stages) and has_verifier(DEFAULT_MODEL)):
     p.error("--candidates > 1 needs --verifier (or, with --sampling-only, a shipped verifier)")
 
 
@@ -61,6 +65,13 @@ if a.sampling_only:
 if a.run is None:
     p.error("give the run folder to ship, or --sampling-only")
 run = Path(a.run)
+stages = {} if a.keep_stages else {n: getattr(a, n) for n in ("interpolator", "upscaler", "verifier")}
+if a.keep_stages and (a.interpolator or a.upscaler or a.verifier):
+    p.error("--keep-stages keeps the shipped stages: give no --interpolator, --upscaler or --verifier")
+# every source before anything is written, so that a bad argument leaves the shipped model whole
+for folder, name in [(run, "denoiser")] + [(Path(f), n) for n, f in stages.items() if f]:
+    if not (folder / f"{name}.safetensors").is_file():
+        p.error(f"missing {folder / name}.safetensors")
 DEFAULT_MODEL.mkdir(parents=True, exist_ok=True)
 shutil.copyfile(run / "denoiser.safetensors", DEFAULT_MODEL / "denoiser.safetensors")
 if (run / "autoencoder.json").is_file():  # shipped in float16 (half the size; loading casts back to float32)
@@ -69,8 +80,8 @@ if (run / "autoencoder.json").is_file():  # shipped in float16 (half the size; l
 else:
     for name in ("autoencoder.safetensors", "autoencoder.json"):
         (DEFAULT_MODEL / name).unlink(missing_ok=True)
-for name in ("interpolator", "upscaler", "verifier"):
-    ship_component(getattr(a, name), name)
+for name, folder in stages.items():
+    ship_component(folder, name)
 card = load_json(run / "denoiser.json")
 card["sampling"] = sampling
 card["recipe"] = f"{run}/recipe.sh"
