@@ -41,7 +41,7 @@ a = p.parse_args()
 sampling = {"steps": a.steps, "guidance": a.guidance, "sampler": a.sampler, "shift": a.shift,
             "guidance_interval": list(a.guidance_interval), "eta": a.eta, "candidates": a.candidates}
 if a.candidates > 1 and not a.verifier and not ((a.sampling_only or a.keep_stages) and has_verifier(DEFAULT_MODEL)):
-    p.error("--candidates > 1 needs --verifier (or, with --sampling-only, a shipped verifier)")
+    p.error("--candidates > 1 needs --verifier (or, with --sampling-only or --keep-stages, a shipped verifier)")
 
 
 def ship_component(run: str | None, name: str) -> None:
@@ -69,7 +69,8 @@ stages = {} if a.keep_stages else {n: getattr(a, n) for n in ("interpolator", "u
 if a.keep_stages and (a.interpolator or a.upscaler or a.verifier):
     p.error("--keep-stages keeps the shipped stages: give no --interpolator, --upscaler or --verifier")
 # every source before anything is written, so that a bad argument leaves the shipped model whole
-for folder, name in [(run, "denoiser")] + [(Path(f), n) for n, f in stages.items() if f]:
+sources = [(run, "denoiser")] + [(run, "autoencoder")] * (run / "autoencoder.json").is_file()
+for folder, name in sources + [(Path(f), n) for n, f in stages.items() if f]:
     if not (folder / f"{name}.safetensors").is_file():
         p.error(f"missing {folder / name}.safetensors")
 DEFAULT_MODEL.mkdir(parents=True, exist_ok=True)
