@@ -69,13 +69,14 @@ stages = {} if a.keep_stages else {n: getattr(a, n) for n in ("interpolator", "u
 if a.keep_stages and (a.interpolator or a.upscaler or a.verifier):
     p.error("--keep-stages keeps the shipped stages: give no --interpolator, --upscaler or --verifier")
 # every source before anything is written, so that a bad argument leaves the shipped model whole
-sources = [(run, "denoiser")] + [(run, "autoencoder")] * (run / "autoencoder.json").is_file()
+latent = (run / "autoencoder.json").is_file()  # a latent-space run ships its autoencoder too
+sources = [(run, "denoiser")] + ([(run, "autoencoder")] if latent else [])
 for folder, name in sources + [(Path(f), n) for n, f in stages.items() if f]:
     if not (folder / f"{name}.safetensors").is_file():
         p.error(f"missing {folder / name}.safetensors")
 DEFAULT_MODEL.mkdir(parents=True, exist_ok=True)
 shutil.copyfile(run / "denoiser.safetensors", DEFAULT_MODEL / "denoiser.safetensors")
-if (run / "autoencoder.json").is_file():  # shipped in float16 (half the size; loading casts back to float32)
+if latent:  # shipped in float16 (half the size; loading casts back to float32)
     weights, ae_card = load_component(run, "autoencoder")
     save_component(DEFAULT_MODEL, "autoencoder", weights, ae_card, dtype=torch.float16)
 else:

@@ -267,10 +267,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if any(n % p for n, p in zip(grid, denoiser_cfg.patch)):
         raise UsageError(f"a {'x'.join(map(str, grid))} (T x H x W) clip does not tile into patches {denoiser_cfg.patch}")
     cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup, cooldown=args.cooldown,
-                      ema=args.ema,
-                      caption_dropout=args.caption_dropout, seed=args.seed, checkpoint_every=args.checkpoint_every,
-                      precision=args.precision, clip=clip, data=args.data, init=args.init,
-                      reward_verifier=args.reward_verifier, reward_weight=args.reward_weight,
+                      ema=args.ema, caption_dropout=args.caption_dropout, seed=args.seed,
+                      checkpoint_every=args.checkpoint_every, precision=args.precision, clip=clip, data=args.data,
+                      init=args.init, reward_verifier=args.reward_verifier, reward_weight=args.reward_weight,
                       reward_min_t=args.reward_min_t,
                       reward_negatives=tuple(args.reward_negatives) if args.reward_negatives else None)
     if args.init and not (Path(args.init) / "denoiser.json").is_file():
