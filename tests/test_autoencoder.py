@@ -1,4 +1,6 @@
 """The causal video autoencoder: causality, streaming and tiling, shapes, checkpoints, training, latents."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,7 @@ from kinema.autoencoder.vae import (AE_PRESETS, AutoencoderConfig, VideoAutoenco
 from kinema.cli.main import main
 from kinema.data.dataset import ShapesDataset, to_frames, to_model_space
 from kinema.data.latents import LatentDataset, cache_latents
+from kinema.data.shapes import Scene
 from kinema.denoiser.dit import preset
 from kinema.diffusion.flow import FlowConfig
 from kinema.io.checkpoint import CheckpointError, load_tensors, save_component
@@ -144,6 +147,28 @@ def test_autoencoder_training_resumes_exactly(tmp_path):
     assert len(card.latent_scale) == 4 and (straight / "loss.png").is_file()
 
 
+def test_decoder_only_training_keeps_the_encoder_and_its_latents(tmp_path):
+    data = ShapesDataset(0, 32, 8, 5 / 8)
+    base, tuned = tmp_path / "base", tmp_path / "tuned"
+    train_autoencoder(base, data, AE_PRESETS["tiny"], tiny_ae_train(steps=2), progress=False)
+    before = load_autoencoder(base)
+    train_autoencoder(tuned, data, before.cfg, tiny_ae_train(steps=3, init=str(base), decoder_only=True), progress=False)
+    after = load_autoencoder(tuned)
+    enc_a, enc_b = before.encoder.state_dict(), after.encoder.state_dict()
+    assert all(torch.equal(enc_a[k], enc_b[k]) for k in enc_a)
+    dec_a, dec_b = before.decoder.state_dict(), after.decoder.state_dict()
+    assert any(not torch.equal(dec_a[k], dec_b[k]) for k in dec_a if dec_a[k].is_floating_point())
+    assert after.cfg.latent_shift == before.cfg.latent_shift and after.cfg.latent_scale == before.cfg.latent_scale
+    with pytest.raises(ValueError, match="init"):
+        train_autoencoder(tmp_path / "x", data, before.cfg, tiny_ae_train(decoder_only=True), progress=False)
+    args = ["train-autoencoder", "--out", str(tmp_path / "cli"), "--steps", "1", "--batch", "1", "--frames", "5",
+            "--size", "32", "--real-share", "0", "--no-progress"]
+    assert main(args + ["--decoder-only"]) == 2  # nothing to start from
+    assert main(args + ["--init", str(base), "--preset", "small"]) == 2  # the architecture comes from --init
+    assert main(args + ["--init", str(base), "--decoder-only"]) == 0
+    assert load_autoencoder(tmp_path / "cli").cfg.latent_channels == before.cfg.latent_channels
+
+
 def test_latent_cache_then_latent_denoiser_generates(tmp_path, text_encoder):
     ae_run = tmp_path / "ae"
     train_autoencoder(ae_run, ShapesDataset(0, 32, 8, 5 / 8), AE_PRESETS["tiny"], tiny_ae_train(), progress=False)
@@ -166,3 +191,41 @@ def test_latent_cache_then_latent_denoiser_generates(tmp_path, text_encoder):
     assert main(args + ["--patch", "1,2,3"]) == 2  # a 3x4x4 latent does not tile into 1x2x3 patches
     assert main(args + ["--patch", "1,2,2"]) == 0
     assert Pipeline.load(tmp_path / "cli-run").denoiser.config.in_channels == 4  # taken from the cache
+
+
+def test_latent_cache_recaptions_from_recorded_scenes(tmp_path, text_encoder):
+    ae_run = tmp_path / "ae"
+    train_autoencoder(ae_run, ShapesDataset(0, 32, 8, 5 / 8), AE_PRESETS["tiny"], tiny_ae_train(steps=1), progress=False)
+    clip_cfg, shapes = {"size": 32, "fps": 4, "seconds": 2.0}, ShapesDataset(1, 32, 4, 2.0)
+    cache = cache_latents(shapes, ae_run, tmp_path / "cache", 4, clip_cfg, text_encoder, shard_size=4,
+                          progress=False)
+    shard = cache / "shard-00000.jsonl"
+    lines = [json.loads(line) for line in shard.read_text().splitlines()]
+    assert [Scene.from_dict(line["scene"]) for line in lines] == [shapes.scene_and_caption(i)[0] for i in range(4)]
+
+    plain = LatentDataset(cache)
+    fresh = LatentDataset(cache, recaption=1.0, text_encoder=text_encoder)
+    _, a = plain.batch(0, 4)
+    _, b = fresh.batch(0, 4)
+    _, c = fresh.batch(4, 4)  # the same clips in the next epoch: other wordings
+    _, b2 = LatentDataset(cache, recaption=1.0, text_encoder=text_encoder).batch(0, 4)
+    assert torch.equal(b.pooled, b2.pooled)  # a pure function of (seed, item)
+    assert not torch.allclose(a.pooled, b.pooled) and not torch.allclose(b.pooled, c.pooled)
+    cos = (b.pooled @ a.pooled.T).diagonal()  # a new wording of the same scene stays near the cached caption
+    assert (cos > 0.5).all(), cos
+    with pytest.raises(ValueError, match="text encoder"):
+        LatentDataset(cache, recaption=0.5)
+
+    # a cache made before scenes were recorded: refused for recaptioning, then given its scenes by a rerun
+    shard.write_text("".join(json.dumps({"index": x["index"], "caption": x["caption"]}) + "\n" for x in lines))
+    with pytest.raises(CheckpointError, match="records no scene"):
+        LatentDataset(cache, recaption=1.0, text_encoder=text_encoder)
+    with pytest.raises(CheckpointError, match="other data"):
+        cache_latents(ShapesDataset(2, 32, 4, 2.0), ae_run, cache, 4, clip_cfg, text_encoder, shard_size=4,
+                      progress=False)
+    cache_latents(shapes, ae_run, cache, 4, clip_cfg, text_encoder, shard_size=4, progress=False)
+    assert [json.loads(line) for line in shard.read_text().splitlines()] == lines
+    args = ["train", "--out", str(tmp_path / "run"), "--data", str(cache), "--preset", "tiny", "--patch", "1,2,2",
+            "--steps", "1", "--batch", "2", "--no-progress", "--recaption", "0.5"]
+    assert main(args) == 0
+    assert main(args[:4] + ["shapes"] + args[5:]) == 2  # rendered clips are captioned afresh anyway

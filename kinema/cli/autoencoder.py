@@ -8,15 +8,22 @@ from kinema.cli.errors import UsageError, check_cooldown, check_video_to_mp4
 
 
 def cmd_train_autoencoder(args: argparse.Namespace) -> int:
-    from kinema.autoencoder.vae import AE_PRESETS
+    from kinema.autoencoder.vae import AE_PRESETS, load_autoencoder
     from kinema.data.dataset import MixedDataset, RealCropsDataset, ShapesDataset
     from kinema.data.real import default_real_sources
     from kinema.io.video import VIDEO_SUFFIXES
     from kinema.train.autoencoder import AutoencoderTrainConfig, train_autoencoder
 
-    if args.preset not in AE_PRESETS:
+    if args.init and args.preset:
+        raise UsageError("--init takes the autoencoder's architecture from that folder; drop --preset")
+    if args.decoder_only and not args.init:
+        raise UsageError("--decoder-only trains the decoder of the autoencoder given by --init")
+    if args.init:  # (the card's latent statistics are measured again at each checkpoint)
+        ae_cfg = load_autoencoder(args.init).cfg
+    elif (args.preset or "small") not in AE_PRESETS:
         raise UsageError(f"unknown autoencoder preset {args.preset!r}; choose from {', '.join(AE_PRESETS)}")
-    ae_cfg = AE_PRESETS[args.preset]
+    else:
+        ae_cfg = AE_PRESETS[args.preset or "small"]
     check_cooldown(args)
     if args.size % ae_cfg.space_factor or (args.frames - 1) % ae_cfg.time_factor:
         raise UsageError(f"training clips must be 1 + {ae_cfg.time_factor}k frames of a multiple of "
@@ -39,7 +46,8 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
     cfg = AutoencoderTrainConfig(steps=args.steps, batch=args.batch, frames=args.frames, size=args.size, lr=args.lr,
                                  cooldown=args.cooldown,
                                  kl_weight=args.kl_weight, temporal_weight=args.temporal_weight, seed=args.seed,
-                                 checkpoint_every=args.checkpoint_every)
+                                 checkpoint_every=args.checkpoint_every, init=args.init,
+                                 decoder_only=args.decoder_only)
     run = train_autoencoder(args.out, dataset, ae_cfg, cfg, resume=args.resume, progress=not args.no_progress,
                             data=data)
     print(f"trained: {run}")

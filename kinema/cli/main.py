@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cooldown(t)
     t.add_argument("--ema", type=float, default=0.999)
     t.add_argument("--caption-dropout", type=float, default=0.1)
+    t.add_argument("--recaption", type=float, default=0.0, metavar="P",
+                   help="a latent cache of the shapes world: caption each item afresh from its scene with "
+                   "chance P (a new wording every epoch; the cache holds one per clip)")
     t.add_argument("--t-mean", type=float, default=1.0, help="logit-normal timestep mean (> 0 leans to noise)")
     t.add_argument("--t-std", type=_positive_float, default=1.0, help="logit-normal timestep spread")
     t.add_argument("--loss", choices=("velocity", "x0"), default="velocity",
@@ -120,7 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("train-autoencoder", help="train the video autoencoder on the shapes world and real footage")
     a.add_argument("--out", required=True, help="run folder (checkpoints, log, loss plot)")
-    a.add_argument("--preset", default="small", help="autoencoder preset: tiny, small (4x8x8), small-4x4x4")
+    a.add_argument("--preset", help="autoencoder preset: tiny, small (4x8x8; the default), small-4x4x4")
+    a.add_argument("--init", help="start from this folder's trained autoencoder (its architecture and weights)")
+    a.add_argument("--decoder-only", action="store_true",
+                   help="with --init: train the decoder only, so the encoder's latents (a latent cache, a "
+                   "denoiser trained on them) stay valid")
     a.add_argument("--steps", type=_positive_int, default=3000)
     a.add_argument("--batch", type=_positive_int, default=8)
     a.add_argument("--frames", type=_positive_int, default=9, help="frames per training clip")
@@ -241,10 +248,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not 0 <= args.caption_dropout < 1:
         raise UsageError("--caption-dropout must be in [0, 1)")
     check_cooldown(args)
-    if (Path(args.data) / "cache.json").is_file():  # a latent cache: the denoiser works in its latent space
+    is_cache = (Path(args.data) / "cache.json").is_file()
+    if not 0 <= args.recaption <= 1 or (args.recaption and not is_cache):
+        raise UsageError("--recaption must be in [0, 1], and only a latent cache takes it (rendered clips are "
+                         "captioned afresh anyway)")
+    if is_cache:  # a latent cache: the denoiser works in its latent space
         from kinema.data.latents import LatentDataset
+        from kinema.text.encoder import load_text_encoder
 
-        dataset = LatentDataset(args.data)
+        dataset = LatentDataset(args.data, args.recaption, load_text_encoder() if args.recaption else None, args.seed)
         clip, overrides["in_channels"] = dataset.clip, dataset.latent.shape[1]
         grid = tuple(dataset.latent.shape[2:])
     elif args.data == "shapes":
@@ -269,6 +281,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup, cooldown=args.cooldown,
                       ema=args.ema, caption_dropout=args.caption_dropout, seed=args.seed,
                       checkpoint_every=args.checkpoint_every, precision=args.precision, clip=clip, data=args.data,
+                      recaption=args.recaption,
                       init=args.init, reward_verifier=args.reward_verifier, reward_weight=args.reward_weight,
                       reward_min_t=args.reward_min_t,
                       reward_negatives=tuple(args.reward_negatives) if args.reward_negatives else None)

@@ -3,11 +3,15 @@
     cache folder/
       cache.json                 clip settings, count, the autoencoder's card, the text encoder
       shard-00000.safetensors    latent (N, C, T, h, w) fp16, tokens (N, L, D) fp16, mask (N, L), pooled (N, D)
-      shard-00000.jsonl          one line per item of the shard, in order: what the embeddings say
+      shard-00000.jsonl          one line per item of the shard, in order: what the embeddings say, and
+                                 (shapes world) the scene, so training can caption the clip afresh
       autoencoder.{safetensors,json}   a copy of the autoencoder the latents belong to
 
 Denoiser training reads a cache through `LatentDataset` (all shards in memory: a 64x64, 2 s clip
-at 4x8x8 is 10 KB of latent), so each step costs only the denoiser.
+at 4x8x8 is 10 KB of latent), so each step costs only the denoiser. A cache fixes one caption per
+clip; with `recaption=p` each item of a batch gets, with probability p, a fresh caption of its scene
+(a new draw per epoch, encoded then), so the model sees each clip in many wordings, as it does when
+it trains on rendered clips.
 """
 from __future__ import annotations
 
@@ -18,7 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from kinema.data.captions import training_caption
 from kinema.data.dataset import to_model_space
+from kinema.data.shapes import Scene
 from kinema.io.checkpoint import CheckpointError, atomic_write, load_json, load_tensors, save_json, save_tensors
 from kinema.text.encoder import TEXT_ENCODER_NAME, TextEmbedding
 
@@ -45,6 +51,7 @@ def cache_latents(dataset, autoencoder_dir: str | Path, out: str | Path, count: 
         hi = min(lo + shard_size, count)
         path = out / f"shard-{k:05d}.safetensors"
         if path.is_file():  # done in an earlier run
+            _add_scenes(dataset, out / f"shard-{k:05d}.jsonl")
             bar.update(hi - lo)
             continue
         latents, captions = [], []
@@ -57,16 +64,43 @@ def cache_latents(dataset, autoencoder_dir: str | Path, out: str | Path, count: 
         text = text_encoder.encode(captions)
         save_tensors(path, {"latent": torch.cat(latents), "tokens": text.tokens.half(), "mask": text.mask,
                             "pooled": text.pooled.half()})
-        lines = "".join(json.dumps({"index": lo + j, "caption": c}) + "\n" for j, c in enumerate(captions))
-        atomic_write(out / f"shard-{k:05d}.jsonl", lambda p: p.write_text(lines))
+        lines = [{"index": lo + j, "caption": c} | _scene_record(dataset, lo + j) for j, c in enumerate(captions)]
+        _write_lines(out / f"shard-{k:05d}.jsonl", lines)
     bar.close()
     return out
 
 
-class LatentDataset:
-    """Items (latent (C, T, h, w) float, TextEmbedding of one) from a cache folder; `batch(i0, n)`."""
+def _scene_record(dataset, i: int) -> dict:
+    """{"scene": ...} for item i of a shapes-world dataset, {} for footage (whose caption is all there is)."""
+    return {"scene": dataset.scene_and_caption(i)[0].to_dict()} if hasattr(dataset, "scene_and_caption") else {}
 
-    def __init__(self, folder: str | Path):
+
+def _write_lines(path: Path, lines: list[dict]) -> None:
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    atomic_write(path, lambda p: p.write_text(text))
+
+
+def _add_scenes(dataset, path: Path) -> None:
+    """Give a shard written before scenes were recorded its scenes, checked against its captions."""
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    if not hasattr(dataset, "scene_and_caption") or all("scene" in line for line in lines):
+        return
+    for line in lines:
+        scene, caption = dataset.scene_and_caption(line["index"])
+        if caption != line["caption"]:
+            raise CheckpointError(f"{path}: item {line['index']} was cached from other data ({line['caption']!r}, "
+                                  f"this dataset says {caption!r}); use the arguments the cache was made with")
+        line["scene"] = scene.to_dict()
+    _write_lines(path, lines)
+
+
+class LatentDataset:
+    """Items (latent (C, T, h, w) float, TextEmbedding of one) from a cache folder; `batch(i0, n)`.
+
+    recaption: the chance that an item is captioned afresh from its scene (needs `text_encoder` and a
+    cache with scenes); the draw depends on (seed, item index), so a resumed run sees the same batches."""
+
+    def __init__(self, folder: str | Path, recaption: float = 0.0, text_encoder=None, seed: int = 0):
         self.folder = Path(folder)
         self.meta = load_json(self.folder / "cache.json")
         if self.meta.get("kind") != "kinema.latent-cache":
@@ -78,10 +112,29 @@ class LatentDataset:
         self.latent = torch.cat([p["latent"] for p in parts]).float()
         self.text = TextEmbedding.cat([TextEmbedding(p["tokens"].float(), p["mask"], p["pooled"].float()) for p in parts])
         self.clip = self.meta["clip"]
+        self.recaption, self.encoder, self.seed, self.scenes = recaption, text_encoder, seed, None
+        if recaption > 0:
+            if text_encoder is None:
+                raise ValueError("recaption needs a text encoder")
+            lines = [json.loads(line) for p in shards for line in p.with_suffix(".jsonl").read_text().splitlines()]
+            if len(lines) != len(self.latent) or not all("scene" in line for line in lines):
+                raise CheckpointError(f"latent cache {self.folder} records no scene for some clips, so they cannot be "
+                                      "captioned afresh (run `kinema cache-latents` again with the arguments it was "
+                                      "made with: it adds them)")
+            self.scenes = [Scene.from_dict(line["scene"]) for line in lines]
 
     def __len__(self) -> int:
         return len(self.latent)
 
     def batch(self, first: int, n: int) -> tuple[torch.Tensor, TextEmbedding]:
         idx = torch.arange(first, first + n) % len(self)
-        return self.latent[idx], self.text.index(idx)
+        text = self.text.index(idx)
+        if self.recaption > 0:
+            rngs = [np.random.default_rng([self.seed, i, 7]) for i in range(first, first + n)]
+            fresh = [j for j, rng in enumerate(rngs) if rng.random() < self.recaption]
+            if fresh:  # rows of `text`, then the fresh captions' rows, picked into batch order
+                captions = [training_caption(self.scenes[int(idx[j])], rngs[j]) for j in fresh]
+                pick = torch.arange(n)
+                pick[fresh] = n + torch.arange(len(fresh))
+                text = TextEmbedding.cat([text, self.encoder.encode(captions).to("cpu")]).index(pick)
+        return self.latent[idx], text

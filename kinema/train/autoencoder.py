@@ -5,6 +5,10 @@ clip, so motion is kept, not only frames) + a small KL to a unit Gaussian. A run
 `autoencoder.{safetensors,json}` (EMA weights; the JSON carries the config, with the latent's
 per-channel shift and scale measured on shapes-world clips at each checkpoint), `train_state.*`
 for exact resume, `log.jsonl` and `loss.png`.
+
+A run may start from a trained autoencoder (`init`) and train its decoder only (`decoder_only`): the
+encoder, and so every latent it made (a latent cache, a denoiser trained on one), stays as it is,
+while the decoder learns to draw those latents more faithfully.
 """
 from __future__ import annotations
 
@@ -39,6 +43,8 @@ class AutoencoderTrainConfig:
     seed: int = 0
     checkpoint_every: int = 200
     log_every: int = 10
+    init: str | None = None  # an autoencoder folder whose weights a new run starts from
+    decoder_only: bool = False  # train the decoder only; the encoder (and its latents) stay as `init` made them
 
     @staticmethod
     def from_dict(d: dict) -> "AutoencoderTrainConfig":
@@ -85,14 +91,20 @@ def train_autoencoder(run: str | Path, dataset, ae_cfg: AutoencoderConfig, cfg: 
 
     run = Path(run)
     rank, world, device = dist_info()
-    model, ema, opt, start = start_run(run, lambda: VideoAutoencoder(ae_cfg), "autoencoder", cfg, resume, device)
+    if cfg.decoder_only and not cfg.init:
+        raise ValueError("decoder_only trains the decoder of an autoencoder given by init")
+    model, ema, opt, start = start_run(run, lambda: VideoAutoencoder(ae_cfg), "autoencoder", cfg, resume, device,
+                                       Path(cfg.init) if cfg.init else None)
+    if cfg.decoder_only:  # no gradient reaches the encoder, so AdamW and the EMA leave it exactly as it was
+        model.encoder.requires_grad_(False)
     ddp_model = wrap_ddp(model, world, device)
     reference = stats_clips(cfg.size).to(device)
     if rank == 0:
         run.mkdir(parents=True, exist_ok=True)
         save_json(run / "train_config.json", {"train": asdict(cfg), "autoencoder": ae_cfg.to_dict(), "data": data,
                                               "world_size": world})
-        print(f"autoencoder {ae_cfg.compression}: {count_parameters(model) / 1e6:.2f}M parameters, "
+        print(f"autoencoder {ae_cfg.compression}: {count_parameters(model) / 1e6:.2f}M parameters"
+              f"{' (training the decoder only)' if cfg.decoder_only else ''}, "
               f"{world} process(es) on {device}, steps {start} -> {cfg.steps}")
     log = RunLog(run, start, cfg.log_every, cfg.batch * world, enabled=rank == 0)
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress or rank != 0,

@@ -47,6 +47,7 @@ class TrainConfig:
     precision: str = "auto"  # "fp32" | "bf16" | "auto" (bf16 autocast on CUDA, fp32 on CPU)
     clip: dict = field(default_factory=lambda: {"size": 64, "fps": 8, "seconds": 2.0})
     data: str = "shapes"  # "shapes" or a folder of captioned clips
+    recaption: float = 0.0  # a latent cache: the chance an item gets a fresh caption (kinema.data.latents)
     init: str | None = None  # a model folder whose denoiser weights a new run starts from
     reward_verifier: str | None = None  # a folder with a verifier: its contrastive judgement as a loss
     reward_weight: float = 0.0  # that loss's weight beside the flow loss (kinema.train.reward)
