@@ -152,8 +152,10 @@ def test_decoder_only_training_keeps_the_encoder_and_its_latents(tmp_path):
     base, tuned = tmp_path / "base", tmp_path / "tuned"
     train_autoencoder(base, data, AE_PRESETS["tiny"], tiny_ae_train(steps=2), progress=False)
     before = load_autoencoder(base)
-    train_autoencoder(tuned, data, before.cfg, tiny_ae_train(steps=3, init=str(base), decoder_only=True), progress=False)
+    cfg = tiny_ae_train(steps=3, init=str(base), decoder_only=True, spatial_weight=1.0)  # (sharp edges)
+    train_autoencoder(tuned, data, before.cfg, cfg, progress=False)
     after = load_autoencoder(tuned)
+    assert all(json.loads(line)["spatial"] > 0 for line in (tuned / "log.jsonl").read_text().splitlines())
     enc_a, enc_b = before.encoder.state_dict(), after.encoder.state_dict()
     assert all(torch.equal(enc_a[k], enc_b[k]) for k in enc_a)
     dec_a, dec_b = before.decoder.state_dict(), after.decoder.state_dict()

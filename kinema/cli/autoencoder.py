@@ -45,7 +45,8 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
         dataset, data = MixedDataset(shapes, real, args.real_share, args.seed), f"shapes + {args.real_share:.0%} real"
     cfg = AutoencoderTrainConfig(steps=args.steps, batch=args.batch, frames=args.frames, size=args.size, lr=args.lr,
                                  cooldown=args.cooldown,
-                                 kl_weight=args.kl_weight, temporal_weight=args.temporal_weight, seed=args.seed,
+                                 kl_weight=args.kl_weight, temporal_weight=args.temporal_weight,
+                                 spatial_weight=args.spatial_weight, seed=args.seed,
                                  checkpoint_every=args.checkpoint_every, init=args.init,
                                  decoder_only=args.decoder_only)
     run = train_autoencoder(args.out, dataset, ae_cfg, cfg, resume=args.resume, progress=not args.no_progress,

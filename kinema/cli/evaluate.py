@@ -13,6 +13,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from kinema.cli.generate import settings_from
+    from kinema.data.dataset import to_frames, to_model_space
     from kinema.eval.evaluate import evaluate, format_table, load_captions, rendered_clip
     from kinema.pipeline.generate import Pipeline, check_settings
 
@@ -28,18 +29,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
     out = Path(args.out)
 
     # 2. the clip maker: the shapes world itself (the ceiling), its keyframes through the model's cascade
-    #    stages (the cascade's ceiling), or the model
+    #    stages (the cascade's ceiling; through the autoencoder first for a latent model), or the model
     if args.rendered:
         make = rendered_clip(args.seed, args.size, args.fps, args.seconds)
         source = "rendered by the shapes world"
     elif args.rendered_keyframes:
         pipe = Pipeline.load(args.model, precision=args.precision)
         native = rendered_clip(args.seed, int(pipe.clip["size"]), float(pipe.clip["fps"]), args.seconds)
-        source = f"keyframes rendered by the shapes world, then the cascade stages of {pipe.name}"
+        ae = pipe.autoencoder
+        source = (f"keyframes rendered by the shapes world, then{' the autoencoder and' if ae else ''} "
+                  f"the cascade stages of {pipe.name}")
 
         def make(i, item):
             s = pipe.resolve(settings_from(args, args.seed + i))
-            return pipe.cascade(native(i, item)[0], s), s.fps
+            keyframes = native(i, item)[0]
+            if ae is not None:  # a latent model's keyframes are at best what its latent space keeps of them
+                keyframes = to_frames(ae.decode(ae.encode(to_model_space(keyframes))))[0, :len(keyframes)]
+            return pipe.cascade(keyframes, s), s.fps
     else:
         pipe = Pipeline.load(args.model, precision=args.precision)
         try:

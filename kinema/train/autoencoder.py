@@ -1,7 +1,9 @@
 """Training the video autoencoder, with the habits of the denoiser's loop (kinema.train.trainer).
 
 Loss = L1 + MSE on pixels + a temporal term (L1 between the frame differences of reconstruction and
-clip, so motion is kept, not only frames) + a small KL to a unit Gaussian. A run folder holds
+clip, so motion is kept, not only frames) + optionally a spatial one (L1 between neighbouring pixels'
+differences: the gradient difference loss of Mathieu et al. 2016, "Deep multi-scale video prediction
+beyond mean square error", which rewards sharp edges and corners) + a small KL to a unit Gaussian. A run folder holds
 `autoencoder.{safetensors,json}` (EMA weights; the JSON carries the config, with the latent's
 per-channel shift and scale measured on shapes-world clips at each checkpoint), `train_state.*`
 for exact resume, `log.jsonl` and `loss.png`.
@@ -40,6 +42,7 @@ class AutoencoderTrainConfig:
     grad_clip: float = 1.0
     kl_weight: float = 1e-6
     temporal_weight: float = 0.5
+    spatial_weight: float = 0.0
     seed: int = 0
     checkpoint_every: int = 200
     log_every: int = 10
@@ -58,11 +61,14 @@ def autoencoder_loss(model, x: torch.Tensor, cfg: AutoencoderTrainConfig,
     """x: padded clips (B, 3, 1 + r*k, H, W) in [-1, 1] -> (loss, parts)."""
     rec, mean, logvar = model(x, gen)
     l1, mse = (rec - x).abs().mean(), (rec - x).pow(2).mean()
-    temporal = (rec - x).diff(dim=2).abs().mean() if x.shape[2] > 1 else l1 * 0  # the error of the frame differences
+    err = rec - x
+    temporal = err.diff(dim=2).abs().mean() if x.shape[2] > 1 else l1 * 0  # the error of the frame differences
+    spatial = (err.diff(dim=3).abs().mean() + err.diff(dim=4).abs().mean()) / 2  # ... of the pixel differences
     kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
-    loss = l1 + mse + cfg.temporal_weight * temporal + cfg.kl_weight * kl
+    loss = l1 + mse + cfg.temporal_weight * temporal + cfg.spatial_weight * spatial + cfg.kl_weight * kl
     psnr = 10 * torch.log10(4.0 / mse.detach().clamp_min(1e-10))  # range [-1, 1] has peak-to-peak 2
-    return loss, {"l1": l1.item(), "mse": mse.item(), "temporal": temporal.item(), "kl": kl.item(), "psnr": psnr.item()}
+    return loss, {"l1": l1.item(), "mse": mse.item(), "temporal": temporal.item(), "spatial": spatial.item(),
+                  "kl": kl.item(), "psnr": psnr.item()}
 
 
 @torch.no_grad()
