@@ -123,3 +123,20 @@ def test_absolute_positions_start_as_a_no_op_on_a_trained_model():
         torch.testing.assert_close(model(x, t, cond), base(x, t, cond))
         model.pos_embed.weight.normal_(0, 0.1)
         assert (model(x, t, cond) - base(x, t, cond)).abs().max() > 1e-3
+
+
+def test_a_model_with_another_patch_size_starts_from_a_trained_ones_body():
+    """Larger clips at a larger patch keep the token grid: the transformer loads, the patch embedding and the
+    output layer (other shapes) keep their initialisation and are named."""
+    from kinema.io.checkpoint import CheckpointError, load_state_into
+
+    base = VideoDiT(preset("tiny", patch=(1, 2, 2)))
+    model = VideoDiT(preset("tiny", patch=(1, 4, 4)))
+    fresh = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(CheckpointError, match="3 mis-shaped"):
+        load_state_into(model, base.state_dict(), "base", allow_missing=True)
+    assert load_state_into(model, base.state_dict(), "base", allow_reshaped=True) == [
+        "final.bias", "final.weight", "patch_embed.weight"]
+    own, theirs = model.state_dict(), base.state_dict()
+    assert torch.equal(own["patch_embed.weight"], fresh["patch_embed.weight"])
+    assert all(torch.equal(own[k], theirs[k]) for k in own if k not in ("final.bias", "final.weight", "patch_embed.weight"))

@@ -88,17 +88,20 @@ def load_component(folder: str | Path, name: str) -> tuple[dict[str, torch.Tenso
 
 
 def load_state_into(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str,
-                    allow_missing: bool = False) -> list[str]:
+                    allow_missing: bool = False, allow_reshaped: bool = False) -> list[str]:
     """Load weights strictly, turning shape or key mismatches into CheckpointError. With `allow_missing`,
-    tensors the module has and `state` lacks keep their values; their names are returned."""
+    tensors the module has and `state` lacks keep their values; with `allow_reshaped`, so do those `state`
+    holds in another shape (a denoiser whose patch size changed: its patch embedding and output layer).
+    Returns the names of the tensors that kept their values."""
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     wrong = [k for k in own if k in state and own[k].shape != state[k].shape]
-    if (missing and not allow_missing) or unexpected or wrong:
+    if (missing and not allow_missing) or unexpected or (wrong and not allow_reshaped):
         bad = [] if allow_missing else missing
+        bad_shapes = [] if allow_reshaped else wrong
         raise CheckpointError(f"{source} does not match its config: {len(bad)} missing, "
-                              f"{len(unexpected)} unexpected, {len(wrong)} mis-shaped tensors"
-                              + (f" (e.g. {(bad + unexpected + wrong)[0]})"))
-    module.load_state_dict({**own, **{k: v.to(own[k].dtype) for k, v in state.items()}})
-    return missing
+                              f"{len(unexpected)} unexpected, {len(bad_shapes)} mis-shaped tensors"
+                              + (f" (e.g. {(bad + unexpected + bad_shapes)[0]})"))
+    module.load_state_dict({**own, **{k: v.to(own[k].dtype) for k, v in state.items() if k not in wrong}})
+    return sorted(missing + wrong)

@@ -88,13 +88,14 @@ def start_run(run: Path, build, component: str, cfg, resume: bool, device: torch
     """(model, ema, optimizer, first step) for a run folder: `build()` makes the module; on resume the
     raw weights and optimizer come from train_state.*, the EMA from the saved component `component`.
     A new run may start from the weights of a saved `component` in folder `init` (a fresh optimizer):
-    every tensor there must fit; those it lacks (a part switched on since) keep their initialisation
-    and are named. A folder that already holds a run is refused unless resuming."""
+    every tensor there must belong to the model; those it lacks (a part switched on since) or holds in
+    another shape (a patch size changed since) keep their initialisation and are named. A folder that already holds a run is refused unless resuming."""
     torch.manual_seed(cfg.seed)
     model, ema = build().to(device), build().to(device)
     if init is not None and not resume:
         state, _ = load_component(init, component)
-        fresh = load_state_into(model, state, str(init / f"{component}.safetensors"), allow_missing=True)
+        fresh = load_state_into(model, state, str(init / f"{component}.safetensors"), allow_missing=True,
+                                allow_reshaped=True)
         print(f"initialised from {init}" + (f"; new, from scratch: {', '.join(fresh)}" if fresh else ""))
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
