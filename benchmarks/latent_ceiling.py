@@ -19,13 +19,12 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from kinema.autoencoder.stream import reconstruct_stream  # noqa: E402
 from kinema.autoencoder.vae import load_autoencoder  # noqa: E402
-from kinema.data.dataset import to_frames, to_model_space  # noqa: E402
 from kinema.eval.evaluate import evaluate, format_table, load_captions, rendered_clip  # noqa: E402
 
 
@@ -45,8 +44,7 @@ def main() -> None:
                 def make(i, item, ae=ae):
                     frames, fps = render(i, item)
                     if ae is not None:
-                        with torch.no_grad():
-                            frames = to_frames(ae.decode(ae.encode(to_model_space(frames))))[0, :len(frames)]
+                        frames = np.concatenate([rec for _, rec, _ in reconstruct_stream(ae, [frames])])
                     return frames, fps
 
                 result = evaluate(items, make, Path(tmp) / f"{size}-{len(results)}")

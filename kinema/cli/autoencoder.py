@@ -18,12 +18,13 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
         raise UsageError("--init takes the autoencoder's architecture from that folder; drop --preset")
     if args.decoder_only and not args.init:
         raise UsageError("--decoder-only trains the decoder of the autoencoder given by --init")
+    preset = args.preset or "small"
     if args.init:  # (the card's latent statistics are measured again at each checkpoint)
         ae_cfg = load_autoencoder(args.init).cfg
-    elif (args.preset or "small") not in AE_PRESETS:
-        raise UsageError(f"unknown autoencoder preset {args.preset!r}; choose from {', '.join(AE_PRESETS)}")
+    elif preset not in AE_PRESETS:
+        raise UsageError(f"unknown autoencoder preset {preset!r}; choose from {', '.join(AE_PRESETS)}")
     else:
-        ae_cfg = AE_PRESETS[args.preset or "small"]
+        ae_cfg = AE_PRESETS[preset]
     check_cooldown(args)
     if args.size % ae_cfg.space_factor or (args.frames - 1) % ae_cfg.time_factor:
         raise UsageError(f"training clips must be 1 + {ae_cfg.time_factor}k frames of a multiple of "

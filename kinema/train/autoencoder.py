@@ -3,8 +3,8 @@
 Loss = L1 + MSE on pixels + a temporal term (L1 between the frame differences of reconstruction and
 clip, so motion is kept, not only frames) + optionally a spatial one (L1 between neighbouring pixels'
 differences: the gradient difference loss of Mathieu et al. 2016, "Deep multi-scale video prediction
-beyond mean square error", which rewards sharp edges and corners) + a small KL to a unit Gaussian. A run folder holds
-`autoencoder.{safetensors,json}` (EMA weights; the JSON carries the config, with the latent's
+beyond mean square error", which rewards sharp edges and corners) + a small KL to a unit Gaussian.
+A run folder holds `autoencoder.{safetensors,json}` (EMA weights; the JSON carries the config, with the latent's
 per-channel shift and scale measured on shapes-world clips at each checkpoint), `train_state.*`
 for exact resume, `log.jsonl` and `loss.png`.
 
@@ -60,8 +60,8 @@ def autoencoder_loss(model, x: torch.Tensor, cfg: AutoencoderTrainConfig,
                      gen: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """x: padded clips (B, 3, 1 + r*k, H, W) in [-1, 1] -> (loss, parts)."""
     rec, mean, logvar = model(x, gen)
-    l1, mse = (rec - x).abs().mean(), (rec - x).pow(2).mean()
     err = rec - x
+    l1, mse = err.abs().mean(), err.pow(2).mean()
     temporal = err.diff(dim=2).abs().mean() if x.shape[2] > 1 else l1 * 0  # the error of the frame differences
     spatial = (err.diff(dim=3).abs().mean() + err.diff(dim=4).abs().mean()) / 2  # ... of the pixel differences
     kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()

@@ -89,7 +89,8 @@ def start_run(run: Path, build, component: str, cfg, resume: bool, device: torch
     raw weights and optimizer come from train_state.*, the EMA from the saved component `component`.
     A new run may start from the weights of a saved `component` in folder `init` (a fresh optimizer):
     every tensor there must belong to the model; those it lacks (a part switched on since) or holds in
-    another shape (a patch size changed since) keep their initialisation and are named. A folder that already holds a run is refused unless resuming."""
+    another shape (a patch size changed since) keep their initialisation and are named. A folder that
+    already holds a run is refused unless resuming."""
     torch.manual_seed(cfg.seed)
     model, ema = build().to(device), build().to(device)
     if init is not None and not resume:
