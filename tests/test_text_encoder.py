@@ -59,3 +59,11 @@ def test_unknown_backend_is_refused():
 
     with pytest.raises(ValueError, match="backend"):
         TextEncoder(backend="onnx")
+
+
+def test_one_encoder_per_process_however_the_call_is_spelled(text_encoder):
+    from kinema.text.encoder import load_text_encoder
+
+    assert load_text_encoder() is text_encoder
+    assert load_text_encoder(device="cpu") is text_encoder
+    assert load_text_encoder(None, "cpu", "kinema") is text_encoder

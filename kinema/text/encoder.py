@@ -123,7 +123,12 @@ class TextEncoder:
         return self._empty
 
 
-@functools.lru_cache(maxsize=2)
 def load_text_encoder(path: str | None = None, device: str = "cpu", backend: str = "kinema") -> TextEncoder:
-    """One TextEncoder per (path, device, backend) per process."""
+    """One TextEncoder per (path, device, backend) per process, however the arguments are spelled."""
+    return _shared_encoder(path, str(device), backend)
+
+
+@functools.lru_cache(maxsize=2)
+def _shared_encoder(path: str | None, device: str, backend: str) -> TextEncoder:
+    # (lru_cache keys on how a call is spelled: f() and f(device="cpu") would be two encoders)
     return TextEncoder(path, device, backend)
