@@ -132,3 +132,6 @@ def load_text_encoder(path: str | None = None, device: str = "cpu", backend: str
 def _shared_encoder(path: str | None, device: str, backend: str) -> TextEncoder:
     # (lru_cache keys on how a call is spelled: f() and f(device="cpu") would be two encoders)
     return TextEncoder(path, device, backend)
+
+
+load_text_encoder.cache_clear = _shared_encoder.cache_clear  # (as an lru_cache'd function has: benchmarks use it)
