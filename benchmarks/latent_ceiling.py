@@ -18,12 +18,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kinema.autoencoder.stream import reconstruct_stream  # noqa: E402
+from kinema.autoencoder.stream import reconstruct_clip  # noqa: E402
 from kinema.autoencoder.vae import load_autoencoder  # noqa: E402
 from kinema.eval.evaluate import evaluate, format_table, load_captions, rendered_clip  # noqa: E402
 
@@ -44,7 +42,7 @@ def main() -> None:
                 def make(i, item, ae=ae):
                     frames, fps = render(i, item)
                     if ae is not None:
-                        frames = np.concatenate([rec for _, rec, _ in reconstruct_stream(ae, [frames])])
+                        frames = reconstruct_clip(ae, frames)
                     return frames, fps
 
                 result = evaluate(items, make, Path(tmp) / f"{size}-{len(results)}")

@@ -6,7 +6,7 @@ import pytest
 import torch
 from conftest import tiny_train_config
 
-from kinema.autoencoder.stream import reconstruct_file, reconstruct_stream
+from kinema.autoencoder.stream import reconstruct_clip, reconstruct_file, reconstruct_stream
 from kinema.autoencoder.vae import (AE_PRESETS, AutoencoderConfig, VideoAutoencoder, average_channels, down_shortcut,
                                    load_autoencoder, repeat_channels, up_shortcut)
 from kinema.cli.main import main
@@ -101,6 +101,7 @@ def test_streamed_file_matches_in_memory(tmp_path):
     whole = to_frames(ae.crop_to(ae.decode(ae.encode(to_model_space(frames))), 14, 48, 48))[0]
     assert streamed.shape == frames.shape
     assert np.abs(streamed.astype(int) - whole).max() <= 1
+    assert np.array_equal(reconstruct_clip(ae, frames, chunk=2), streamed)  # however the frames arrive
     src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
     write_video(frames, src, 8)
     stats = reconstruct_file(src, dst, ae, chunk=2)

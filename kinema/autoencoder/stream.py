@@ -47,6 +47,11 @@ def reconstruct_stream(ae: VideoAutoencoder, chunks, chunk: int = 4, tile: int |
         yield frames, to_frames(y[:, :, :n, :h, :w])[0], tuple(z.shape[1:])
 
 
+
+def reconstruct_clip(ae: VideoAutoencoder, frames: np.ndarray, chunk: int = 4, tile: int | None = 32) -> np.ndarray:
+    """One clip's round trip: uint8 frames (T, H, W, 3) -> what the latent space keeps of them, same shape."""
+    return np.concatenate([rec for _, rec, _ in reconstruct_stream(ae, [frames], chunk, tile)])
+
 def reconstruct_file(src: str | Path, dst: str | Path, autoencoder: str | Path | VideoAutoencoder,
                      chunk: int = 4, tile: int | None = 32) -> dict:
     """Encode and decode `src` into mp4 `dst` at its own size and frame rate; returns figures incl. PSNR."""

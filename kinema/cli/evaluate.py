@@ -10,10 +10,9 @@ from kinema.cli.errors import UsageError
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    import numpy as np
     from tqdm import tqdm
 
-    from kinema.autoencoder.stream import reconstruct_stream
+    from kinema.autoencoder.stream import reconstruct_clip
     from kinema.cli.generate import settings_from
     from kinema.eval.evaluate import evaluate, format_table, load_captions, rendered_clip
     from kinema.pipeline.generate import Pipeline, check_settings
@@ -45,7 +44,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             s = pipe.resolve(settings_from(args, args.seed + i))
             keyframes = native(i, item)[0]
             if ae is not None:  # a latent model's keyframes are at best what its latent space keeps of them
-                keyframes = np.concatenate([rec for _, rec, _ in reconstruct_stream(ae, [keyframes])])
+                keyframes = reconstruct_clip(ae, keyframes)
             return pipe.cascade(keyframes, s), s.fps
     else:
         pipe = Pipeline.load(args.model, precision=args.precision)
