@@ -208,5 +208,5 @@ def test_pipeline_runs_the_stages_it_has(tiny_model, stage_runs, tmp_path):
     again = pipe("a red circle moving left on a black background", Settings(steps=2, fps=12, size=64, seed=3))
     assert np.array_equal(video.frames, again.frames)
     plain = Pipeline.load(tiny_model)("a red circle moving left on a black background", Settings(steps=2, fps=12, size=64))
-    assert plain.metadata["stages"] == {"keyframes": plain.metadata["stages"]["keyframes"],
+    assert plain.metadata["stages"] == {"keyframes": plain.metadata["stages"]["keyframes"], "refine": "none",
                                         "interpolate": "linear blending", "upscale": "area/bicubic resize"}

@@ -164,8 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--chunk", type=_positive_int, default=4, help="latent frames per streamed chunk")
     r.add_argument("--tile", type=_positive_int, default=32, help="latent tile side for large frames")
 
-    st = sub.add_parser("train-stage", help="train a cascade stage: the interpolator or the upscaler")
-    st.add_argument("stage", choices=("interpolator", "upscaler"))
+    rp = sub.add_parser("refine-pairs", help="make the refiner's training pairs: autoencoded and rendered clips")
+    rp.add_argument("--autoencoder", default=None, help="folder with autoencoder.{safetensors,json} (default: the shipped one)")
+    rp.add_argument("--out", required=True, help="pairs folder (shards); an interrupted run continues")
+    rp.add_argument("--count", type=_positive_int, default=3072)
+    rp.add_argument("--max-sigma", type=float, default=0.5, help="largest latent noise scale (uniform from 0)")
+    rp.add_argument("--seed", type=int, default=1)
+    rp.add_argument("--no-progress", action="store_true")
+    st = sub.add_parser("train-stage", help="train a cascade stage: the interpolator, the upscaler or the refiner")
+    st.add_argument("stage", choices=("interpolator", "upscaler", "refiner"))
+    st.add_argument("--pairs", help="refiner: the pairs folder (kinema refine-pairs)")
     st.add_argument("--out", required=True, help="run folder (checkpoints, log, loss plot)")
     st.add_argument("--preset", default="small", help="size preset: tiny, small")
     st.add_argument("--steps", type=_positive_int, default=2000)
@@ -360,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
             from kinema.cli import autoencoder
 
             return getattr(autoencoder, "cmd_" + args.command.replace("-", "_"))(args)
-        if args.command in ("train-stage", "train-verifier", "interpolate", "upscale"):
+        if args.command in ("train-stage", "train-verifier", "interpolate", "upscale", "refine-pairs"):
             from kinema.cli import stages
 
             return getattr(stages, "cmd_" + args.command.replace("-", "_"))(args)

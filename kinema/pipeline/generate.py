@@ -32,6 +32,7 @@ import torch
 from kinema.autoencoder.vae import VideoAutoencoder, load_autoencoder
 from kinema.cascade import has_stage, load_stage
 from kinema.cascade.interpolate import FrameFiller, interpolate_clip
+from kinema.cascade.refine import Refiner, refine_clip
 from kinema.cascade.upscale import Upscaler, upscale_clip
 from kinema.data.dataset import to_frames, to_model_space
 from kinema.denoiser.dit import DenoiserConfig, VideoDiT, compute_dtype
@@ -153,11 +154,11 @@ class Pipeline:
 
     def __init__(self, denoiser: VideoDiT, card: dict, text_encoder: TextEncoder, source: str,
                  autoencoder: VideoAutoencoder | None = None, interpolator: FrameFiller | None = None,
-                 upscaler: Upscaler | None = None, verifier: Verifier | None = None):
+                 upscaler: Upscaler | None = None, verifier: Verifier | None = None, refiner: Refiner | None = None):
         self.denoiser = denoiser.eval()
         self.verifier = verifier
         self.autoencoder = autoencoder
-        self.interpolator, self.upscaler = interpolator, upscaler
+        self.interpolator, self.upscaler, self.refiner = interpolator, upscaler, refiner
         self.card = card
         self.flow = FlowConfig(**card["flow"])
         self.text_encoder = text_encoder
@@ -189,7 +190,7 @@ class Pipeline:
                 raise CheckpointError(f"{folder}: the autoencoder's {autoencoder.cfg.latent_channels} latent channels "
                                       f"do not fit the denoiser's {model.config.in_channels} input channels")
         stages = {name: load_stage(folder, name, device) if has_stage(folder, name) else None
-                  for name in ("interpolator", "upscaler")}
+                  for name in ("interpolator", "upscaler", "refiner")}
         verifier = load_verifier(folder, device) if has_verifier(folder) else None
         if verifier is not None:
             size, fps, v_fps = int(card["clip"]["size"]), float(card["clip"]["fps"]), verifier.clip.get("fps")
@@ -218,6 +219,7 @@ class Pipeline:
         """How each stage of the cascade makes a clip with settings s (recorded in its metadata)."""
         size, fps = int(self.clip["size"]), float(self.clip["fps"])
         return {"keyframes": f"{size}x{size} at {fps:g} fps (denoiser step {self.card.get('step')})",
+                "refine": f"refiner step {self.refiner.step}" if self.refiner is not None else "none",
                 "interpolate": ("none" if s.fps == fps else f"interpolator step {self.interpolator.step}"
                                 if self.interpolates(s) else "linear blending"),
                 "upscale": ("none" if s.size == size else f"upscaler step {self.upscaler.step}"
@@ -334,6 +336,12 @@ class Pipeline:
             t0 = time.perf_counter()
             x0 = self.autoencoder.decode(x0, chunk=4)
             timings["decode"] = time.perf_counter() - t0
+
+        # 5b. restore what decoding loses (outlines), as the prompt says
+        if self.refiner is not None:
+            t0 = time.perf_counter()
+            x0 = refine_clip(self.refiner, x0[:, :, :n_native], cond.repeat(n))
+            timings["refine"] = time.perf_counter() - t0
         keyframes = to_frames(x0)[:, :n_native]  # (N, T, H, W, 3) uint8
 
         # 6. the verifier's score of each candidate against the prompt

@@ -1,4 +1,4 @@
-"""Training the cascade's stages (interpolator, upscaler), with the habits of the denoiser's loop.
+"""Training the cascade's stages (interpolator, upscaler, refiner), with the habits of the denoiser's loop.
 
 Both are regressions against exact ground truth (kinema.data.stages): L1 (or MSE, `loss="mse"`)
 between the model's output and the frames rendered at the higher rate or size. L1 suits the
@@ -7,8 +7,9 @@ pixels and L1's gradient (the sign of the error) pushes its zero-initialised out
 there faster than the sparse errors at moving edges pull it away. The interpolator can add a
 temporal term, the same loss on the frame differences of output and truth (`temporal_weight`),
 which asks for motion that is right from frame to frame, not only frames that are right one by one.
-A run folder holds `interpolator.{safetensors,json}` or `upscaler.{safetensors,json}` (EMA
-weights), `train_state.*` for exact resume, `log.jsonl` and `loss.png`.
+The refiner learns from pairs made beforehand (kinema.data.refine: autoencoded clip, rendered clip,
+caption), with L1. A run folder holds `<stage>.{safetensors,json}` (EMA weights), `train_state.*`
+for exact resume, `log.jsonl` and `loss.png`.
 """
 from __future__ import annotations
 
@@ -18,12 +19,15 @@ from pathlib import Path
 import torch
 
 from kinema.cascade.interpolate import INTERPOLATOR_PRESETS, FrameFiller
+from kinema.cascade.refine import REFINER_PRESETS, Refiner
 from kinema.cascade.upscale import UPSCALER_PRESETS, Upscaler
+from kinema.data.refine import RefinePairs
 from kinema.data.stages import InterpolationData, UpscaleData
 from kinema.io.checkpoint import save_component, save_json
 from kinema.train.common import RunLog, dist_info, optimizer_step, save_train_state, start_run, lr_at, wrap_ddp
 
-STAGES = ("interpolator", "upscaler")
+STAGES = ("interpolator", "upscaler", "refiner")
+PRESETS = {"interpolator": INTERPOLATOR_PRESETS, "upscaler": UPSCALER_PRESETS, "refiner": REFINER_PRESETS}
 
 
 @dataclass
@@ -48,7 +52,7 @@ class StageTrainConfig:
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {self.stage!r}")
-        presets = INTERPOLATOR_PRESETS if self.stage == "interpolator" else UPSCALER_PRESETS
+        presets = PRESETS[self.stage]
         if self.preset not in presets:
             raise ValueError(f"unknown {self.stage} preset {self.preset!r}; choose from {', '.join(presets)}")
         if self.loss not in ("l1", "mse"):
@@ -64,7 +68,7 @@ class StageTrainConfig:
 
 
 def build_stage(stage: str, config) -> torch.nn.Module:
-    return FrameFiller(config) if stage == "interpolator" else Upscaler(config)
+    return {"interpolator": FrameFiller, "upscaler": Upscaler, "refiner": Refiner}[stage](config)
 
 
 def stage_loss(model, cfg: StageTrainConfig, data, step: int) -> tuple[torch.Tensor, dict[str, float]]:
@@ -83,6 +87,13 @@ def stage_loss(model, cfg: StageTrainConfig, data, step: int) -> tuple[torch.Ten
         unknown = (1 - mask)[:, None, :, None, None]
         mse = ((y - x).pow(2) * unknown).sum() / (unknown.sum() * x.shape[1] * x.shape[3] * x.shape[4])
         parts = {cfg.loss: main.item(), "temporal": temporal.item()}
+    elif cfg.stage == "refiner":
+        lo, hi, cond = data.batch(step, cfg.batch)
+        lo, hi = lo.to(device), hi.to(device)
+        y = model(lo, cond.to(device))
+        loss = err(y - hi)
+        mse = (y - hi).pow(2).mean()
+        parts = {cfg.loss: loss.item(), "input_psnr": (10 * torch.log10(4.0 / (lo - hi).pow(2).mean())).item()}
     else:
         lo, hi = (v.to(device) for v in data.batch(step, cfg.batch))
         y = model(lo)
@@ -98,23 +109,31 @@ def model_card(cfg: StageTrainConfig, config, step: int) -> dict:
 
 
 def train_stage(run: str | Path, cfg: StageTrainConfig, real: list[Path] | None = None, resume: bool = False,
-                progress: bool = True) -> Path:
-    """Train the interpolator or the upscaler into folder `run`; `real`: video files (interpolator)
-    or images (upscaler) of real footage."""
+                progress: bool = True, pairs: str | Path | None = None) -> Path:
+    """Train a stage into folder `run`; `real`: video files (interpolator) or images (upscaler) of real
+    footage; `pairs`: the refiner's pairs folder (kinema.data.refine.build_pairs)."""
     from tqdm import tqdm
 
     run = Path(run)
     rank, world, device = dist_info()
-    presets = INTERPOLATOR_PRESETS if cfg.stage == "interpolator" else UPSCALER_PRESETS
-    config = presets[cfg.preset]
+    config = PRESETS[cfg.stage][cfg.preset]
     model, ema, opt, start = start_run(run, lambda: build_stage(cfg.stage, config), cfg.stage, cfg, resume, device)
-    data = (InterpolationData(cfg.seed + rank, real_videos=real, real_share=cfg.real_share) if cfg.stage == "interpolator"
-            else UpscaleData(cfg.seed + rank, real_images=real, real_share=cfg.real_share))
+    if cfg.stage == "refiner":
+        if pairs is None:
+            raise ValueError("training the refiner needs a pairs folder")
+        from kinema.text.encoder import load_text_encoder
+
+        data = RefinePairs(pairs, load_text_encoder(), cfg.seed + rank)
+    elif cfg.stage == "interpolator":
+        data = InterpolationData(cfg.seed + rank, real_videos=real, real_share=cfg.real_share)
+    else:
+        data = UpscaleData(cfg.seed + rank, real_images=real, real_share=cfg.real_share)
     ddp_model = wrap_ddp(model, world, device)
     if rank == 0:
         run.mkdir(parents=True, exist_ok=True)
         save_json(run / "train_config.json", {"train": asdict(cfg), cfg.stage: config.to_dict(),
-                                              "real": [str(p) for p in real or []], "world_size": world})
+                                              "real": [str(p) for p in real or []], "world_size": world,
+                                              "pairs": str(pairs) if pairs else None})
         n = sum(p.numel() for p in model.parameters())
         print(f"{cfg.stage} ({cfg.preset}): {n / 1e6:.2f}M parameters, {world} process(es) on {device}, "
               f"steps {start} -> {cfg.steps}")

@@ -1,0 +1,103 @@
+"""Training pairs for the refiner: a clip as the latent pipeline returns it, and the clip it should be.
+
+The input is a shapes-world clip taken through the autoencoder, with Gaussian noise of a random
+scale added to its normalised latent before decoding: the decoder's own losses (small squares' rounded
+corners, small triangles' blobs; `benchmarks/latent_ceiling.py`) and a stand-in for the denoiser's
+imprecise latents. The target is the clip as rendered. Each pair carries a training caption of its
+scene (paraphrases and synonyms), so the refiner learns what the words ask of a blob.
+
+    pairs folder/
+      pairs-00000.safetensors   degraded, target: uint8 (N, T, H, W, 3); sigma: (N,) latent noise scale
+      pairs-00000.jsonl         one line per pair: index, caption, scene
+
+Pairs are a pure function of (seed, index); shards already on disk are kept, so a stopped build resumes.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kinema.data.dataset import ShapesDataset, to_frames, to_model_space
+from kinema.io.checkpoint import atomic_write, load_tensors, save_tensors
+
+
+def degrade(ae, clips: np.ndarray, sigma: np.ndarray, generator: torch.Generator) -> np.ndarray:
+    """uint8 clips (B, T, H, W, 3) -> the same clips encoded, noised by sigma (B,) in latent space, decoded."""
+    x = to_model_space(clips)
+    z = ae.encode(x, chunk=4)
+    z = z + torch.as_tensor(sigma, dtype=z.dtype).view(-1, 1, 1, 1, 1) * torch.randn(z.shape, generator=generator)
+    y = ae.crop_to(ae.decode(z, chunk=4), *x.shape[2:])
+    return to_frames(y)
+
+
+def build_pairs(ae, out: str | Path, count: int, seed: int = 0, size: int = 64, fps: float = 8.0,
+                seconds: float = 2.0, max_sigma: float = 0.5, shard_size: int = 256, batch: int = 16,
+                progress: bool = True) -> Path:
+    """Write `count` pairs under `out` in shards; resumes at the first missing shard."""
+    from tqdm import tqdm
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ds = ShapesDataset(seed=seed, size=size, fps=fps, seconds=seconds)
+    bar = tqdm(total=count, disable=not progress, desc="refine-pairs", dynamic_ncols=True)
+    for k, lo in enumerate(range(0, count, shard_size)):
+        hi = min(lo + shard_size, count)
+        path = out / f"pairs-{k:05d}.safetensors"
+        if path.is_file():
+            bar.update(hi - lo)
+            continue
+        degraded, targets, sigmas, lines = [], [], [], []
+        for i in range(lo, hi, batch):
+            idx = range(i, min(i + batch, hi))
+            scenes = [ds.scene_and_caption(j) for j in idx]
+            clips = np.stack([ds[j][0] for j in idx])
+            rng = np.random.default_rng([seed, i, 3])
+            sigma = rng.uniform(0.0, max_sigma, len(clips)).astype(np.float32)
+            degraded.append(degrade(ae, clips, sigma, torch.Generator().manual_seed(seed * 1_000_003 + i)))
+            targets.append(clips)
+            sigmas.append(sigma)
+            lines += [{"index": j, "caption": c, "scene": s.to_dict()} for j, (s, c) in zip(idx, scenes)]
+            bar.update(len(clips))
+        text = "".join(json.dumps(line) + "\n" for line in lines)
+        atomic_write(path.with_suffix(".jsonl"), lambda p: p.write_text(text))
+        save_tensors(path, {"degraded": torch.from_numpy(np.concatenate(degraded)),  # last: marks the shard done
+                            "target": torch.from_numpy(np.concatenate(targets)),
+                            "sigma": torch.from_numpy(np.concatenate(sigmas))})
+    bar.close()
+    return out
+
+
+def load_pairs(folder: str | Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """All pairs of a folder: degraded, target uint8 (N, T, H, W, 3), and the captions (N)."""
+    shards = sorted(Path(folder).glob("pairs-*.safetensors"))
+    if not shards:
+        raise FileNotFoundError(f"no refiner pairs in {folder}")
+    parts = [load_tensors(p) for p in shards]
+    captions = [json.loads(line)["caption"] for p in shards for line in p.with_suffix(".jsonl").read_text().splitlines()]
+    return torch.cat([p["degraded"] for p in parts]), torch.cat([p["target"] for p in parts]), captions
+
+
+class RefinePairs:
+    """Batches of refiner pairs from a folder, each a pure function of (seed, step): `frames`
+    consecutive frames from each of `batch` random pairs, with its caption's embedding."""
+
+    def __init__(self, folder: str | Path, text_encoder, seed: int = 0, frames: int = 8):
+        self.degraded, self.target, captions = load_pairs(folder)
+        self.text = text_encoder.encode(captions)
+        self.seed, self.frames = seed, min(frames, self.target.shape[1])
+
+    def batch(self, step: int, batch: int):
+        """(degraded, target) float (B, 3, F, H, W) in [-1, 1] and the TextEmbedding of their captions."""
+        rng = np.random.default_rng([self.seed, step, 11])
+        idx = rng.integers(0, len(self.target), batch)
+        first = rng.integers(0, self.target.shape[1] - self.frames + 1, batch)
+        window = torch.as_tensor(first[:, None] + np.arange(self.frames))  # (B, F)
+        rows = torch.as_tensor(idx)[:, None]
+
+        def pick(clips: torch.Tensor) -> torch.Tensor:
+            return to_model_space(clips[rows, window].numpy())
+
+        return pick(self.degraded), pick(self.target), self.text.index(torch.as_tensor(idx))

@@ -1,0 +1,78 @@
+"""The refiner: identity at the start, exact chunking, its training pairs, its training, the pipeline step."""
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from test_autoencoder import tiny_ae
+
+from kinema.cascade import load_stage
+from kinema.cascade.refine import REFINER_PRESETS, Refiner, refine_clip
+from kinema.cli.main import main
+from kinema.data.dataset import ShapesDataset
+from kinema.data.refine import RefinePairs, build_pairs, load_pairs
+from kinema.pipeline.generate import Pipeline, Settings
+
+PROMPT = "a red square moving left on a black background"
+
+
+def test_refiner_starts_as_identity_reads_the_prompt_and_chunks_exactly(text_encoder):
+    torch.manual_seed(0)
+    m = Refiner(REFINER_PRESETS["tiny"]).eval()
+    x = torch.rand(2, 3, 5, 16, 16) * 2 - 1
+    cond = text_encoder.encode([PROMPT, "a blue circle falling on a white background"])
+    with torch.no_grad():
+        assert torch.equal(m(x, cond), x)
+        m.out.weight.normal_(0, 0.1)
+        full = m(x, cond).clamp(-1, 1)
+        assert not torch.allclose(full, x)
+        other = m(x, text_encoder.encode(["a green triangle", "a pink box standing still"])).clamp(-1, 1)
+        assert not torch.allclose(full, other)  # the words change the output
+        assert torch.allclose(refine_clip(m, x, cond, chunk=2), full, atol=1e-6)
+        with pytest.raises(ValueError, match="divisible by 4"):
+            m(torch.zeros(1, 3, 2, 18, 18), cond.index(slice(0, 1)))
+
+
+def test_pairs_are_autoencoded_clips_beside_rendered_ones_and_resume(tmp_path):
+    ae = tiny_ae()
+    out = build_pairs(ae, tmp_path / "pairs", 5, seed=2, size=32, fps=4, seconds=2.0, shard_size=2, batch=2,
+                      progress=False)
+    degraded, target, captions = load_pairs(out)
+    assert degraded.shape == target.shape == (5, 8, 32, 32, 3) and degraded.dtype == torch.uint8
+    ds = ShapesDataset(2, 32, 4, 2.0)
+    for i in range(5):
+        frames, caption = ds[i]
+        assert np.array_equal(target[i].numpy(), frames) and captions[i] == caption
+    assert (degraded != target).any()
+    before = (out / "pairs-00001.safetensors").read_bytes()
+    (out / "pairs-00001.safetensors").unlink()  # a stopped build: the missing shard is made again, the same
+    build_pairs(ae, out, 5, seed=2, size=32, fps=4, seconds=2.0, shard_size=2, batch=2, progress=False)
+    assert (out / "pairs-00001.safetensors").read_bytes() == before
+    with pytest.raises(FileNotFoundError):
+        load_pairs(tmp_path)
+
+
+def test_refiner_trains_and_the_pipeline_applies_it(tmp_path, tiny_model, text_encoder, capsys):
+    pairs = build_pairs(tiny_ae(), tmp_path / "pairs", 4, seed=3, size=32, fps=4, seconds=2.0, progress=False)
+    lo, hi, cond = RefinePairs(pairs, text_encoder, frames=4).batch(0, 3)
+    assert lo.shape == hi.shape == (3, 3, 4, 32, 32) and len(cond) == 3
+    run = tmp_path / "refiner"
+    args = ["train-stage", "refiner", "--out", str(run), "--preset", "tiny", "--steps", "2", "--batch", "2",
+            "--no-progress"]
+    assert main(args) == 2 and "needs it" in capsys.readouterr().err
+    assert main(args + ["--pairs", str(tmp_path)]) == 2 and "no refiner pairs" in capsys.readouterr().err
+    assert main(["refine-pairs", "--out", str(tmp_path / "x"), "--max-sigma", "9"]) == 2
+    assert main(args + ["--pairs", str(pairs)]) == 0
+    assert load_stage(run, "refiner").step == 2 and (run / "loss.png").is_file()
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model, folder)
+    plain = Pipeline.load(folder)(PROMPT, Settings(steps=2, seed=1))
+    assert plain.metadata["stages"]["refine"] == "none"
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(run / ("refiner" + suffix), folder)
+    pipe = Pipeline.load(folder)
+    video = pipe(PROMPT, Settings(steps=2, seed=1))
+    assert video.metadata["stages"]["refine"] == "refiner step 2" and "refine" in pipe.timings
+    assert video.frames.shape == plain.frames.shape and not np.array_equal(video.frames, plain.frames)
+    assert np.array_equal(video.frames, pipe(PROMPT, Settings(steps=2, seed=1)).frames)
