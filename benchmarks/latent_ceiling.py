@@ -27,8 +27,7 @@ sys.path.insert(0, str(ROOT))
 from kinema.autoencoder.stream import reconstruct_clip  # noqa: E402
 from kinema.autoencoder.vae import load_autoencoder  # noqa: E402
 from kinema.cascade import load_stage  # noqa: E402
-from kinema.cascade.refine import refine_clip  # noqa: E402
-from kinema.data.dataset import to_frames, to_model_space  # noqa: E402
+from kinema.cascade.refine import refine_frames  # noqa: E402
 from kinema.eval.evaluate import evaluate, format_table, load_captions, rendered_clip  # noqa: E402
 from kinema.text.encoder import load_text_encoder  # noqa: E402
 
@@ -57,8 +56,7 @@ def main() -> None:
                     if ae is not None:
                         frames = reconstruct_clip(ae, frames)
                     if refine:
-                        x = refine_clip(refiner, to_model_space(frames), encoder.encode([item.caption]))
-                        frames = to_frames(x)[0]
+                        frames = refine_frames(refiner, frames, encoder.encode([item.caption]))
                     return frames, fps
 
                 result = evaluate(items, make, Path(tmp) / f"{size}-{len(results)}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -121,3 +122,11 @@ def refine_clip(model: Refiner, x: torch.Tensor, cond: TextEmbedding, chunk: int
         y = model(x[:, :, lo:hi], cond)
         parts.append(y[:, :, a - lo:a - lo + min(chunk, t - a)])
     return torch.cat(parts, dim=2).clamp(-1, 1)
+
+
+def refine_frames(model: Refiner, frames: np.ndarray, cond: TextEmbedding) -> np.ndarray:
+    """One clip's uint8 frames (T, H, W, 3), refined with its prompt `cond` (one row)."""
+    from kinema.data.dataset import to_frames, to_model_space
+
+    device = next(model.parameters()).device
+    return to_frames(refine_clip(model, to_model_space(frames).to(device), cond.to(device)).cpu())[0]

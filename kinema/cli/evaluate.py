@@ -13,6 +13,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from kinema.autoencoder.stream import reconstruct_clip
+    from kinema.cascade.refine import refine_frames
     from kinema.cli.generate import settings_from
     from kinema.eval.evaluate import evaluate, format_table, load_captions, rendered_clip
     from kinema.pipeline.generate import Pipeline, check_settings
@@ -38,13 +39,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         native = rendered_clip(args.seed, int(pipe.clip["size"]), float(pipe.clip["fps"]), args.seconds)
         ae = pipe.autoencoder
         source = (f"keyframes rendered by the shapes world, then{' the autoencoder and' if ae else ''} "
-                  f"the cascade stages of {pipe.name}")
+                  f"the cascade stages{' (refiner first)' if pipe.refiner else ''} of {pipe.name}")
 
         def make(i, item):
             s = pipe.resolve(settings_from(args, args.seed + i))
             keyframes = native(i, item)[0]
             if ae is not None:  # a latent model's keyframes are at best what its latent space keeps of them
                 keyframes = reconstruct_clip(ae, keyframes)
+            if pipe.refiner is not None:  # and what its refiner restores, given the caption
+                keyframes = refine_frames(pipe.refiner, keyframes, pipe.text_encoder.encode([item.caption]))
             return pipe.cascade(keyframes, s), s.fps
     else:
         pipe = Pipeline.load(args.model, precision=args.precision)

@@ -174,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("train-stage", help="train a cascade stage: the interpolator, the upscaler or the refiner")
     st.add_argument("stage", choices=("interpolator", "upscaler", "refiner"))
     st.add_argument("--pairs", help="refiner: the pairs folder (kinema refine-pairs)")
+    _add_cooldown(st)
     st.add_argument("--out", required=True, help="run folder (checkpoints, log, loss plot)")
     st.add_argument("--preset", default="small", help="size preset: tiny, small")
     st.add_argument("--steps", type=_positive_int, default=2000)

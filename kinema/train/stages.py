@@ -38,6 +38,7 @@ class StageTrainConfig:
     batch: int = 16
     lr: float = 1e-3
     warmup: int = 100
+    cooldown: int = 0  # lr decays linearly to 0 over the last `cooldown` steps (kinema.train.common.lr_at)
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.99)
     ema: float = 0.995
@@ -141,7 +142,7 @@ def train_stage(run: str | Path, cfg: StageTrainConfig, real: list[Path] | None 
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress or rank != 0,
                dynamic_ncols=True, desc=f"train {cfg.stage}")
     for step in bar:
-        lr = lr_at(step, cfg.lr, cfg.warmup)
+        lr = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.cooldown)
         loss, parts = stage_loss(ddp_model, cfg, data, step * world + rank)
         grad_norm = optimizer_step(model, ema, opt, loss, step, lr, cfg.grad_clip, cfg.ema)
         record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=grad_norm, lr=lr, **parts)
