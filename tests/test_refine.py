@@ -76,3 +76,21 @@ def test_refiner_trains_and_the_pipeline_applies_it(tmp_path, tiny_model, text_e
     assert video.metadata["stages"]["refine"] == "refiner step 2" and "refine" in pipe.timings
     assert video.frames.shape == plain.frames.shape and not np.array_equal(video.frames, plain.frames)
     assert np.array_equal(video.frames, pipe(PROMPT, Settings(steps=2, seed=1)).frames)
+
+
+def test_pairs_from_a_latent_denoisers_one_step_estimate(tmp_path, text_encoder):
+    from kinema.denoiser.dit import VideoDiT, preset
+    from kinema.diffusion.flow import FlowConfig
+
+    ae = tiny_ae()
+    torch.manual_seed(0)
+    denoiser = VideoDiT(preset("tiny", in_channels=ae.cfg.latent_channels, patch=(1, 2, 2)))
+    card = {"flow": FlowConfig().to_dict(), "clip": {"size": 32, "fps": 4, "seconds": 2.0}}
+    model = Pipeline(denoiser, card, text_encoder, str(tmp_path), ae)
+    kw = dict(seed=2, size=32, fps=4, seconds=2.0, shard_size=4, progress=False)
+    noised = load_pairs(build_pairs(ae, tmp_path / "noise", 3, **kw))
+    estimated = load_pairs(build_pairs(ae, tmp_path / "denoiser", 3, model=model, max_sigma=0.7, **kw))
+    assert torch.equal(noised[1], estimated[1]) and noised[2] == estimated[2]  # same clips and captions
+    assert estimated[0].shape == noised[0].shape and not torch.equal(estimated[0], noised[0])
+    both = RefinePairs([tmp_path / "noise", tmp_path / "denoiser"], text_encoder)
+    assert len(both.target) == 6

@@ -168,12 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--autoencoder", default=None, help="folder with autoencoder.{safetensors,json} (default: the shipped one)")
     rp.add_argument("--out", required=True, help="pairs folder (shards); an interrupted run continues")
     rp.add_argument("--count", type=_positive_int, default=3072)
-    rp.add_argument("--max-sigma", type=float, default=0.5, help="largest latent noise scale (uniform from 0)")
+    rp.add_argument("--max-sigma", type=float, default=0.5,
+                    help="largest latent noise scale, or with --model largest flow time t (uniform from 0)")
+    rp.add_argument("--model", help="a latent model folder: degrade by its denoiser's one-step estimate from "
+                                    "noise (its autoencoder is used)")
     rp.add_argument("--seed", type=int, default=1)
     rp.add_argument("--no-progress", action="store_true")
     st = sub.add_parser("train-stage", help="train a cascade stage: the interpolator, the upscaler or the refiner")
     st.add_argument("stage", choices=("interpolator", "upscaler", "refiner"))
-    st.add_argument("--pairs", help="refiner: the pairs folder (kinema refine-pairs)")
+    st.add_argument("--pairs", nargs="+", help="refiner: pairs folders (kinema refine-pairs)")
     _add_cooldown(st)
     st.add_argument("--out", required=True, help="run folder (checkpoints, log, loss plot)")
     st.add_argument("--preset", default="small", help="size preset: tiny, small")

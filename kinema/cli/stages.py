@@ -26,8 +26,9 @@ def cmd_train_stage(args: argparse.Namespace) -> int:
         raise UsageError("--real-share must be in [0, 1]")
     if (args.stage == "refiner") != (args.pairs is not None):
         raise UsageError("--pairs is for the refiner, and the refiner needs it")
-    if args.pairs is not None and not any(Path(args.pairs).glob("pairs-*.safetensors")):
-        raise UsageError(f"no refiner pairs in {args.pairs} (make them with kinema refine-pairs)")
+    for folder in args.pairs or []:
+        if not any(Path(folder).glob("pairs-*.safetensors")):
+            raise UsageError(f"no refiner pairs in {folder} (make them with kinema refine-pairs)")
     if args.real is not None:
         real = [Path(p) for p in args.real]
         missing = [str(p) for p in real if not p.is_file()]
@@ -44,12 +45,20 @@ def cmd_train_stage(args: argparse.Namespace) -> int:
 def cmd_refine_pairs(args: argparse.Namespace) -> int:
     from kinema.autoencoder.vae import load_autoencoder
     from kinema.data.refine import build_pairs
-    from kinema.pipeline.generate import DEFAULT_MODEL
+    from kinema.pipeline.generate import DEFAULT_MODEL, Pipeline
 
-    if not 0 <= args.max_sigma <= 5:
-        raise UsageError("--max-sigma must be in [0, 5]")
-    ae = load_autoencoder(args.autoencoder or DEFAULT_MODEL)
-    out = build_pairs(ae, args.out, args.count, seed=args.seed, max_sigma=args.max_sigma, progress=not args.no_progress)
+    if not 0 <= args.max_sigma <= (1 if args.model else 5):
+        raise UsageError(f"--max-sigma must be in [0, {1 if args.model else 5}]")
+    model = None
+    if args.model:
+        if args.autoencoder:
+            raise UsageError("--model brings its own autoencoder; leave out --autoencoder")
+        model = Pipeline.load(args.model)
+        if model.autoencoder is None:
+            raise UsageError(f"{args.model} is a pixel-space model; --model needs a latent one")
+    ae = model.autoencoder if model else load_autoencoder(args.autoencoder or DEFAULT_MODEL)
+    out = build_pairs(ae, args.out, args.count, seed=args.seed, max_sigma=args.max_sigma, progress=not args.no_progress,
+                      model=model)
     print(f"pairs: {out}")
     return 0
 

@@ -1,13 +1,19 @@
 """Training pairs for the refiner: a clip as the latent pipeline returns it, and the clip it should be.
 
-The input is a shapes-world clip taken through the autoencoder, with Gaussian noise of a random
-scale added to its normalised latent before decoding: the decoder's own losses (small squares' rounded
-corners, small triangles' blobs; `benchmarks/latent_ceiling.py`) and a stand-in for the denoiser's
-imprecise latents. The target is the clip as rendered. Each pair carries a training caption of its
+The input is a shapes-world clip taken through the autoencoder, with its normalised latent degraded
+before decoding in one of two ways:
+- noise: Gaussian noise of a random scale sigma in [0, max_sigma] added to it: the decoder's own losses
+  (small squares' rounded corners, small triangles' blobs; `benchmarks/latent_ceiling.py`) and a
+  stand-in for a denoiser's imprecise latents;
+- denoiser (with `model`, a latent Pipeline): the latent noised to a random flow time t in
+  [0, max_sigma] and replaced by the denoiser's one-step estimate of the clean latent given the
+  caption: the soft, averaged outlines that denoiser itself leaves, so the refiner learns from the
+  kind of input it will be given.
+The target is the clip as rendered. Each pair carries a training caption of its
 scene (paraphrases and synonyms), so the refiner learns what the words ask of a blob.
 
     pairs folder/
-      pairs-00000.safetensors   degraded, target: uint8 (N, T, H, W, 3); sigma: (N,) latent noise scale
+      pairs-00000.safetensors   degraded, target: uint8 (N, T, H, W, 3); sigma: (N,) latent noise scale or t
       pairs-00000.jsonl         one line per pair: index, caption, scene
 
 Pairs are a pure function of (seed, index); shards already on disk are kept, so a stopped build resumes.
@@ -33,10 +39,32 @@ def degrade(ae, clips: np.ndarray, sigma: np.ndarray, generator: torch.Generator
     return to_frames(y)
 
 
+def denoise_once(model, ae, clips: np.ndarray, captions: list[str], t: np.ndarray,
+                 generator: torch.Generator) -> np.ndarray:
+    """uint8 clips (B, T, H, W, 3) -> encoded, noised to flow time t (B,), replaced by the latent Pipeline
+    `model`'s estimate of the clean latent given the captions, decoded."""
+    from kinema.diffusion.flow import add_noise
+
+    x = to_model_space(clips)
+    z = ae.encode(x, chunk=4)
+    tt = torch.as_tensor(t, dtype=z.dtype)
+    z_t = add_noise(z, torch.randn(z.shape, generator=generator), tt)
+    pt = model.denoiser.config.patch[0]
+    pad = -z.shape[2] % pt  # latent frames up to a whole number of temporal patches, as the pipeline does
+    z_in = torch.cat([z_t, z_t[:, :, -1:].expand(-1, -1, pad, -1, -1)], dim=2) if pad else z_t
+    with torch.no_grad():
+        out = model.denoiser(z_in, tt, model.text_encoder.encode(captions))[:, :, :z.shape[2]]
+    if model.flow.prediction == "velocity":  # x0 = x_t - t v
+        out = z_t - tt.view(-1, 1, 1, 1, 1) * out
+    y = ae.crop_to(ae.decode(out, chunk=4), *x.shape[2:])
+    return to_frames(y)
+
+
 def build_pairs(ae, out: str | Path, count: int, seed: int = 0, size: int = 64, fps: float = 8.0,
                 seconds: float = 2.0, max_sigma: float = 0.5, shard_size: int = 256, batch: int = 16,
-                progress: bool = True) -> Path:
-    """Write `count` pairs under `out` in shards; resumes at the first missing shard."""
+                progress: bool = True, model=None) -> Path:
+    """Write `count` pairs under `out` in shards; resumes at the first missing shard. With `model` (a latent
+    Pipeline whose autoencoder is `ae`), the degradation is its one-step estimate from t in [0, max_sigma]."""
     from tqdm import tqdm
 
     out = Path(out)
@@ -56,7 +84,9 @@ def build_pairs(ae, out: str | Path, count: int, seed: int = 0, size: int = 64, 
             clips = np.stack([ds[j][0] for j in idx])
             rng = np.random.default_rng([seed, i, 3])
             sigma = rng.uniform(0.0, max_sigma, len(clips)).astype(np.float32)
-            degraded.append(degrade(ae, clips, sigma, torch.Generator().manual_seed(seed * 1_000_003 + i)))
+            g = torch.Generator().manual_seed(seed * 1_000_003 + i)
+            degraded.append(degrade(ae, clips, sigma, g) if model is None
+                            else denoise_once(model, ae, clips, [c for _, c in scenes], sigma, g))
             targets.append(clips)
             sigmas.append(sigma)
             lines += [{"index": j, "caption": c, "scene": s.to_dict()} for j, (s, c) in zip(idx, scenes)]
@@ -70,11 +100,15 @@ def build_pairs(ae, out: str | Path, count: int, seed: int = 0, size: int = 64, 
     return out
 
 
-def load_pairs(folder: str | Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """All pairs of a folder: degraded, target uint8 (N, T, H, W, 3), and the captions (N)."""
-    shards = sorted(Path(folder).glob("pairs-*.safetensors"))
-    if not shards:
-        raise FileNotFoundError(f"no refiner pairs in {folder}")
+def load_pairs(folders: str | Path | list) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """All pairs of one or more folders: degraded, target uint8 (N, T, H, W, 3), and the captions (N)."""
+    folders = folders if isinstance(folders, (list, tuple)) else [folders]
+    shards = []
+    for folder in folders:
+        found = sorted(Path(folder).glob("pairs-*.safetensors"))
+        if not found:
+            raise FileNotFoundError(f"no refiner pairs in {folder}")
+        shards += found
     parts = [load_tensors(p) for p in shards]
     captions = [json.loads(line)["caption"] for p in shards for line in p.with_suffix(".jsonl").read_text().splitlines()]
     return torch.cat([p["degraded"] for p in parts]), torch.cat([p["target"] for p in parts]), captions
@@ -84,8 +118,8 @@ class RefinePairs:
     """Batches of refiner pairs from a folder, each a pure function of (seed, step): `frames`
     consecutive frames from each of `batch` random pairs, with its caption's embedding."""
 
-    def __init__(self, folder: str | Path, text_encoder, seed: int = 0, frames: int = 8):
-        self.degraded, self.target, captions = load_pairs(folder)
+    def __init__(self, folders: str | Path | list, text_encoder, seed: int = 0, frames: int = 8):
+        self.degraded, self.target, captions = load_pairs(folders)
         self.text = text_encoder.encode(captions)
         self.seed, self.frames = seed, min(frames, self.target.shape[1])
 

@@ -110,9 +110,9 @@ def model_card(cfg: StageTrainConfig, config, step: int) -> dict:
 
 
 def train_stage(run: str | Path, cfg: StageTrainConfig, real: list[Path] | None = None, resume: bool = False,
-                progress: bool = True, pairs: str | Path | None = None) -> Path:
+                progress: bool = True, pairs: str | Path | list | None = None) -> Path:
     """Train a stage into folder `run`; `real`: video files (interpolator) or images (upscaler) of real
-    footage; `pairs`: the refiner's pairs folder (kinema.data.refine.build_pairs)."""
+    footage; `pairs`: the refiner's pairs folder(s) (kinema.data.refine.build_pairs)."""
     from tqdm import tqdm
 
     run = Path(run)
@@ -134,7 +134,8 @@ def train_stage(run: str | Path, cfg: StageTrainConfig, real: list[Path] | None 
         run.mkdir(parents=True, exist_ok=True)
         save_json(run / "train_config.json", {"train": asdict(cfg), cfg.stage: config.to_dict(),
                                               "real": [str(p) for p in real or []], "world_size": world,
-                                              "pairs": str(pairs) if pairs else None})
+                                              "pairs": [str(p) for p in pairs] if isinstance(pairs, (list, tuple))
+                                              else str(pairs) if pairs else None})
         n = sum(p.numel() for p in model.parameters())
         print(f"{cfg.stage} ({cfg.preset}): {n / 1e6:.2f}M parameters, {world} process(es) on {device}, "
               f"steps {start} -> {cfg.steps}")
