@@ -11,6 +11,8 @@ The sampling defaults chosen here are stored in the shipped denoiser.json. To ch
 keeping the shipped weights, stages and recipe (and, with --verifier, to ship a verifier too):
 
     python runs/ship.py --sampling-only [--steps 20 ... --shift 3] [--verifier runs/verifier --candidates 4]
+
+A refiner (kinema.cascade.refine) ships with --refiner RUN, in either form; --no-refiner removes the shipped one.
 """
 import argparse
 import shutil
@@ -35,6 +37,8 @@ p.add_argument("--candidates", type=int, default=1, help="keyframe clips per pro
 p.add_argument("--verifier", help="run folder of the verifier (omitted: the default model has none)")
 p.add_argument("--interpolator", help="run folder of the interpolator (omitted: the default model has none)")
 p.add_argument("--upscaler", help="run folder of the upscaler (omitted: the default model has none)")
+p.add_argument("--refiner", help="run folder of the refiner (omitted: the shipped one, if any, stays)")
+p.add_argument("--no-refiner", action="store_true", help="remove the shipped refiner")
 p.add_argument("--keep-stages", action="store_true",
                help="keep the shipped interpolator, upscaler and verifier as they are (their run folders keep no weights)")
 a = p.parse_args()
@@ -55,6 +59,10 @@ def ship_component(run: str | None, name: str) -> None:
             (DEFAULT_MODEL / (name + suffix)).unlink(missing_ok=True)
 
 
+if a.refiner and not (Path(a.refiner) / "refiner.safetensors").is_file():
+    p.error(f"missing {a.refiner}/refiner.safetensors")
+if a.refiner or a.no_refiner:
+    ship_component(None if a.no_refiner else a.refiner, "refiner")
 if a.sampling_only:
     if a.verifier:  # otherwise the shipped verifier, if any, stays
         ship_component(a.verifier, "verifier")

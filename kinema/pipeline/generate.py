@@ -6,7 +6,8 @@ names its text encoder, its space (pixels, or the latents of the autoencoder com
 and its default sampling settings. The shipped default lives in `kinema/weights/default`.
 
 The denoiser makes the clip at its native size and frame rate: the keyframes. A model folder may
-also hold the cascade's stages (kinema.cascade): an interpolator (`interpolator.*`) that fills in
+also hold the cascade's stages (kinema.cascade): a refiner (`refiner.*`) that restores, as the prompt
+says, the outlines a latent clip loses in decoding (step 5b), an interpolator (`interpolator.*`) that fills in
 the motion between keyframes up to the frame rate asked for, and an upscaler (`upscaler.*`) that
 doubles the size pass by pass up to the size asked for. Where a folder has no such stage (or the
 request goes down, not up), frames are resampled instead (linear blending or dropping in time,
