@@ -54,7 +54,7 @@ def measure(model: str | None, size: int, fps: float, seconds: float, runs: int)
 
     from kinema.pipeline.generate import Pipeline, Settings
     t_import = time.perf_counter() - t0
-    steps = ("text", "denoise", "decode", "verify", "interpolate", "upscale")
+    steps = ("text", "denoise", "decode", "refine", "verify", "interpolate", "upscale")
     stages = {"import": [t_import], "load": [], **{k: [] for k in steps}, "write": []}
     for i in range(runs):
         t0 = time.perf_counter()

@@ -34,10 +34,11 @@ def test_eval_refuses_a_bad_captions_file(tmp_path, capsys):
 
 
 def test_eval_rendered_keyframes_through_the_shipped_cascade(tmp_path, capsys):
-    # the shapes world's keyframes at the default model's native size and rate, through its autoencoder, then
-    # taken to 128x128 by its interpolator and upscaler: the cascade's own ceiling (objects must survive it all)
+    # the shapes world's keyframes at the default model's native size and rate, through its autoencoder and
+    # refiner, then taken to 128x128 by its interpolator and upscaler: the cascade's own ceiling (objects must
+    # survive it all)
     assert main(["eval", "--rendered-keyframes", "--out", str(tmp_path), "--limit", "8", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert "the autoencoder and the cascade stages of default" in result["source"]
+    assert "the autoencoder and the cascade stages (refiner first) of default" in result["source"]
     assert result["overall"]["background"] == 1.0 and result["overall"]["colour"] >= 0.75
     assert main(["eval", "--rendered", "--rendered-keyframes", "--out", str(tmp_path)]) == 2
