@@ -14,7 +14,7 @@ resolution so neighbouring frames agree, FiLM from the pooled prompt in every re
 cross-attention to the prompt's tokens at the lowest resolution, where each position sees 4x4
 pixels and the tokens say which object is which. The output layer starts at zero, so an untrained
 refiner returns its input. Trained with MSE against the rendered clip (`kinema train-stage refiner`,
-kinema.train.refine; pairs from kinema.data.refine).
+kinema.train.stages; pairs from kinema.data.refine).
 """
 from __future__ import annotations
 
