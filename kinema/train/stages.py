@@ -19,9 +19,10 @@ from pathlib import Path
 
 import torch
 
-from kinema.cascade.interpolate import INTERPOLATOR_PRESETS, FrameFiller
-from kinema.cascade.refine import REFINER_PRESETS, Refiner
-from kinema.cascade.upscale import UPSCALER_PRESETS, Upscaler
+from kinema.cascade import STAGE_CLASSES
+from kinema.cascade.interpolate import INTERPOLATOR_PRESETS
+from kinema.cascade.refine import REFINER_PRESETS
+from kinema.cascade.upscale import UPSCALER_PRESETS
 from kinema.data.refine import RefinePairs
 from kinema.data.stages import InterpolationData, UpscaleData
 from kinema.io.checkpoint import save_component, save_json
@@ -70,7 +71,7 @@ class StageTrainConfig:
 
 
 def build_stage(stage: str, config) -> torch.nn.Module:
-    return {"interpolator": FrameFiller, "upscaler": Upscaler, "refiner": Refiner}[stage](config)
+    return STAGE_CLASSES[stage][0](config)
 
 
 def stage_loss(model, cfg: StageTrainConfig, data, step: int) -> tuple[torch.Tensor, dict[str, float]]:
