@@ -30,13 +30,19 @@ from kinema.data.dataset import ShapesDataset, to_frames, to_model_space
 from kinema.io.checkpoint import atomic_write, load_tensors, save_tensors
 
 
+def round_trip(ae, clips: np.ndarray, edit) -> np.ndarray:
+    """uint8 clips (B, T, H, W, 3) -> encoded, the normalised latent changed by edit(z), decoded, same shape."""
+    x = to_model_space(clips)
+    z = edit(ae.encode(x, chunk=4))
+    return to_frames(ae.crop_to(ae.decode(z, chunk=4), *x.shape[2:]))
+
+
 def degrade(ae, clips: np.ndarray, sigma: np.ndarray, generator: torch.Generator) -> np.ndarray:
     """uint8 clips (B, T, H, W, 3) -> the same clips encoded, noised by sigma (B,) in latent space, decoded."""
-    x = to_model_space(clips)
-    z = ae.encode(x, chunk=4)
-    z = z + torch.as_tensor(sigma, dtype=z.dtype).view(-1, 1, 1, 1, 1) * torch.randn(z.shape, generator=generator)
-    y = ae.crop_to(ae.decode(z, chunk=4), *x.shape[2:])
-    return to_frames(y)
+    def noised(z: torch.Tensor) -> torch.Tensor:
+        return z + torch.as_tensor(sigma, dtype=z.dtype).view(-1, 1, 1, 1, 1) * torch.randn(z.shape, generator=generator)
+
+    return round_trip(ae, clips, noised)
 
 
 def denoise_once(model, ae, clips: np.ndarray, captions: list[str], t: np.ndarray,
@@ -45,19 +51,19 @@ def denoise_once(model, ae, clips: np.ndarray, captions: list[str], t: np.ndarra
     `model`'s estimate of the clean latent given the captions, decoded."""
     from kinema.diffusion.flow import add_noise
 
-    x = to_model_space(clips)
-    z = ae.encode(x, chunk=4)
-    tt = torch.as_tensor(t, dtype=z.dtype)
-    z_t = add_noise(z, torch.randn(z.shape, generator=generator), tt)
-    pt = model.denoiser.config.patch[0]
-    pad = -z.shape[2] % pt  # latent frames up to a whole number of temporal patches, as the pipeline does
-    z_in = torch.cat([z_t, z_t[:, :, -1:].expand(-1, -1, pad, -1, -1)], dim=2) if pad else z_t
-    with torch.no_grad():
-        out = model.denoiser(z_in, tt, model.text_encoder.encode(captions))[:, :, :z.shape[2]]
-    if model.flow.prediction == "velocity":  # x0 = x_t - t v
-        out = z_t - tt.view(-1, 1, 1, 1, 1) * out
-    y = ae.crop_to(ae.decode(out, chunk=4), *x.shape[2:])
-    return to_frames(y)
+    def estimate(z: torch.Tensor) -> torch.Tensor:
+        tt = torch.as_tensor(t, dtype=z.dtype)
+        z_t = add_noise(z, torch.randn(z.shape, generator=generator), tt)
+        pt = model.denoiser.config.patch[0]
+        pad = -z.shape[2] % pt  # latent frames up to a whole number of temporal patches, as the pipeline does
+        z_in = torch.cat([z_t, z_t[:, :, -1:].expand(-1, -1, pad, -1, -1)], dim=2) if pad else z_t
+        with torch.no_grad():
+            out = model.denoiser(z_in, tt, model.text_encoder.encode(captions))[:, :, :z.shape[2]]
+        if model.flow.prediction == "velocity":  # x0 = x_t - t v
+            out = z_t - tt.view(-1, 1, 1, 1, 1) * out
+        return out
+
+    return round_trip(ae, clips, estimate)
 
 
 def build_pairs(ae, out: str | Path, count: int, seed: int = 0, size: int = 64, fps: float = 8.0,
