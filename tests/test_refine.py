@@ -10,7 +10,8 @@ from kinema.cascade import load_stage
 from kinema.cascade.refine import REFINER_PRESETS, Refiner, refine_clip
 from kinema.cli.main import main
 from kinema.data.dataset import ShapesDataset
-from kinema.data.refine import RefinePairs, build_pairs, load_pairs
+from kinema.data.refine import RefinePairs, build_pairs, load_pairs, round_trip, sample_from
+from kinema.io.checkpoint import load_tensors
 from kinema.pipeline.generate import Pipeline, Settings
 
 PROMPT = "a red square moving left on a black background"
@@ -78,13 +79,16 @@ def test_refiner_trains_and_the_pipeline_applies_it(tmp_path, tiny_model, text_e
     assert np.array_equal(video.frames, pipe(PROMPT, Settings(steps=2, seed=1)).frames)
 
 
-def test_pairs_from_a_latent_denoisers_one_step_estimate(tmp_path, text_encoder):
+def test_pairs_from_a_latent_denoisers_one_step_estimate_and_its_sampling(tmp_path, text_encoder, capsys):
     from kinema.denoiser.dit import VideoDiT, preset
     from kinema.diffusion.flow import FlowConfig
 
     ae = tiny_ae()
     torch.manual_seed(0)
     denoiser = VideoDiT(preset("tiny", in_channels=ae.cfg.latent_channels, patch=(1, 2, 2)))
+    with torch.no_grad():  # off the zero initialisation, so its estimates depend on its input and sampling does work
+        for p in denoiser.parameters():
+            p.add_(0.05 * torch.randn(p.shape))
     card = {"flow": FlowConfig().to_dict(), "clip": {"size": 32, "fps": 4, "seconds": 2.0}}
     model = Pipeline(denoiser, card, text_encoder, str(tmp_path), ae)
     kw = dict(seed=2, size=32, fps=4, seconds=2.0, shard_size=4, progress=False)
@@ -94,3 +98,17 @@ def test_pairs_from_a_latent_denoisers_one_step_estimate(tmp_path, text_encoder)
     assert estimated[0].shape == noised[0].shape and not torch.equal(estimated[0], noised[0])
     both = RefinePairs([tmp_path / "noise", tmp_path / "denoiser"], text_encoder)
     assert len(both.target) == 6
+
+    sampled = load_pairs(build_pairs(ae, tmp_path / "sample", 3, model=model, max_sigma=0.7, degradation="sample",
+                                     **kw))
+    assert torch.equal(sampled[1], noised[1]) and not torch.equal(sampled[0], estimated[0])
+    sigma = load_tensors(tmp_path / "sample" / "pairs-00000.safetensors")["sigma"]
+    assert 0 < sigma[0] <= 0.7 and torch.equal(sigma, sigma[:1].expand(3))  # one t per batch
+    again = load_pairs(build_pairs(ae, tmp_path / "again", 3, model=model, max_sigma=0.7, degradation="sample", **kw))
+    assert torch.equal(again[0], sampled[0])  # a pure function of the seed
+    clips = sampled[1][:2].numpy()
+    g = torch.Generator().manual_seed(0)
+    assert np.array_equal(sample_from(model, ae, clips, sampled[2][:2], 0.0, g),  # from t = 0: the round trip
+                          round_trip(ae, clips, lambda z: z))
+    assert main(["refine-pairs", "--out", str(tmp_path / "x"), "--degradation", "sample"]) == 2
+    assert "needs --model" in capsys.readouterr().err

@@ -172,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="largest latent noise scale, or with --model largest flow time t (uniform from 0)")
     rp.add_argument("--model", help="a latent model folder: degrade by its denoiser's one-step estimate from "
                                     "noise (its autoencoder is used)")
+    rp.add_argument("--degradation", choices=("estimate", "sample"), default="estimate",
+                    help="with --model: its one-step estimate of the clean clip (estimate), or its sampling back "
+                         "from t with its default settings (sample, SDEdit)")
     rp.add_argument("--seed", type=int, default=1)
     rp.add_argument("--no-progress", action="store_true")
     st = sub.add_parser("train-stage", help="train a cascade stage: the interpolator, the upscaler or the refiner")

@@ -50,6 +50,8 @@ def cmd_refine_pairs(args: argparse.Namespace) -> int:
     if not 0 <= args.max_sigma <= (1 if args.model else 5):
         raise UsageError(f"--max-sigma must be in [0, {1 if args.model else 5}]")
     model = None
+    if args.degradation != "estimate" and not args.model:
+        raise UsageError("--degradation sample needs --model")
     if args.model:
         if args.autoencoder:
             raise UsageError("--model brings its own autoencoder; leave out --autoencoder")
@@ -58,7 +60,7 @@ def cmd_refine_pairs(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.model} is a pixel-space model; --model needs a latent one")
     ae = model.autoencoder if model else load_autoencoder(args.autoencoder or DEFAULT_MODEL)
     out = build_pairs(ae, args.out, args.count, seed=args.seed, max_sigma=args.max_sigma, progress=not args.no_progress,
-                      model=model)
+                      model=model, degradation=args.degradation)
     print(f"pairs: {out}")
     return 0
 

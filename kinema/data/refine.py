@@ -1,14 +1,17 @@
 """Training pairs for the refiner: a clip as the latent pipeline returns it, and the clip it should be.
 
 The input is a shapes-world clip taken through the autoencoder, with its normalised latent degraded
-before decoding in one of two ways:
+before decoding in one of three ways:
 - noise: Gaussian noise of a random scale sigma in [0, max_sigma] added to it: the decoder's own losses
   (small squares' rounded corners, small triangles' blobs; `benchmarks/latent_ceiling.py`) and a
   stand-in for a denoiser's imprecise latents;
 - denoiser (with `model`, a latent Pipeline): the latent noised to a random flow time t in
   [0, max_sigma] and replaced by the denoiser's one-step estimate of the clean latent given the
   caption: the soft, averaged outlines that denoiser itself leaves, so the refiner learns from the
-  kind of input it will be given.
+  kind of input it will be given;
+- sample (with `model`): the latent noised to flow time t and sampled back to t = 0 with the model's own
+  sampling settings and guidance (SDEdit, Meng et al. 2022): the layout and colours stay, while the
+  outlines are the ones the denoiser draws when it samples, crisp but wrong (a square's rounded top).
 The target is the clip as rendered. Each pair carries a training caption of its
 scene (paraphrases and synonyms), so the refiner learns what the words ask of a blob.
 
@@ -66,11 +69,37 @@ def denoise_once(model, ae, clips: np.ndarray, captions: list[str], t: np.ndarra
     return round_trip(ae, clips, estimate)
 
 
+def sample_from(model, ae, clips: np.ndarray, captions: list[str], t: float,
+                generator: torch.Generator) -> np.ndarray:
+    """uint8 clips (B, T, H, W, 3) -> encoded, noised to flow time t, sampled back to t = 0 by the latent Pipeline
+    `model` with its default settings (sampler, steps, shift, guidance, eta) given the captions, decoded."""
+    from kinema.diffusion.flow import add_noise
+    from kinema.diffusion.samplers import SAMPLERS, guided_velocity, time_grid
+    from kinema.pipeline.generate import Settings
+
+    s = model.resolve(Settings())
+    times = [t] + [u for u in time_grid(s.steps, s.shift) if u < t]  # the model's grid below t
+
+    def sample(z: torch.Tensor) -> torch.Tensor:
+        n, pt = len(z), model.denoiser.config.patch[0]
+        pad = -z.shape[2] % pt
+        z = torch.cat([z, z[:, :, -1:].expand(-1, -1, pad, -1, -1)], dim=2) if pad else z
+        z_t = add_noise(z, torch.randn(z.shape, generator=generator), torch.full((n,), t))
+        velocity = guided_velocity(model.denoiser, model.flow, model.text_encoder.encode(captions),
+                                   model.text_encoder.empty().repeat(n), s.guidance, s.guidance_interval)
+        return SAMPLERS[s.sampler](velocity, z_t, times, eta=s.eta, generator=generator)[:, :, :z.shape[2] - pad]
+
+    return round_trip(ae, clips, sample)
+
+
 def build_pairs(ae, out: str | Path, count: int, seed: int = 0, size: int = 64, fps: float = 8.0,
                 seconds: float = 2.0, max_sigma: float = 0.5, shard_size: int = 256, batch: int = 16,
-                progress: bool = True, model=None) -> Path:
+                progress: bool = True, model=None, degradation: str = "estimate") -> Path:
     """Write `count` pairs under `out` in shards; resumes at the first missing shard. With `model` (a latent
-    Pipeline whose autoencoder is `ae`), the degradation is its one-step estimate from t in [0, max_sigma]."""
+    Pipeline whose autoencoder is `ae`), the degradation is its one-step estimate from t in [0, max_sigma]
+    (degradation "estimate") or its sampling from such a t (degradation "sample": one t per batch)."""
+    if degradation not in ("estimate", "sample"):
+        raise ValueError(f"degradation must be estimate or sample, got {degradation!r}")
     from tqdm import tqdm
 
     out = Path(out)
@@ -91,8 +120,14 @@ def build_pairs(ae, out: str | Path, count: int, seed: int = 0, size: int = 64, 
             rng = np.random.default_rng([seed, i, 3])
             sigma = rng.uniform(0.0, max_sigma, len(clips)).astype(np.float32)
             g = torch.Generator().manual_seed(seed * 1_000_003 + i)
-            degraded.append(degrade(ae, clips, sigma, g) if model is None
-                            else denoise_once(model, ae, clips, [c for _, c in scenes], sigma, g))
+            captions = [c for _, c in scenes]
+            if model is None:
+                degraded.append(degrade(ae, clips, sigma, g))
+            elif degradation == "estimate":
+                degraded.append(denoise_once(model, ae, clips, captions, sigma, g))
+            else:
+                sigma[:] = sigma[0]
+                degraded.append(sample_from(model, ae, clips, captions, float(sigma[0]), g))
             targets.append(clips)
             sigmas.append(sigma)
             lines += [{"index": j, "caption": c, "scene": s.to_dict()} for j, (s, c) in zip(idx, scenes)]
