@@ -6,10 +6,16 @@ can then not steer it. Motion swaps exchange opposite directions (left/right, up
 still, bouncing/still), the subtlest change of wording.
 
     python benchmarks/caption_sensitivity.py [--model FOLDER ...] [--clips 32] [--motion left right up down]
-        [--times 0.3 0.5 0.7 0.85 0.95]
+        [--times 0.3 0.5 0.7 0.85 0.95] [--two-objects]
 
 `--motion` keeps only scenes with those motions: with the four straight ones, the motion swap is a
 pure change of direction.
+
+`--two-objects` asks about binding instead: two-object scenes whose objects differ in shape, size and
+motion, and each swap exchanges one attribute between the two objects ("a red circle falling and a
+blue square moving left" -> "a red circle moving left and a blue square falling"). The caption then
+names the same words, only bound to the other object; where the error does not rise, the model does not
+tie a word to its object.
 
 For a latent model the clip is encoded by its autoencoder first, and the error is the latent's.
 """
@@ -23,6 +29,7 @@ from kinema.data.captions import Description, canonical
 from kinema.data.dataset import to_model_space
 from kinema.data.shapes import BACKGROUNDS, OBJECT_COLOURS, SHAPES, render, sample_scene
 from kinema.pipeline.generate import Pipeline
+from kinema.train.binding import exchanged
 
 OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up", "falling": "still", "still": "falling",
             "bouncing": "still"}
@@ -46,15 +53,22 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--motion", nargs="+", choices=sorted(OPPOSITE), help="only scenes with these motions")
     p.add_argument("--times", nargs="+", type=float, default=TIMES, help="the noise levels t measured")
+    p.add_argument("--two-objects", action="store_true",
+                   help="binding: two-object scenes, each attribute exchanged between the objects")
     a = p.parse_args()
+    attributes = ("colour", "shape", "size", "motion") if a.two_objects else ("colour", "shape", "motion", "background")
     for model in a.model or [None]:
         pipe = Pipeline.load(model)
         clip = pipe.clip
         rng = np.random.default_rng(a.seed)
         scenes = []
         while len(scenes) < a.clips:
-            scene = sample_scene(rng, p_two=0.0)
-            if a.motion is None or Description.of(scene).objects[0].motion in a.motion:
+            scene = sample_scene(rng, p_two=1.0 if a.two_objects else 0.0)
+            objects = Description.of(scene).objects
+            if a.two_objects:
+                if all(getattr(objects[0], k) != getattr(objects[1], k) for k in attributes):
+                    scenes.append(scene)
+            elif a.motion is None or objects[0].motion in a.motion:
                 scenes.append(scene)
         x0 = to_model_space(np.stack([render(s, int(clip["size"]), float(clip["fps"]), float(clip["seconds"]))
                                       for s in scenes]))
@@ -62,8 +76,9 @@ def main() -> None:
             x0 = pipe.autoencoder.encode(x0)
         descriptions = [Description.of(s) for s in scenes]
         captions = {"true": [canonical(d) for d in descriptions]}
-        for attribute in ("colour", "shape", "motion", "background"):
-            captions[attribute] = [canonical(swapped(d, attribute)) for d in descriptions]
+        for attribute in attributes:
+            change = exchanged if a.two_objects else swapped
+            captions[attribute] = [canonical(change(d, attribute)) for d in descriptions]
         cond = {k: pipe.text_encoder.encode(v) for k, v in captions.items()}
         noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(a.seed))
         print(f"{pipe.name} (step {pipe.card.get('step')}): x0 MSE with the true caption, and its increase "

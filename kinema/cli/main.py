@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--reward-negatives", nargs="+", metavar="KIND", default=None,
                    help="the kinds of near-miss caption each clip is judged against: colour, shape, motion, "
                    "background, swap_shape, swap_motion (default: all)")
+    t.add_argument("--binding-weight", type=float, default=0.0,
+                   help="weight of the binding loss: two-object captions against the same caption with an attribute "
+                   "exchanged between the objects (kinema.train.binding; 0: off)")
+    t.add_argument("--binding-items", type=_positive_int, default=8, help="two-object clips of a batch it reads")
+    t.add_argument("--binding-margin", type=_positive_float, default=0.2,
+                   help="the relative rise in error it asks of the exchanged caption")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--checkpoint-every", type=_positive_int, default=250)
     t.add_argument("--precision", choices=PRECISIONS, default="auto")
@@ -302,7 +308,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                       recaption=args.recaption,
                       init=args.init, reward_verifier=args.reward_verifier, reward_weight=args.reward_weight,
                       reward_min_t=args.reward_min_t,
-                      reward_negatives=tuple(args.reward_negatives) if args.reward_negatives else None)
+                      reward_negatives=tuple(args.reward_negatives) if args.reward_negatives else None,
+                      binding_weight=args.binding_weight, binding_items=args.binding_items,
+                      binding_margin=args.binding_margin)
+    if args.binding_weight < 0:
+        raise UsageError("--binding-weight must be >= 0")
+    if args.binding_weight and getattr(dataset, "scene", lambda i: None)(0) is None:
+        raise UsageError("--binding-weight needs the shapes world's scenes: --data shapes or a latent cache of it")
     if args.init and not (Path(args.init) / "denoiser.json").is_file():
         raise UsageError(f"--init {args.init}: no denoiser.json there")
     try:

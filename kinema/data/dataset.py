@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from kinema.data.captions import training_caption
-from kinema.data.shapes import render, sample_scene
+from kinema.data.shapes import Scene, render, sample_scene
 
 ENDLESS = 2**62
 
@@ -37,6 +37,10 @@ class ShapesDataset:
     def __getitem__(self, i: int) -> tuple[np.ndarray, str]:
         scene, caption = self.scene_and_caption(i)
         return render(scene, self.size, self.fps, self.seconds), caption
+
+    def scene(self, i: int) -> Scene:
+        """The scene of item i (modulo the length)."""
+        return self.scene_and_caption(i % len(self))[0]
 
     def near_miss_caption(self, i: int, only: tuple[str, ...] | None = None) -> str:
         """A caption of item i's scene with exactly one captioned thing changed (kinema.data.pairs; sizes

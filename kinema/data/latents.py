@@ -112,19 +112,24 @@ class LatentDataset:
         self.latent = torch.cat([p["latent"] for p in parts]).float()
         self.text = TextEmbedding.cat([TextEmbedding(p["tokens"].float(), p["mask"], p["pooled"].float()) for p in parts])
         self.clip = self.meta["clip"]
-        self.recaption, self.encoder, self.seed, self.scenes = recaption, text_encoder, seed, None
+        self.recaption, self.encoder, self.seed = recaption, text_encoder, seed
+        lines = [json.loads(line) for p in shards for line in p.with_suffix(".jsonl").read_text().splitlines()]
+        self.scenes = ([Scene.from_dict(line["scene"]) for line in lines]  # None: footage, or an older cache
+                       if len(lines) == len(self.latent) and all("scene" in line for line in lines) else None)
         if recaption > 0:
             if text_encoder is None:
                 raise ValueError("recaption needs a text encoder")
-            lines = [json.loads(line) for p in shards for line in p.with_suffix(".jsonl").read_text().splitlines()]
-            if len(lines) != len(self.latent) or not all("scene" in line for line in lines):
+            if self.scenes is None:
                 raise CheckpointError(f"latent cache {self.folder} records no scene for some clips, so they cannot be "
                                       "captioned afresh (run `kinema cache-latents` again with the arguments it was "
                                       "made with: it adds them)")
-            self.scenes = [Scene.from_dict(line["scene"]) for line in lines]
 
     def __len__(self) -> int:
         return len(self.latent)
+
+    def scene(self, i: int) -> Scene | None:
+        """The shapes-world scene of item i (modulo the length), None where the cache records none."""
+        return self.scenes[i % len(self)] if self.scenes is not None else None
 
     def batch(self, first: int, n: int) -> tuple[torch.Tensor, TextEmbedding]:
         idx = torch.arange(first, first + n) % len(self)

@@ -26,6 +26,7 @@ from kinema.io.checkpoint import save_component, save_json
 from kinema.text.encoder import TEXT_ENCODER_NAME, TextEncoder, load_text_encoder
 from kinema.train.common import (RunLog, dist_info, optimizer_step, save_train_state, start_run, step_generator,
                                  lr_at, wrap_ddp)
+from kinema.train.binding import binding_loss
 from kinema.train.reward import reward_loss
 from kinema.verifier.model import Verifier, load_verifier
 
@@ -53,6 +54,9 @@ class TrainConfig:
     reward_weight: float = 0.0  # that loss's weight beside the flow loss (kinema.train.reward)
     reward_min_t: float = 0.7  # only predictions made at t >= this are judged
     reward_negatives: tuple[str, ...] | None = None  # the kinds of near miss (kinema.data.pairs.KINDS); None: all
+    binding_weight: float = 0.0  # the binding loss's weight (kinema.train.binding); needs scenes (shapes world)
+    binding_items: int = 8  # two-object clips of a batch it reads
+    binding_margin: float = 0.2  # the relative error margin it asks for
 
     @staticmethod
     def from_dict(d: dict) -> "TrainConfig":
@@ -137,6 +141,8 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
     else:
         verifier = verifier.to(device)
     hard_negatives = verifier is not None and hasattr(dataset, "near_miss_caption")
+    if cfg.binding_weight and getattr(dataset, "scene", lambda i: None)(0) is None:
+        raise ValueError("the binding loss needs the shapes world's scenes: rendered clips or a latent cache of them")
     if latent and dataset.latent.shape[1] != denoiser_cfg.in_channels:
         raise ValueError(f"the latent cache has {dataset.latent.shape[1]} channels, the denoiser takes {denoiser_cfg.in_channels}")
     if rank == 0:
@@ -174,6 +180,13 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
             if verifier is not None:
                 reward = reward_loss(verifier, prediction, t, text, negatives, keep, cfg.reward_min_t)
                 total, parts = loss + cfg.reward_weight * reward, {"reward": reward.item()}
+            if cfg.binding_weight:
+                items = [first + j for j in range(cfg.batch)]
+                binding = binding_loss(ddp_model, x0, [dataset.scene(i) for i in items], encoder, flow_cfg,
+                                       [cfg.seed * 1_000_003 + i for i in items], gen, cfg.binding_items,
+                                       cfg.binding_margin)
+                if binding is not None:
+                    total, parts["binding"] = total + cfg.binding_weight * binding, binding.item()
         grad_norm = optimizer_step(model, ema, opt, total, step, lr, cfg.grad_clip, cfg.ema)
         record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=grad_norm, lr=lr, **parts)
         if record:
