@@ -13,4 +13,4 @@ resume=()
 kinema train --out runs/latent-bind --init runs/latent-recap --data runs/latent-dcae/cache --preset keyframes \
     --patch 1,2,2 --batch 32 --warmup 200 --caption-dropout 0.1 --seed 1 --checkpoint-every 100 --loss x0 \
     --t-mean 0.5 --t-std 1.0 --lr 3e-4 --ema 0.998 --recaption 0.5 --binding-weight 0.15 --binding-items 8 \
-    --binding-margin 0.2 --steps "${STEPS:-3000}" --cooldown "${COOLDOWN:-800}" "${resume[@]}" "$@"
+    --binding-margin 0.2 --steps "${STEPS:-1500}" --cooldown "${COOLDOWN:-500}" "${resume[@]}" "$@"
