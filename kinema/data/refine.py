@@ -48,6 +48,13 @@ def degrade(ae, clips: np.ndarray, sigma: np.ndarray, generator: torch.Generator
     return round_trip(ae, clips, noised)
 
 
+def pad_frames(z: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Latents (B, C, T, h, w) with the last frame repeated up to a whole number of `multiple` frames (the
+    denoiser's temporal patch, as the pipeline makes them)."""
+    pad = -z.shape[2] % multiple
+    return torch.cat([z, z[:, :, -1:].expand(-1, -1, pad, -1, -1)], dim=2) if pad else z
+
+
 def denoise_once(model, ae, clips: np.ndarray, captions: list[str], t: np.ndarray,
                  generator: torch.Generator) -> np.ndarray:
     """uint8 clips (B, T, H, W, 3) -> encoded, noised to flow time t (B,), replaced by the latent Pipeline
@@ -57,9 +64,7 @@ def denoise_once(model, ae, clips: np.ndarray, captions: list[str], t: np.ndarra
     def estimate(z: torch.Tensor) -> torch.Tensor:
         tt = torch.as_tensor(t, dtype=z.dtype)
         z_t = add_noise(z, torch.randn(z.shape, generator=generator), tt)
-        pt = model.denoiser.config.patch[0]
-        pad = -z.shape[2] % pt  # latent frames up to a whole number of temporal patches, as the pipeline does
-        z_in = torch.cat([z_t, z_t[:, :, -1:].expand(-1, -1, pad, -1, -1)], dim=2) if pad else z_t
+        z_in = pad_frames(z_t, model.denoiser.config.patch[0])
         with torch.no_grad():
             out = model.denoiser(z_in, tt, model.text_encoder.encode(captions))[:, :, :z.shape[2]]
         if model.flow.prediction == "velocity":  # x0 = x_t - t v
@@ -81,13 +86,12 @@ def sample_from(model, ae, clips: np.ndarray, captions: list[str], t: float,
     times = [t] + [u for u in time_grid(s.steps, s.shift) if u < t]  # the model's grid below t
 
     def sample(z: torch.Tensor) -> torch.Tensor:
-        n, pt = len(z), model.denoiser.config.patch[0]
-        pad = -z.shape[2] % pt
-        z = torch.cat([z, z[:, :, -1:].expand(-1, -1, pad, -1, -1)], dim=2) if pad else z
-        z_t = add_noise(z, torch.randn(z.shape, generator=generator), torch.full((n,), t))
+        n = len(z)
+        z_in = pad_frames(z, model.denoiser.config.patch[0])
+        z_t = add_noise(z_in, torch.randn(z_in.shape, generator=generator), torch.full((n,), t))
         velocity = guided_velocity(model.denoiser, model.flow, model.text_encoder.encode(captions),
                                    model.text_encoder.empty().repeat(n), s.guidance, s.guidance_interval)
-        return SAMPLERS[s.sampler](velocity, z_t, times, eta=s.eta, generator=generator)[:, :, :z.shape[2] - pad]
+        return SAMPLERS[s.sampler](velocity, z_t, times, eta=s.eta, generator=generator)[:, :, :z.shape[2]]
 
     return round_trip(ae, clips, sample)
 
