@@ -264,6 +264,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from kinema.denoiser.dit import preset
     from kinema.diffusion.flow import FlowConfig
+    from kinema.train.binding import has_scenes
     from kinema.train.trainer import TrainConfig, train
 
     overrides = {k: getattr(args, k) for k in ("dim", "depth", "heads", "patch", "attention", "absolute_positions")
@@ -313,7 +314,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                       binding_margin=args.binding_margin)
     if args.binding_weight < 0:
         raise UsageError("--binding-weight must be >= 0")
-    if args.binding_weight and getattr(dataset, "scene", lambda i: None)(0) is None:
+    if args.binding_weight and not has_scenes(dataset):
         raise UsageError("--binding-weight needs the shapes world's scenes: --data shapes or a latent cache of it")
     if args.init and not (Path(args.init) / "denoiser.json").is_file():
         raise UsageError(f"--init {args.init}: no denoiser.json there")

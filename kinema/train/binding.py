@@ -34,6 +34,11 @@ from kinema.diffusion.flow import FlowConfig, add_noise, sample_timesteps
 ATTRIBUTES = ("colour", "shape", "motion")
 
 
+def has_scenes(dataset) -> bool:
+    """Whether a dataset gives the shapes-world scene of its items (`dataset.scene(i)`), as the loss needs."""
+    return getattr(dataset, "scene", lambda i: None)(0) is not None
+
+
 def exchanged(scene, attribute: str):
     """A two-object Scene (or caption Description) with one attribute's values exchanged between its objects."""
     a, b = scene.objects

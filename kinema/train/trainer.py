@@ -26,7 +26,7 @@ from kinema.io.checkpoint import save_component, save_json
 from kinema.text.encoder import TEXT_ENCODER_NAME, TextEncoder, load_text_encoder
 from kinema.train.common import (RunLog, dist_info, optimizer_step, save_train_state, start_run, step_generator,
                                  lr_at, wrap_ddp)
-from kinema.train.binding import binding_loss
+from kinema.train.binding import binding_loss, has_scenes
 from kinema.train.reward import reward_loss
 from kinema.verifier.model import Verifier, load_verifier
 
@@ -141,7 +141,7 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
     else:
         verifier = verifier.to(device)
     hard_negatives = verifier is not None and hasattr(dataset, "near_miss_caption")
-    if cfg.binding_weight and getattr(dataset, "scene", lambda i: None)(0) is None:
+    if cfg.binding_weight and not has_scenes(dataset):
         raise ValueError("the binding loss needs the shapes world's scenes: rendered clips or a latent cache of them")
     if latent and dataset.latent.shape[1] != denoiser_cfg.in_channels:
         raise ValueError(f"the latent cache has {dataset.latent.shape[1]} channels, the denoiser takes {denoiser_cfg.in_channels}")
