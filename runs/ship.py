@@ -34,6 +34,7 @@ p.add_argument("--shift", type=float, default=1.0)
 p.add_argument("--eta", type=float, default=0.0, help="stochastic sampling (kinema.diffusion.samplers.euler)")
 p.add_argument("--guidance-interval", type=float, nargs=2, default=(0.0, 1.0), metavar=("LO", "HI"))
 p.add_argument("--candidates", type=int, default=1, help="keyframe clips per prompt, the verifier keeps the best")
+p.add_argument("--refine-passes", type=int, default=1, help="times the refiner runs over the decoded keyframes")
 p.add_argument("--verifier", help="run folder of the verifier (omitted: the default model has none)")
 p.add_argument("--interpolator", help="run folder of the interpolator (omitted: the default model has none)")
 p.add_argument("--upscaler", help="run folder of the upscaler (omitted: the default model has none)")
@@ -43,7 +44,8 @@ p.add_argument("--keep-stages", action="store_true",
                help="keep the shipped interpolator, upscaler and verifier as they are (their run folders keep no weights)")
 a = p.parse_args()
 sampling = {"steps": a.steps, "guidance": a.guidance, "sampler": a.sampler, "shift": a.shift,
-            "guidance_interval": list(a.guidance_interval), "eta": a.eta, "candidates": a.candidates}
+            "guidance_interval": list(a.guidance_interval), "eta": a.eta, "candidates": a.candidates,
+            "refine_passes": a.refine_passes}
 if a.candidates > 1 and not a.verifier and not ((a.sampling_only or a.keep_stages) and has_verifier(DEFAULT_MODEL)):
     p.error("--candidates > 1 needs --verifier (or, with --sampling-only or --keep-stages, a shipped verifier)")
 

@@ -77,6 +77,16 @@ def test_refiner_trains_and_the_pipeline_applies_it(tmp_path, tiny_model, text_e
     assert video.metadata["stages"]["refine"] == "refiner step 2" and "refine" in pipe.timings
     assert video.frames.shape == plain.frames.shape and not np.array_equal(video.frames, plain.frames)
     assert np.array_equal(video.frames, pipe(PROMPT, Settings(steps=2, seed=1)).frames)
+    # --refine-passes: 0 skips the refiner, 2 runs it again over its own output
+    assert np.array_equal(pipe(PROMPT, Settings(steps=2, seed=1, refine_passes=0)).frames, plain.frames)
+    twice = pipe(PROMPT, Settings(steps=2, seed=1, refine_passes=2))
+    assert twice.metadata["stages"]["refine"] == "refiner step 2, 2 passes" and twice.metadata["refine_passes"] == 2
+    assert not np.array_equal(twice.frames, video.frames)
+    with pytest.raises(ValueError, match="needs a refiner"):
+        Pipeline.load(tiny_model)(PROMPT, Settings(steps=2, refine_passes=1))
+    out = tmp_path / "x.mp4"
+    assert main(["generate", PROMPT, "-o", str(out), "--model", str(folder), "--refine-passes", "9"]) == 2
+    assert "--refine-passes must be in [0, 4]" in capsys.readouterr().err and not out.exists()
 
 
 def test_pairs_from_a_latent_denoisers_one_step_estimate_and_its_sampling(tmp_path, text_encoder, capsys):

@@ -46,7 +46,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             keyframes = native(i, item)[0]
             if ae is not None:  # a latent model's keyframes are at best what its latent space keeps of them
                 keyframes = reconstruct_clip(ae, keyframes)
-            if pipe.refiner is not None:  # and what its refiner restores, given the caption
+            for _ in range(s.refine_passes):  # and what its refiner restores, given the caption
                 keyframes = refine_frames(pipe.refiner, keyframes, pipe.text_encoder.encode([item.caption]))
             return pipe.cascade(keyframes, s), s.fps
     else:
@@ -56,7 +56,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         except ValueError as e:
             raise UsageError(str(e)) from None
         source = f"model {pipe.name} (step {pipe.card.get('step')})" + (
-            f", best of {s.candidates} by the verifier (step {pipe.verifier.step})" if s.candidates > 1 else "")
+            f", best of {s.candidates} by the verifier (step {pipe.verifier.step})" if s.candidates > 1 else "") + (
+            f", {s.refine_passes} refiner passes" if s.refine_passes > 1 else "")
         clips = out / "clips"
 
         def make(i, item):

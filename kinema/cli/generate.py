@@ -16,7 +16,7 @@ def settings_from(args: argparse.Namespace, seed: int | None = None):
     return Settings(seed=args.seed if seed is None else seed, steps=args.steps, guidance=args.guidance,
                     negative=args.negative, sampler=args.sampler, seconds=args.seconds, fps=args.fps,
                     size=args.size, guidance_interval=args.guidance_interval, shift=args.shift, eta=args.eta,
-                    candidates=args.candidates)
+                    candidates=args.candidates, refine_passes=args.refine_passes)
 
 
 def read_prompts(path: str) -> list[tuple[int, str]]:

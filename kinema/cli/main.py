@@ -47,6 +47,8 @@ def add_generation_options(p: argparse.ArgumentParser) -> None:
                    help="stochastic Euler sampling, DDIM's eta: 0 the plain ODE, 1 ancestral (default: the model's)")
     p.add_argument("--candidates", type=_positive_int, default=None,
                    help="make N keyframe clips and keep the one the model's verifier scores best (default: the model's)")
+    p.add_argument("--refine-passes", type=int, default=None,
+                   help="times the model's refiner runs over the decoded keyframes, 0 for none (default: the model's)")
     p.add_argument("--negative", default="", help="negative prompt: what to steer away from")
     p.add_argument("--sampler", choices=("euler", "heun"), default=None)
     p.add_argument("--seconds", type=_positive_float, default=2.0)

@@ -51,8 +51,9 @@ MAX_FPS = 60.0
 MAX_STEPS = 1000
 MAX_SHIFT = 100.0
 MAX_CANDIDATES = 16
+MAX_REFINE_PASSES = 4
 DEFAULT_SAMPLING = {"steps": 20, "guidance": 4.0, "sampler": "euler", "shift": 1.0, "guidance_interval": (0.0, 1.0),
-                    "eta": 0.0, "candidates": 1}
+                    "eta": 0.0, "candidates": 1, "refine_passes": 1}
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,9 @@ class Settings:
     t = 1 being noise. shift: the sampling time grid's shift (kinema.diffusion.samplers.time_grid; > 1
     spends more steps near noise, where the layout is decided). eta: DDIM's eta for the Euler sampler,
     0 (the deterministic ODE) to 1 (ancestral sampling); kinema.diffusion.samplers.euler. candidates: how
-    many keyframe clips to make, of which the model's verifier keeps the best (1: no search)."""
+    many keyframe clips to make, of which the model's verifier keeps the best (1: no search). refine_passes:
+    how many times the model's refiner runs over the decoded keyframes (each pass takes the last one's
+    output; 0: not at all)."""
     seed: int = 0
     steps: int | None = None
     guidance: float | None = None
@@ -75,6 +78,7 @@ class Settings:
     shift: float | None = None
     eta: float | None = None
     candidates: int | None = None
+    refine_passes: int | None = None
 
 
 @dataclass
@@ -126,6 +130,8 @@ def check_settings(prompt: str, s: Settings) -> None:
         raise ValueError("--eta > 0 (stochastic sampling) needs the euler sampler")
     if s.candidates is not None and not 1 <= s.candidates <= MAX_CANDIDATES:
         raise ValueError(f"--candidates must be in [1, {MAX_CANDIDATES}], got {s.candidates}")
+    if s.refine_passes is not None and not 0 <= s.refine_passes <= MAX_REFINE_PASSES:
+        raise ValueError(f"--refine-passes must be in [0, {MAX_REFINE_PASSES}], got {s.refine_passes}")
     need = round(s.seconds * s.fps) * s.size * s.size * 3 * 6  # uint8 frames + float32 working copies
     if need > available_memory():
         raise ValueError(f"{s.seconds:g} s at {s.size}x{s.size}, {s.fps:g} fps needs about {need / 2**30:.1f} GiB, "
@@ -219,8 +225,10 @@ class Pipeline:
     def stages(self, s: Settings) -> dict[str, str]:
         """How each stage of the cascade makes a clip with settings s (recorded in its metadata)."""
         size, fps = int(self.clip["size"]), float(self.clip["fps"])
+        passes = f", {s.refine_passes} passes" if s.refine_passes != 1 else ""
         return {"keyframes": f"{size}x{size} at {fps:g} fps (denoiser step {self.card.get('step')})",
-                "refine": f"refiner step {self.refiner.step}" if self.refiner is not None else "none",
+                "refine": f"refiner step {self.refiner.step}{passes}" if self.refiner is not None and s.refine_passes
+                else "none",
                 "interpolate": ("none" if s.fps == fps else f"interpolator step {self.interpolator.step}"
                                 if self.interpolates(s) else "linear blending"),
                 "upscale": ("none" if s.size == size else f"upscaler step {self.upscaler.step}"
@@ -235,7 +243,10 @@ class Pipeline:
         candidates = s.candidates or (self.sampling["candidates"] if self.verifier is not None else 1)
         if candidates > 1 and self.verifier is None:
             raise ValueError(f"--candidates {candidates} needs a verifier, and the model in {self.source} has none")
-        return replace(s, steps=s.steps or self.sampling["steps"], candidates=candidates,
+        if s.refine_passes and self.refiner is None:
+            raise ValueError(f"--refine-passes {s.refine_passes} needs a refiner, and the model in {self.source} has none")
+        passes = s.refine_passes if s.refine_passes is not None else self.sampling["refine_passes"] if self.refiner is not None else 0
+        return replace(s, steps=s.steps or self.sampling["steps"], candidates=candidates, refine_passes=passes,
                        guidance=self.sampling["guidance"] if s.guidance is None else s.guidance,
                        sampler=sampler, eta=eta,
                        guidance_interval=tuple(s.guidance_interval or self.sampling["guidance_interval"]),
@@ -338,10 +349,12 @@ class Pipeline:
             x0 = self.autoencoder.decode(x0, chunk=4)
             timings["decode"] = time.perf_counter() - t0
 
-        # 5b. restore what decoding loses (outlines), as the prompt says
-        if self.refiner is not None:
+        # 5b. restore what decoding loses (outlines), as the prompt says, in s.refine_passes passes
+        if s.refine_passes:
             t0 = time.perf_counter()
-            x0 = refine_clip(self.refiner, x0[:, :, :n_native], cond.repeat(n))
+            x0 = x0[:, :, :n_native]
+            for _ in range(s.refine_passes):
+                x0 = refine_clip(self.refiner, x0, cond.repeat(n))
             timings["refine"] = time.perf_counter() - t0
         keyframes = to_frames(x0)[:, :n_native]  # (N, T, H, W, 3) uint8
 
@@ -379,12 +392,12 @@ def generate(prompt: str, *, model: str | None = None, seed: int = 0, steps: int
              guidance: float | None = None, negative: str = "", sampler: str | None = None,
              seconds: float = 2.0, fps: float = 8.0, size: int = 64,
              guidance_interval: tuple[float, float] | None = None, shift: float | None = None,
-             eta: float | None = None, candidates: int | None = None) -> Video:
+             eta: float | None = None, candidates: int | None = None, refine_passes: int | None = None) -> Video:
     """Make a clip from a prompt: `kinema.generate("a red ball bouncing on a white background").save("a.mp4")`.
 
     Returns a Video whose `.frames` is uint8 (T, H, W, 3)."""
     settings = Settings(seed, steps, guidance, negative, sampler, seconds, fps, size, guidance_interval, shift, eta,
-                        candidates)
+                        candidates, refine_passes)
     check_settings(prompt, settings)
     return load_pipeline(model)(prompt, settings)
 
