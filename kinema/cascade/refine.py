@@ -112,21 +112,24 @@ class Refiner(nn.Module):
 
 
 @torch.no_grad()
-def refine_clip(model: Refiner, x: torch.Tensor, cond: TextEmbedding, chunk: int = 16) -> torch.Tensor:
+def refine_clip(model: Refiner, x: torch.Tensor, cond: TextEmbedding, chunk: int = 16, passes: int = 1) -> torch.Tensor:
     """Refine decoded clips (B, 3, T, H, W) in [-1, 1] with their prompts `cond` (B rows), `chunk` frames
-    at a time (the temporal convolution sees one frame past each side of a chunk), clamped to [-1, 1]."""
+    at a time (the temporal convolution sees one frame past each side of a chunk), clamped to [-1, 1];
+    `passes` times, each pass over the last one's output (0: x as it is)."""
     t = x.shape[2]
-    parts = []
-    for a in range(0, t, chunk):
-        lo, hi = max(a - 1, 0), min(a + chunk + 1, t)
-        y = model(x[:, :, lo:hi], cond)
-        parts.append(y[:, :, a - lo:a - lo + min(chunk, t - a)])
-    return torch.cat(parts, dim=2).clamp(-1, 1)
+    for _ in range(passes):
+        parts = []
+        for a in range(0, t, chunk):
+            lo, hi = max(a - 1, 0), min(a + chunk + 1, t)
+            y = model(x[:, :, lo:hi], cond)
+            parts.append(y[:, :, a - lo:a - lo + min(chunk, t - a)])
+        x = torch.cat(parts, dim=2).clamp(-1, 1)
+    return x
 
 
-def refine_frames(model: Refiner, frames: np.ndarray, cond: TextEmbedding) -> np.ndarray:
-    """One clip's uint8 frames (T, H, W, 3), refined with its prompt `cond` (one row)."""
+def refine_frames(model: Refiner, frames: np.ndarray, cond: TextEmbedding, passes: int = 1) -> np.ndarray:
+    """One clip's uint8 frames (T, H, W, 3), refined with its prompt `cond` (one row), `passes` times."""
     from kinema.data.dataset import to_frames, to_model_space
 
     device = next(model.parameters()).device
-    return to_frames(refine_clip(model, to_model_space(frames).to(device), cond.to(device)).cpu())[0]
+    return to_frames(refine_clip(model, to_model_space(frames).to(device), cond.to(device), passes=passes).cpu())[0]

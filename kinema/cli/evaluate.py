@@ -46,8 +46,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
             keyframes = native(i, item)[0]
             if ae is not None:  # a latent model's keyframes are at best what its latent space keeps of them
                 keyframes = reconstruct_clip(ae, keyframes)
-            for _ in range(s.refine_passes):  # and what its refiner restores, given the caption
-                keyframes = refine_frames(pipe.refiner, keyframes, pipe.text_encoder.encode([item.caption]))
+            if s.refine_passes:  # and what its refiner restores, given the caption
+                keyframes = refine_frames(pipe.refiner, keyframes, pipe.text_encoder.encode([item.caption]),
+                                          s.refine_passes)
             return pipe.cascade(keyframes, s), s.fps
     else:
         pipe = Pipeline.load(args.model, precision=args.precision)

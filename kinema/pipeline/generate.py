@@ -244,8 +244,10 @@ class Pipeline:
         if candidates > 1 and self.verifier is None:
             raise ValueError(f"--candidates {candidates} needs a verifier, and the model in {self.source} has none")
         if s.refine_passes and self.refiner is None:
-            raise ValueError(f"--refine-passes {s.refine_passes} needs a refiner, and the model in {self.source} has none")
-        passes = s.refine_passes if s.refine_passes is not None else self.sampling["refine_passes"] if self.refiner is not None else 0
+            raise ValueError(f"--refine-passes {s.refine_passes} needs a refiner, and the model in {self.source} "
+                             "has none")
+        passes = (s.refine_passes if s.refine_passes is not None
+                  else self.sampling["refine_passes"] if self.refiner is not None else 0)
         return replace(s, steps=s.steps or self.sampling["steps"], candidates=candidates, refine_passes=passes,
                        guidance=self.sampling["guidance"] if s.guidance is None else s.guidance,
                        sampler=sampler, eta=eta,
@@ -352,9 +354,7 @@ class Pipeline:
         # 5b. restore what decoding loses (outlines), as the prompt says, in s.refine_passes passes
         if s.refine_passes:
             t0 = time.perf_counter()
-            x0 = x0[:, :, :n_native]
-            for _ in range(s.refine_passes):
-                x0 = refine_clip(self.refiner, x0, cond.repeat(n))
+            x0 = refine_clip(self.refiner, x0[:, :, :n_native], cond.repeat(n), passes=s.refine_passes)
             timings["refine"] = time.perf_counter() - t0
         keyframes = to_frames(x0)[:, :n_native]  # (N, T, H, W, 3) uint8
 
