@@ -36,13 +36,13 @@ def call(url: str, body: dict | None = None, method: str | None = None, timeout:
 
 
 class Server:
-    def __init__(self, data: Path, model: Path, workers: int = 1):
+    def __init__(self, data: Path, model: Path, workers: int = 1, extra: tuple[str, ...] = ()):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
         self.log = open(data.parent / f"serve-{self.port}.log", "w")
         self.proc = subprocess.Popen([sys.executable, "-m", "kinema", "serve", "--port", str(self.port), "--data-dir",
-                                      str(data), "--model", str(model), "--workers", str(workers)],
+                                      str(data), "--model", str(model), "--workers", str(workers), *extra],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -105,7 +105,9 @@ def test_restart_after_sigkill_loses_and_duplicates_nothing(tiny_model, tmp_path
 def test_browser_submits_a_prompt_and_plays_the_clip(tiny_model, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    server = Server(tmp_path / "data", tiny_model)
+    # The server reports progress every 0.2 s and the tiny model takes ~4 ms a step: 600 steps keep the worker busy
+    # for seconds, so the page sees the bar between 0 and full (40 steps finished between two reports in CI).
+    server = Server(tmp_path / "data", tiny_model, extra=("--max-steps", "600"))
     shots = ROOT / "test-artifacts"
     shots.mkdir(exist_ok=True)
     try:
@@ -116,7 +118,7 @@ def test_browser_submits_a_prompt_and_plays_the_clip(tiny_model, tmp_path):
             page = browser.new_page(viewport={"width": 1100, "height": 800})
             page.goto(server.url + "/")
             page.fill("#prompt", PROMPT)
-            page.fill("#steps", "40")
+            page.fill("#steps", "600")
             page.fill("#size", "96")
             page.fill("#seed", "11")
             page.click("#generate")
