@@ -80,10 +80,11 @@ def test_restart_after_sigkill_loses_and_duplicates_nothing(tiny_model, tmp_path
     server = Server(data, tiny_model)
     try:
         assert call(server.url + "/api/limits")["max_candidates"] == 1  # the tiny model has no verifier to choose with
-        ids = [call(server.url + "/api/jobs", {"prompt": f"{PROMPT} {i}", "seed": i, "steps": 60, "size": 64})["id"]
+        ids = [call(server.url + "/api/jobs", {"prompt": f"{PROMPT} {i}", "seed": i, "steps": 100, "size": 64})["id"]
                for i in range(5)]
+        # a job in its first half, so that it cannot finish in the moment before the kill
         running = wait_for(lambda: [j for j in call(server.url + "/api/jobs")["jobs"]
-                                    if j["state"] == "running" and j["progress"]["step"] >= 2], 90, "a running job")
+                                    if j["state"] == "running" and 2 <= j["progress"]["step"] <= 50], 90, "a running job")
         interrupted = running[0]["id"]
         server.kill()  # the web process dies; its workers die with it (PR_SET_PDEATHSIG)
         time.sleep(0.5)
