@@ -56,7 +56,9 @@ class Mp4Writer:
         self.stream = self.container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1000))
         self.stream.width, self.stream.height = self.size
         self.stream.pix_fmt = "yuv420p"
-        self.stream.options = {"crf": "12", "preset": "medium"}
+        # mbtree=0: x264's macroblock-tree rate control gave 2-3 different encodings of the same frames in a
+        # process that had run torch (the same seed made different files); without it the bytes are the same.
+        self.stream.options = {"crf": "12", "preset": "medium", "x264-params": "mbtree=0"}
         return self
 
     def write(self, frames: np.ndarray) -> None:
