@@ -106,9 +106,9 @@ def test_restart_after_sigkill_loses_and_duplicates_nothing(tiny_model, tmp_path
 def test_browser_submits_a_prompt_and_plays_the_clip(tiny_model, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    # The server reports progress every 0.2 s and the tiny model takes ~4 ms a step: 600 steps keep the worker busy
-    # for seconds, so the page sees the bar between 0 and full (40 steps finished between two reports in CI).
-    server = Server(tmp_path / "data", tiny_model, extra=("--max-steps", "600"))
+    # The server reports progress every 0.2 s and the tiny model takes ~3 ms a step: 200 steps keep the worker busy
+    # for ~0.7 s, so the page sees the bar between 0 and full (40 steps finished between two reports in CI).
+    server = Server(tmp_path / "data", tiny_model, extra=("--max-steps", "200"))
     shots = ROOT / "test-artifacts"
     shots.mkdir(exist_ok=True)
     try:
@@ -119,7 +119,7 @@ def test_browser_submits_a_prompt_and_plays_the_clip(tiny_model, tmp_path):
             page = browser.new_page(viewport={"width": 1100, "height": 800})
             page.goto(server.url + "/")
             page.fill("#prompt", PROMPT)
-            page.fill("#steps", "600")
+            page.fill("#steps", "200")
             page.fill("#size", "96")
             page.fill("#seed", "11")
             page.click("#generate")
