@@ -2,8 +2,8 @@
 # bash runs/latent-resume.sh PARENT OUT STEPS COOLDOWN [kinema train options]: the latent keyframe denoiser
 # trained on from PARENT's state (its optimizer too, so PARENT must have been trained on this machine) to
 # STEPS in all, at lr 3e-4 cooled to 0 over the last COOLDOWN steps. On the first call PARENT's files are
-# copied into OUT; a later call resumes OUT where it stopped. runs/latent-long, latent-20k, latent-32k and
-# latent-39k are this command with their own numbers (their recipe.sh).
+# copied into OUT; a later call resumes OUT where it stopped. runs/latent-long, latent-20k, latent-32k,
+# latent-39k and latent-52k (with its own --data) are this command with their own numbers (their recipe.sh).
 set -euo pipefail
 parent=$1 out=$2 steps=$3 cooldown=$4
 shift 4
