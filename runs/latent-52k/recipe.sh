@@ -8,7 +8,9 @@ set -euo pipefail
 cache=runs/latent-52k/cache
 if [ ! -f "$cache/shard-00047.safetensors" ]; then
     mkdir -p "$cache"
-    for f in runs/latent-dcae/cache/shard-*; do [ -e "$cache/$(basename "$f")" ] || ln "$f" "$cache/"; done
+    for f in runs/latent-dcae/cache/shard-*; do  # a shortcut only: without it the cache encodes them too
+        [ -e "$f" ] && [ ! -e "$cache/$(basename "$f")" ] && ln "$f" "$cache/" || true
+    done
     kinema cache-latents --autoencoder runs/autoencoder-dcae --out "$cache" --clips 49152 --seed 0 --no-progress
 fi
 exec bash runs/latent-resume.sh runs/latent-39k runs/latent-52k "${STEPS:-52500}" "${COOLDOWN:-3000}" \
