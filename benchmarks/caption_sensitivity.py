@@ -6,7 +6,7 @@ can then not steer it. Motion swaps exchange opposite directions (left/right, up
 still, bouncing/still), the subtlest change of wording.
 
     python benchmarks/caption_sensitivity.py [--model FOLDER ...] [--clips 32] [--motion left right up down]
-        [--times 0.3 0.5 0.7 0.85 0.95] [--two-objects]
+        [--times 0.3 0.5 0.7 0.85 0.95] [--two-objects] [--scenes-from CACHE]
 
 `--motion` keeps only scenes with those motions: with the four straight ones, the motion swap is a
 pure change of direction.
@@ -16,6 +16,9 @@ motion, and each swap exchanges one attribute between the two objects ("a red ci
 blue square moving left" -> "a red circle moving left and a blue square falling"). The caption then
 names the same words, only bound to the other object; where the error does not rise, the model does not
 tie a word to its object.
+
+`--scenes-from CACHE` takes the scenes from a latent cache a model trained on: its 'true' column beside
+the same command's without it shows how much better the model knows its training scenes than fresh ones.
 
 For a latent model the clip is encoded by its autoencoder first, and the error is the latent's.
 """
@@ -27,6 +30,7 @@ import torch
 
 from kinema.data.captions import Description, canonical
 from kinema.data.dataset import to_model_space
+from kinema.data.latents import cache_scenes
 from kinema.data.shapes import BACKGROUNDS, OBJECT_COLOURS, SHAPES, render, sample_scene
 from kinema.pipeline.generate import Pipeline
 from kinema.train.binding import exchanged
@@ -53,6 +57,9 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--motion", nargs="+", choices=sorted(OPPOSITE), help="only scenes with these motions")
     p.add_argument("--times", nargs="+", type=float, default=TIMES, help="the noise levels t measured")
+    p.add_argument("--scenes-from", metavar="CACHE",
+                   help="take the scenes, in order, from a latent cache (what a model trained on) instead of "
+                        "drawing fresh ones: the 'true' column against a fresh run's is the gap between them")
     p.add_argument("--two-objects", action="store_true",
                    help="binding: two-object scenes, each attribute exchanged between the objects")
     a = p.parse_args()
@@ -61,9 +68,16 @@ def main() -> None:
         pipe = Pipeline.load(model)
         clip = pipe.clip
         rng = np.random.default_rng(a.seed)
+        if a.scenes_from:
+            scenes_in = cache_scenes(a.scenes_from)
+            if scenes_in is None:
+                raise SystemExit(f"{a.scenes_from} records no shapes-world scenes")
+            drawn = iter(s for s in scenes_in if len(s.objects) == (2 if a.two_objects else 1))
+        else:
+            drawn = iter(lambda: sample_scene(rng, p_two=1.0 if a.two_objects else 0.0), None)
         scenes = []
         while len(scenes) < a.clips:
-            scene = sample_scene(rng, p_two=1.0 if a.two_objects else 0.0)
+            scene = next(drawn)
             objects = Description.of(scene).objects
             if a.two_objects:
                 if all(getattr(objects[0], k) != getattr(objects[1], k) for k in attributes):

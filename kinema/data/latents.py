@@ -94,6 +94,16 @@ def _add_scenes(dataset, path: Path) -> None:
     _write_lines(path, lines)
 
 
+def cache_scenes(folder: str | Path) -> list[Scene] | None:
+    """The shapes-world scene of each item of a cache folder, in order; None where any item records none
+    (footage, or a cache written before scenes were recorded)."""
+    shards = sorted(Path(folder).glob("shard-*.safetensors"))
+    lines = [json.loads(line) for p in shards for line in p.with_suffix(".jsonl").read_text().splitlines()]
+    if not all("scene" in line for line in lines):
+        return None
+    return [Scene.from_dict(line["scene"]) for line in lines]
+
+
 class LatentDataset:
     """Items (latent (C, T, h, w) float, TextEmbedding of one) from a cache folder; `batch(i0, n)`.
 
@@ -113,9 +123,9 @@ class LatentDataset:
         self.text = TextEmbedding.cat([TextEmbedding(p["tokens"].float(), p["mask"], p["pooled"].float()) for p in parts])
         self.clip = self.meta["clip"]
         self.recaption, self.encoder, self.seed = recaption, text_encoder, seed
-        lines = [json.loads(line) for p in shards for line in p.with_suffix(".jsonl").read_text().splitlines()]
-        self.scenes = ([Scene.from_dict(line["scene"]) for line in lines]  # None: footage, or an older cache
-                       if len(lines) == len(self.latent) and all("scene" in line for line in lines) else None)
+        self.scenes = cache_scenes(self.folder)
+        if self.scenes is not None and len(self.scenes) != len(self.latent):
+            self.scenes = None
         if recaption > 0:
             if text_encoder is None:
                 raise ValueError("recaption needs a text encoder")
