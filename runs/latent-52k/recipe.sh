@@ -13,5 +13,4 @@ if [ ! -f "$cache/shard-00047.safetensors" ]; then
     done
     kinema cache-latents --autoencoder runs/autoencoder-dcae --out "$cache" --clips 49152 --seed 0 --no-progress
 fi
-exec bash runs/latent-resume.sh runs/latent-39k runs/latent-52k "${STEPS:-52500}" "${COOLDOWN:-3000}" \
-    --data "$cache" "$@"
+DATA=$cache exec bash runs/latent-resume.sh runs/latent-39k runs/latent-52k "${STEPS:-52500}" "${COOLDOWN:-3000}" "$@"
