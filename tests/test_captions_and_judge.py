@@ -53,9 +53,20 @@ def test_dataset_captions_describe_the_rendered_scene():
 def test_held_out_templates_differ_from_training_ones():
     assert not set(HELD_OUT.scene_templates) & set(TRAIN.scene_templates)
     assert not set(HELD_OUT.participles["left"]) & set(TRAIN.participles["left"])
+    assert not {w for ws in HELD_OUT.backgrounds.values() for w in ws} - {
+        w for ws in TRAIN.backgrounds.values() for w in ws} - {"bright"}  # "bright" is the one unseen one
+    assert "bright" not in {w for ws in TRAIN.backgrounds.values() for w in ws}
     text = paraphrase(Description("black", (ObjectDescription("red", "circle", None, "left"),)),
                       np.random.default_rng(0), HELD_OUT)
     assert "red" in text
+
+
+def test_training_background_words_name_one_background_each():
+    words = {bg: {t for w in ws for t in w.split()} for bg, ws in TRAIN.backgrounds.items()}
+    for bg, ws in words.items():
+        for other, os_ in words.items():
+            if other != bg:
+                assert not ws & os_, (bg, other)
 
 
 def test_judge_scores_rendered_clips_high():

@@ -121,8 +121,14 @@ TRAIN = Vocabulary(
         "bouncing": ("bounces", "bounces up and down", "bounces on the floor", "hops up and down",
                      "rebounds off the floor", "bounces along"),
     },
-    backgrounds={"black": ("black", "dark", "pitch black"), "white": ("white", "bright white", "light"),
-                 "gray": ("gray", "grey", "neutral gray")},
+    # Backgrounds in words from both ends of the light-dark axis (dim, shadowy / pale, luminous), so that
+    # the model reads where a word lies on that axis rather than learning three tokens by heart. The
+    # held-out "bright" is in none of them (only inside "bright white").
+    backgrounds={"black": ("black", "dark", "pitch black", "jet black", "dim", "unlit", "shadowy", "coal black"),
+                 "white": ("white", "bright white", "light", "pale", "snow white", "luminous", "whitish",
+                           "brilliant white"),
+                 "gray": ("gray", "grey", "neutral gray", "mid gray", "ash gray", "slate gray", "greyish",
+                          "medium grey")},
     scene_templates=("{objs} on a {bg} background", "{objs} against a {bg} backdrop",
                      "on a {bg} background, {objs}", "{objs}, {bg} background", "{objs} over a {bg} background",
                      "a {bg} background with {objs}", "a clip of {objs} on a {bg} background",
