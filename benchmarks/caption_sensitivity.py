@@ -64,20 +64,23 @@ def main() -> None:
                    help="binding: two-object scenes, each attribute exchanged between the objects")
     a = p.parse_args()
     attributes = ("colour", "shape", "size", "motion") if a.two_objects else ("colour", "shape", "motion", "background")
+    scenes_in = cache_scenes(a.scenes_from) if a.scenes_from else None  # read once, before any model loads
+    if a.scenes_from and scenes_in is None:
+        raise SystemExit(f"{a.scenes_from} records no shapes-world scenes")
     for model in a.model or [None]:
         pipe = Pipeline.load(model)
         clip = pipe.clip
         rng = np.random.default_rng(a.seed)
         if a.scenes_from:
-            scenes_in = cache_scenes(a.scenes_from)
-            if scenes_in is None:
-                raise SystemExit(f"{a.scenes_from} records no shapes-world scenes")
             drawn = iter(s for s in scenes_in if len(s.objects) == (2 if a.two_objects else 1))
         else:
             drawn = iter(lambda: sample_scene(rng, p_two=1.0 if a.two_objects else 0.0), None)
         scenes = []
         while len(scenes) < a.clips:
-            scene = next(drawn)
+            scene = next(drawn, None)
+            if scene is None:
+                raise SystemExit(f"{a.scenes_from} has too few {'two' if a.two_objects else 'one'}-object scenes "
+                                 f"for {a.clips} clips")
             objects = Description.of(scene).objects
             if a.two_objects:
                 if all(getattr(objects[0], k) != getattr(objects[1], k) for k in attributes):

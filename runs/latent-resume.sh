@@ -3,8 +3,8 @@
 # trained on from PARENT's state (its optimizer too, so PARENT must have been trained on this machine) to
 # STEPS in all, at lr 3e-4 cooled to 0 over the last COOLDOWN steps. On the first call PARENT's files are
 # copied into OUT; a later call resumes OUT where it stopped. DATA is the latent cache (default
-# runs/latent-dcae/cache). runs/latent-long, latent-20k, latent-32k, latent-39k and latent-52k (with its own
-# DATA) are this command with their own numbers (their recipe.sh).
+# runs/latent-dcae/cache). runs/latent-long, latent-20k, latent-32k, latent-39k, and latent-52k, latent-62k and
+# latent-68k (with their own DATA) are this command with their own numbers (their recipe.sh).
 set -euo pipefail
 parent=$1 out=$2 steps=$3 cooldown=$4
 shift 4
