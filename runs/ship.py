@@ -13,6 +13,10 @@ keeping the shipped weights, stages and recipe (and, with --verifier, to ship a 
     python runs/ship.py --sampling-only [--steps 20 ... --shift 3] [--verifier runs/verifier --candidates 4]
 
 A refiner (kinema.cascade.refine) ships with --refiner RUN, in either form; --no-refiner removes the shipped one.
+
+An autoencoder whose decoder alone was trained on (`kinema train-autoencoder --init ... --decoder-only`) ships
+with --autoencoder RUN, in either form, in place of the run's (or the shipped) one: its encoder and latent
+statistics must equal those of the autoencoder it replaces, so the latents the denoiser learned keep their meaning.
 """
 import argparse
 import shutil
@@ -40,6 +44,7 @@ p.add_argument("--interpolator", help="run folder of the interpolator (omitted: 
 p.add_argument("--upscaler", help="run folder of the upscaler (omitted: the default model has none)")
 p.add_argument("--refiner", help="run folder of the refiner (omitted: the shipped one, if any, stays)")
 p.add_argument("--no-refiner", action="store_true", help="remove the shipped refiner")
+p.add_argument("--autoencoder", help="run folder of a decoder-only fine-tune of the run's (or the shipped) autoencoder")
 p.add_argument("--keep-stages", action="store_true",
                help="keep the shipped interpolator, upscaler and verifier as they are (their run folders keep no weights)")
 a = p.parse_args()
@@ -61,6 +66,24 @@ def ship_component(run: str | None, name: str) -> None:
             (DEFAULT_MODEL / (name + suffix)).unlink(missing_ok=True)
 
 
+def same_latent_space(new: str, old: Path) -> None:
+    """Refuse autoencoder `new` unless its encoder (as shipped, float16) and latent statistics are `old`'s."""
+    (w_new, c_new), (w_old, c_old) = load_component(new, "autoencoder"), load_component(old, "autoencoder")
+    enc = [k for k in w_old if k.startswith("encoder.")]
+    same = all(k in w_new and torch.equal(w_new[k].half(), w_old[k].half()) for k in enc)
+    stats = ("latent_shift", "latent_scale")
+    if not (same and all(c_new["autoencoder"][k] == c_old["autoencoder"][k] for k in stats)):
+        p.error(f"{new}'s encoder is not {old}'s: its latents mean something else to the denoiser")
+
+
+def ship_autoencoder(folder: str | Path) -> None:
+    """Shipped in float16 (half the size; loading casts back to float32)."""
+    weights, card = load_component(folder, "autoencoder")
+    save_component(DEFAULT_MODEL, "autoencoder", weights, card, dtype=torch.float16)
+
+
+if a.autoencoder:
+    same_latent_space(a.autoencoder, Path(a.run) if a.run and not a.sampling_only else DEFAULT_MODEL)
 if a.refiner and not (Path(a.refiner) / "refiner.safetensors").is_file():
     p.error(f"missing {a.refiner}/refiner.safetensors")
 if a.refiner or a.no_refiner:
@@ -68,6 +91,8 @@ if a.refiner or a.no_refiner:
 if a.sampling_only:
     if a.verifier:  # otherwise the shipped verifier, if any, stays
         ship_component(a.verifier, "verifier")
+    if a.autoencoder:
+        ship_autoencoder(a.autoencoder)
     card = load_json(DEFAULT_MODEL / "denoiser.json")
     card["sampling"] = sampling
     save_json(DEFAULT_MODEL / "denoiser.json", card)
@@ -86,9 +111,8 @@ for folder, name in sources + [(Path(f), n) for n, f in stages.items() if f]:
         p.error(f"missing {folder / name}.safetensors")
 DEFAULT_MODEL.mkdir(parents=True, exist_ok=True)
 shutil.copyfile(run / "denoiser.safetensors", DEFAULT_MODEL / "denoiser.safetensors")
-if latent:  # shipped in float16 (half the size; loading casts back to float32)
-    weights, ae_card = load_component(run, "autoencoder")
-    save_component(DEFAULT_MODEL, "autoencoder", weights, ae_card, dtype=torch.float16)
+if latent:
+    ship_autoencoder(a.autoencoder or run)
 else:
     for name in ("autoencoder.safetensors", "autoencoder.json"):
         (DEFAULT_MODEL / name).unlink(missing_ok=True)

@@ -1,5 +1,6 @@
 """The causal video autoencoder: causality, streaming and tiling, shapes, checkpoints, training, latents."""
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,16 +16,20 @@ from kinema.data.latents import LatentDataset, cache_latents
 from kinema.data.shapes import Scene
 from kinema.denoiser.dit import preset
 from kinema.diffusion.flow import FlowConfig
-from kinema.io.checkpoint import CheckpointError, load_tensors, save_component
+from kinema.io.checkpoint import CheckpointError, load_component, load_state_into, load_tensors, save_component
 from kinema.io.video import read_video, write_video
 from kinema.pipeline.generate import Pipeline, Settings
 from kinema.train.autoencoder import AutoencoderTrainConfig, train_autoencoder
 from kinema.train.trainer import train
 
 
-def tiny_ae(seed: int = 0) -> VideoAutoencoder:
+GROWN = replace(AE_PRESETS["tiny"], decoder_blocks=2, refine_width=8)  # two blocks a level, a full-resolution stage
+BOTH = pytest.mark.parametrize("cfg", [AE_PRESETS["tiny"], GROWN], ids=["tiny", "grown"])
+
+
+def tiny_ae(seed: int = 0, cfg: AutoencoderConfig = AE_PRESETS["tiny"]) -> VideoAutoencoder:
     torch.manual_seed(seed)
-    ae = VideoAutoencoder(AE_PRESETS["tiny"]).eval()
+    ae = VideoAutoencoder(cfg).eval()
     with torch.no_grad():  # random but not degenerate: spread the weights a little
         for p in ae.parameters():
             p.add_(torch.randn_like(p) * 0.02)
@@ -35,8 +40,9 @@ def clip(t: int, h: int = 32, w: int = 32, seed: int = 0) -> torch.Tensor:
     return torch.rand(1, 3, t, h, w, generator=torch.Generator().manual_seed(seed)) * 2 - 1
 
 
-def test_encoder_and_decoder_are_causal():
-    ae, x = tiny_ae(), clip(13)
+@BOTH
+def test_encoder_and_decoder_are_causal(cfg):
+    ae, x = tiny_ae(cfg=cfg), clip(13)
     z = ae.encode(x)
     assert z.shape == (1, 4, 4, 4, 4)  # 1 + 12/4 latent frames
     later = x.clone()
@@ -66,8 +72,9 @@ def test_shortcuts_round_trip_and_need_fitting_widths():
     assert AE_PRESETS["tiny"].shortcuts  # so the tests below run through them
 
 
-def test_chunked_equals_one_pass_and_tiled_is_close():
-    ae, x = tiny_ae(), clip(17)
+@BOTH
+def test_chunked_equals_one_pass_and_tiled_is_close(cfg):
+    ae, x = tiny_ae(cfg=cfg), clip(17)
     z = ae.encode(x)
     assert torch.allclose(ae.encode(x, chunk=1), z, atol=1e-5)
     assert torch.allclose(ae.encode(x, chunk=2), z, atol=1e-5)
@@ -170,6 +177,36 @@ def test_decoder_only_training_keeps_the_encoder_and_its_latents(tmp_path):
     assert main(args + ["--init", str(base), "--preset", "small"]) == 2  # the architecture comes from --init
     assert main(args + ["--init", str(base), "--decoder-only"]) == 0
     assert load_autoencoder(tmp_path / "cli").cfg.latent_channels == before.cfg.latent_channels
+
+
+def test_a_grown_decoder_decodes_as_before_then_trains(tmp_path):
+    """--decoder-blocks and --refine-width grow a trained decoder: its new blocks and full-resolution stage start
+    as the identity and zero, so it decodes exactly as before; decoder-only training then moves them, and the
+    encoder's latents stay valid. A bad size or a shrink is refused."""
+    data = ShapesDataset(0, 32, 8, 5 / 8)
+    base = tmp_path / "base"
+    train_autoencoder(base, data, AE_PRESETS["tiny"], tiny_ae_train(steps=2), progress=False)
+    before = load_autoencoder(base)
+    z = torch.randn(1, 4, 2, 4, 4, generator=torch.Generator().manual_seed(0))
+    args = ["train-autoencoder", "--out", str(tmp_path / "grown"), "--steps", "1", "--batch", "1", "--frames", "5",
+            "--size", "32", "--real-share", "0", "--no-progress", "--init", str(base), "--decoder-only"]
+    grown_cfg = replace(before.cfg, decoder_blocks=2, refine_width=8)
+    grown = VideoAutoencoder(grown_cfg).eval()
+    fresh = load_state_into(grown, load_component(base, "autoencoder")[0], "base", allow_missing=True)
+    assert fresh and all(k.startswith(("decoder.more.", "decoder.refine.")) for k in fresh)
+    assert torch.equal(grown.decode(z), before.decode(z))
+    assert main(args + ["--decoder-blocks", "2", "--refine-width", "8"]) == 0
+    after = load_autoencoder(tmp_path / "grown")
+    assert after.cfg.decoder_blocks == 2 and after.cfg.refine_width == 8
+    assert not torch.equal(after.decoder.refine.out.weight, torch.zeros_like(after.decoder.refine.out.weight))
+    enc_a, enc_b = before.encoder.state_dict(), after.encoder.state_dict()
+    assert all(torch.equal(enc_a[k], enc_b[k]) for k in enc_a)
+    y = after.decode(z)
+    assert y.shape == before.decode(z).shape and not torch.equal(y, before.decode(z))
+    with pytest.raises(ValueError, match="decoder_blocks"):
+        AutoencoderConfig(decoder_blocks=0)
+    args[2] = str(tmp_path / "shrunk")
+    assert main(args[:-3] + ["--init", str(tmp_path / "grown"), "--decoder-only", "--decoder-blocks", "1"]) == 2
 
 
 def test_latent_cache_then_latent_denoiser_generates(tmp_path, text_encoder):

@@ -15,7 +15,10 @@ Layout:
   encoder  per frame: pixel-unshuffle 2 -> conv -> [res block, stride-2 conv] per level   (2D)
            fold r_t frames into channels -> 1x1 conv -> causal 3D res blocks -> (mean, logvar)
   decoder  causal 3D res blocks -> 1x1 conv -> unfold into r_t frames
-           per frame: [res block, upsample x2 + conv] per level -> conv -> pixel-shuffle 2  (2D)
+           per frame: [res block(s), upsample x2 + conv] per level -> conv -> pixel-shuffle 2  (2D)
+           optionally (`refine_width`) a full-resolution stage: the last features upsampled x2, a
+           res block, a conv to RGB added to the pixel-shuffled frame: sharp edges need more than one
+           3x3 conv at half resolution
   shortcuts (`shortcuts=True`, DC-AE: Chen et al. 2024, "Deep Compression Autoencoder for Efficient
            High-Resolution Diffusion Models"): beside each change of resolution or width a parameter-free
            path, space-to-channels then group means on the way down, channel repeats then channels-to-space
@@ -52,6 +55,8 @@ class AutoencoderConfig:
     time_width: int = 128  # width of the causal 3D blocks at the latent rate
     time_blocks: int = 2
     shortcuts: bool = False  # DC-AE's parameter-free residual paths around each change of resolution (below)
+    decoder_blocks: int = 1  # 2D res blocks per decoder level (the encoder has one)
+    refine_width: int = 0  # > 0: a decoder stage at full resolution of this width (below); 0: none
     latent_scale: tuple[float, ...] = ()  # per channel; set after training (empty: 1)
     latent_shift: tuple[float, ...] = ()  # per channel; set after training (empty: 0)
 
@@ -63,6 +68,9 @@ class AutoencoderConfig:
             raise ValueError(f"space_factor {self.space_factor} needs {levels} widths, got {len(self.widths)}")
         if self.time_factor < 1:
             raise ValueError(f"time_factor must be >= 1, got {self.time_factor}")
+        if self.decoder_blocks < 1 or self.refine_width < 0:
+            raise ValueError(f"decoder_blocks must be >= 1 and refine_width >= 0, got {self.decoder_blocks}, "
+                             f"{self.refine_width}")
         if self.shortcuts:  # each shortcut averages or repeats whole groups of channels
             w, tw, c = self.widths, self.time_width, self.latent_channels
             pairs = [(4 * a, b) for a, b in zip(w, w[1:])] + [(self.time_factor * w[-1], tw), (tw, c)]
@@ -185,6 +193,30 @@ class Upsample2d(nn.Module):
         return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
 
 
+def zero_last(block: ResBlock2d) -> ResBlock2d:
+    """A res block whose second conv starts at zero: the identity until it trains."""
+    nn.init.zeros_(block.conv2.weight)
+    nn.init.zeros_(block.conv2.bias)
+    return block
+
+
+class Refine(nn.Module):
+    """The decoder's full-resolution stage: (N, w0, H/2, W/2) features -> (N, 3, H, W), a correction added to
+    the frame. Its output conv starts at zero, so adding it to a trained decoder changes nothing at first."""
+
+    def __init__(self, cin: int, width: int):
+        super().__init__()
+        self.up = Upsample2d(cin, width)
+        self.block = ResBlock2d(width)
+        self.norm = FrameNorm(width)
+        self.out = nn.Conv2d(width, 3, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.out(F.silu(self.norm(self.block(self.up(h)))))
+
+
 # ---------------------------------------------------------------------------------------------
 # Encoder and decoder
 # ---------------------------------------------------------------------------------------------
@@ -237,9 +269,14 @@ class Decoder(nn.Module):
         self.norm = FrameNorm(cfg.time_width)
         self.unfold = nn.Conv3d(cfg.time_width, w[-1] * cfg.time_factor, 1)
         self.blocks = nn.ModuleList(ResBlock2d(c) for c in reversed(w))
+        # blocks beyond the first at each level; their last conv starts at zero (each is the identity then),
+        # so a trained decoder grown by them decodes exactly as before
+        self.more = nn.ModuleList(nn.Sequential(*(zero_last(ResBlock2d(c)) for _ in range(cfg.decoder_blocks - 1)))
+                                  for c in reversed(w))
         self.ups = nn.ModuleList(Upsample2d(w[i + 1], w[i]) for i in reversed(range(len(w) - 1)))
         self.out_norm = FrameNorm(w[0])
         self.out = nn.Conv2d(w[0], 3 * 4, 3, padding=1)  # before pixel-shuffle 2
+        self.refine = Refine(w[0], cfg.refine_width) if cfg.refine_width else None
         self.r, self.shortcuts = cfg.time_factor, cfg.shortcuts
 
     def forward(self, z: torch.Tensor, cache: dict | None = None, first: bool = True) -> torch.Tensor:
@@ -254,11 +291,14 @@ class Decoder(nn.Module):
             h = h[:, self.r - 1:]
         h = rearrange(h, "b t c h w -> (b t) c h w")
         for i, block in enumerate(self.blocks):
-            h = block(h)
+            h = self.more[i](block(h))
             if i < len(self.ups):
                 h = self.ups[i](F.silu(h)) + (up_shortcut(h, self.ups[i].conv.out_channels) if self.shortcuts else 0)
-        h = F.pixel_shuffle(self.out(F.silu(self.out_norm(h))), 2)  # (B*T, 3, H, W)
-        return rearrange(h, "(b t) c h w -> b c t h w", b=b)
+        h = F.silu(self.out_norm(h))  # (B*T, w0, H/2, W/2)
+        y = F.pixel_shuffle(self.out(h), 2)  # (B*T, 3, H, W)
+        if self.refine is not None:
+            y = y + self.refine(h)
+        return rearrange(y, "(b t) c h w -> b c t h w", b=b)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from kinema.cli.errors import UsageError, check_cooldown, check_video_to_mp4
@@ -20,11 +21,21 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
         raise UsageError("--decoder-only trains the decoder of the autoencoder given by --init")
     preset = args.preset or "small"
     if args.init:  # (the card's latent statistics are measured again at each checkpoint)
-        ae_cfg = load_autoencoder(args.init).cfg
+        ae_cfg = init_cfg = load_autoencoder(args.init).cfg
     elif preset not in AE_PRESETS:
         raise UsageError(f"unknown autoencoder preset {preset!r}; choose from {', '.join(AE_PRESETS)}")
     else:
         ae_cfg = AE_PRESETS[preset]
+    grow = {k: v for k, v in (("decoder_blocks", args.decoder_blocks), ("refine_width", args.refine_width))
+            if v is not None}
+    if grow:  # a larger decoder; from --init, its new parts start as the identity, so it decodes as before
+        try:
+            ae_cfg = replace(ae_cfg, **grow)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        if args.init and (ae_cfg.decoder_blocks < init_cfg.decoder_blocks or
+                          bool(ae_cfg.refine_width) < bool(init_cfg.refine_width)):
+            raise UsageError("--decoder-blocks and --refine-width may grow --init's decoder, not shrink it")
     check_cooldown(args)
     if args.size % ae_cfg.space_factor or (args.frames - 1) % ae_cfg.time_factor:
         raise UsageError(f"training clips must be 1 + {ae_cfg.time_factor}k frames of a multiple of "

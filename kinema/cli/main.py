@@ -136,6 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--decoder-only", action="store_true",
                    help="with --init: train the decoder only, so the encoder's latents (a latent cache, a "
                    "denoiser trained on them) stay valid")
+    a.add_argument("--decoder-blocks", type=_positive_int,
+                   help="2D res blocks per decoder level (default: the preset's or --init's; more than --init's "
+                   "grows its decoder, the new blocks starting as the identity)")
+    a.add_argument("--refine-width", type=_positive_int,
+                   help="add a full-resolution decoder stage of this width (from --init: starts at zero)")
     a.add_argument("--steps", type=_positive_int, default=3000)
     a.add_argument("--batch", type=_positive_int, default=8)
     a.add_argument("--frames", type=_positive_int, default=9, help="frames per training clip")
