@@ -159,6 +159,9 @@ def test_decoder_only_training_keeps_the_encoder_and_its_latents(tmp_path):
     data = ShapesDataset(0, 32, 8, 5 / 8)
     base, tuned = tmp_path / "base", tmp_path / "tuned"
     train_autoencoder(base, data, AE_PRESETS["tiny"], tiny_ae_train(steps=2), progress=False)
+    weights, card = load_component(base, "autoencoder")  # shipped models hold float16 copies: start from one
+    save_component(tmp_path / "half", "autoencoder", weights, card, dtype=torch.float16)
+    base = tmp_path / "half"
     before = load_autoencoder(base)
     cfg = tiny_ae_train(steps=3, init=str(base), decoder_only=True, spatial_weight=1.0)  # (sharp edges)
     train_autoencoder(tuned, data, before.cfg, cfg, progress=False)

@@ -10,7 +10,8 @@ for exact resume, `log.jsonl` and `loss.png`.
 
 A run may start from a trained autoencoder (`init`) and train its decoder only (`decoder_only`): the
 encoder, and so every latent it made (a latent cache, a denoiser trained on one), stays as it is,
-while the decoder learns to draw those latents more faithfully.
+while the decoder learns to draw those latents more faithfully; the latent statistics stay init's too (measured
+again, they would move with rounding: a float16 copy of an encoder gives shifts and scales ~1e-3 apart).
 """
 from __future__ import annotations
 
@@ -127,8 +128,11 @@ def train_autoencoder(run: str | Path, dataset, ae_cfg: AutoencoderConfig, cfg: 
             bar.set_postfix(loss=f"{record['loss']:.4f}", psnr=f"{record['psnr']:.1f}", rate=f"{record['samples_per_s']:.1f}/s")
         done = step + 1
         if rank == 0 and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
-            shift, scale = latent_statistics(ema, reference)
-            final_cfg = replace(ae_cfg, latent_shift=shift, latent_scale=scale)
+            if cfg.decoder_only and ae_cfg.latent_scale:  # the latent space is init's, normalisation included
+                final_cfg = ae_cfg
+            else:
+                shift, scale = latent_statistics(ema, reference)
+                final_cfg = replace(ae_cfg, latent_shift=shift, latent_scale=scale)
             save_component(run, "autoencoder", ema.state_dict(), model_card(final_cfg, cfg, done, data))
             save_train_state(run, model, opt, {"step": done, "autoencoder": ae_cfg.to_dict(), "train": asdict(cfg)})
             log.plot(run / "loss.png")
