@@ -11,7 +11,7 @@ from kinema.cascade.refine import REFINER_PRESETS, Refiner, refine_clip
 from kinema.cli.main import main
 from kinema.data.dataset import ShapesDataset
 from kinema.data.refine import RefinePairs, build_pairs, load_pairs, round_trip, sample_from
-from kinema.io.checkpoint import load_tensors
+from kinema.io.checkpoint import load_component, load_tensors, save_component
 from kinema.pipeline.generate import Pipeline, Settings
 
 PROMPT = "a red square moving left on a black background"
@@ -65,6 +65,19 @@ def test_refiner_trains_and_the_pipeline_applies_it(tmp_path, tiny_model, text_e
     assert main(["refine-pairs", "--out", str(tmp_path / "x"), "--max-sigma", "9"]) == 2
     assert main(args + ["--pairs", str(pairs)]) == 0
     assert load_stage(run, "refiner").step == 2 and (run / "loss.png").is_file()
+    # --init: a new run starts from a trained refiner (for a new decoder's pairs, say), not from scratch
+    weights, card = load_component(run, "refiner")
+    torch.manual_seed(0)
+    save_component(tmp_path / "start", "refiner", {k: v + 0.1 * torch.randn_like(v) for k, v in weights.items()}, card)
+    one = args + ["--pairs", str(pairs), "--steps", "1", "--lr", "1e-5"]
+    assert main(one + ["--out", str(tmp_path / "fresh")]) == 0
+    assert main(one + ["--out", str(tmp_path / "tuned"), "--init", str(tmp_path / "start")]) == 0
+    assert main(one + ["--out", str(tmp_path / "bad"), "--init", str(pairs)]) == 2
+    start = load_stage(tmp_path / "start", "refiner").state_dict()
+    for name, far in (("tuned", False), ("fresh", True)):
+        state = load_stage(tmp_path / name, "refiner").state_dict()
+        gap = max((state[k].float() - start[k].float()).abs().max().item() for k in start)
+        assert (gap > 1e-2) == far
 
     folder = tmp_path / "model"
     shutil.copytree(tiny_model, folder)

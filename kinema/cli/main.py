@@ -196,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cooldown(st)
     st.add_argument("--out", required=True, help="run folder (checkpoints, log, loss plot)")
     st.add_argument("--preset", default="small", help="size preset: tiny, small")
+    st.add_argument("--init", help="start from this folder's trained stage (a run, or a model folder such as the "
+                    "shipped one); a fresh optimizer and step count")
     st.add_argument("--steps", type=_positive_int, default=2000)
     st.add_argument("--batch", type=_positive_int, default=16)
     st.add_argument("--lr", type=_positive_float, default=1e-3)

@@ -19,11 +19,19 @@ def cmd_train_stage(args: argparse.Namespace) -> int:
         cfg = StageTrainConfig(stage=args.stage, preset=args.preset, steps=args.steps, batch=args.batch, lr=args.lr,
                                cooldown=args.cooldown,
                                loss=args.loss, temporal_weight=args.temporal_weight, real_share=args.real_share, seed=args.seed,
-                               checkpoint_every=args.checkpoint_every)
+                               checkpoint_every=args.checkpoint_every, init=args.init)
     except ValueError as e:
         raise UsageError(str(e)) from None
     if not 0 <= args.real_share <= 1:
         raise UsageError("--real-share must be in [0, 1]")
+    if args.init:  # its architecture must be the preset's: start_run refuses weights that belong to another
+        from kinema.cascade import load_stage
+        from kinema.io.checkpoint import CheckpointError
+
+        try:
+            load_stage(args.init, args.stage)
+        except (CheckpointError, FileNotFoundError) as e:
+            raise UsageError(f"--init: {e}") from None
     if (args.stage == "refiner") != (args.pairs is not None):
         raise UsageError("--pairs is for the refiner, and the refiner needs it")
     for folder in args.pairs or []:

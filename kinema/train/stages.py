@@ -51,6 +51,7 @@ class StageTrainConfig:
     seed: int = 0
     checkpoint_every: int = 200
     log_every: int = 10
+    init: str | None = None  # a folder holding this stage (a run, a shipped model) whose weights a new run starts from
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -120,7 +121,8 @@ def train_stage(run: str | Path, cfg: StageTrainConfig, real: list[Path] | None 
     run = Path(run)
     rank, world, device = dist_info()
     config = PRESETS[cfg.stage][cfg.preset]
-    model, ema, opt, start = start_run(run, lambda: build_stage(cfg.stage, config), cfg.stage, cfg, resume, device)
+    model, ema, opt, start = start_run(run, lambda: build_stage(cfg.stage, config), cfg.stage, cfg, resume, device,
+                                       Path(cfg.init) if cfg.init else None)
     if cfg.stage == "refiner":
         if pairs is None:
             raise ValueError("training the refiner needs a pairs folder")
