@@ -260,6 +260,9 @@ class Encoder(nn.Module):
         return out
 
 
+FRAMES_PER_PASS = 4  # frames the decoder's 2D part draws at once when no gradient is kept
+
+
 class Decoder(nn.Module):
     def __init__(self, cfg: AutoencoderConfig):
         super().__init__()
@@ -290,15 +293,23 @@ class Decoder(nn.Module):
         if first:  # the first latent stands for frame 0 alone: keep the last of its r frames
             h = h[:, self.r - 1:]
         h = rearrange(h, "b t c h w -> (b t) c h w")
+        # every frame is drawn on its own from here: without gradients, a few frames at a time keep the
+        # full-resolution activations small (the same result as all at once)
+        step = h.shape[0] if torch.is_grad_enabled() else FRAMES_PER_PASS
+        y = torch.cat([self.draw(h[i:i + step]) for i in range(0, h.shape[0], step)])
+        return rearrange(y, "(b t) c h w -> b c t h w", b=b)
+
+    def draw(self, h: torch.Tensor) -> torch.Tensor:
+        """(N, w[-1], h, w) features of N frames -> (N, 3, h*r_s, w*r_s): the 2D part of the decoder."""
         for i, block in enumerate(self.blocks):
             h = self.more[i](block(h))
             if i < len(self.ups):
                 h = self.ups[i](F.silu(h)) + (up_shortcut(h, self.ups[i].conv.out_channels) if self.shortcuts else 0)
-        h = F.silu(self.out_norm(h))  # (B*T, w0, H/2, W/2)
-        y = F.pixel_shuffle(self.out(h), 2)  # (B*T, 3, H, W)
+        h = F.silu(self.out_norm(h))  # (N, w0, H/2, W/2)
+        y = F.pixel_shuffle(self.out(h), 2)  # (N, 3, H, W)
         if self.refine is not None:
             y = y + self.refine(h)
-        return rearrange(y, "(b t) c h w -> b c t h w", b=b)
+        return y
 
 
 # ---------------------------------------------------------------------------------------------
