@@ -6,7 +6,7 @@
 # 64x64 clips, 15% real footage crops, batch 8); AdamW 4e-4 after 200 warm-up steps, constant to step 2000,
 # then decaying linearly to 0 by step 3000; EMA 0.998. Resumes where it stopped. ~1 s a step on 2 cores.
 set -e
-resume=$([ -f runs/autoencoder-refine/train_state.json ] && echo --resume)
+resume=$([ -f runs/autoencoder-refine/train_state.json ] && echo --resume || true)
 kinema train-autoencoder --init runs/autoencoder-dcae --decoder-only --decoder-blocks 2 --refine-width 32 \
   --out runs/autoencoder-refine --steps 3000 --cooldown 1000 --batch 8 --frames 9 --size 64 --real-share 0.15 \
   --lr 4e-4 --checkpoint-every 100 $resume "$@"
