@@ -20,7 +20,7 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
     if args.decoder_only and not args.init:
         raise UsageError("--decoder-only trains the decoder of the autoencoder given by --init")
     preset = args.preset or "small"
-    if args.init:  # (the card's latent statistics are measured again at each checkpoint)
+    if args.init:  # (its latent statistics are measured again at each checkpoint, unless --decoder-only)
         ae_cfg = init_cfg = load_autoencoder(args.init).cfg
     elif preset not in AE_PRESETS:
         raise UsageError(f"unknown autoencoder preset {preset!r}; choose from {', '.join(AE_PRESETS)}")

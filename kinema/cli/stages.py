@@ -24,7 +24,7 @@ def cmd_train_stage(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if not 0 <= args.real_share <= 1:
         raise UsageError("--real-share must be in [0, 1]")
-    if args.init:  # its architecture must be the preset's: start_run refuses weights that belong to another
+    if args.init:  # the folder must hold this stage; tensors of another shape (another preset) start afresh, named
         from kinema.cascade import load_stage
         from kinema.io.checkpoint import CheckpointError
 
