@@ -105,7 +105,8 @@ def train_autoencoder(run: str | Path, dataset, ae_cfg: AutoencoderConfig, cfg: 
     if cfg.decoder_only:  # no gradient reaches the encoder, so AdamW and the EMA leave it exactly as it was
         model.encoder.requires_grad_(False)
     ddp_model = wrap_ddp(model, world, device)
-    reference = stats_clips(cfg.size).to(device)
+    keep_stats = cfg.decoder_only and bool(ae_cfg.latent_scale)  # the latent space is init's, normalisation included
+    reference = None if keep_stats else stats_clips(cfg.size).to(device)  # clips the statistics are measured on
     if rank == 0:
         run.mkdir(parents=True, exist_ok=True)
         save_json(run / "train_config.json", {"train": asdict(cfg), "autoencoder": ae_cfg.to_dict(), "data": data,
@@ -128,7 +129,7 @@ def train_autoencoder(run: str | Path, dataset, ae_cfg: AutoencoderConfig, cfg: 
             bar.set_postfix(loss=f"{record['loss']:.4f}", psnr=f"{record['psnr']:.1f}", rate=f"{record['samples_per_s']:.1f}/s")
         done = step + 1
         if rank == 0 and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
-            if cfg.decoder_only and ae_cfg.latent_scale:  # the latent space is init's, normalisation included
+            if keep_stats:
                 final_cfg = ae_cfg
             else:
                 shift, scale = latent_statistics(ema, reference)
