@@ -15,8 +15,8 @@ import time
 import torch
 
 from kinema.data.dataset import ShapesDataset, get_batch
-from kinema.denoiser.dit import VideoDiT, count_parameters, preset
-from kinema.diffusion.flow import FlowConfig, add_noise, flow_loss, to_velocity
+from kinema.models.denoiser import VideoDiT, count_parameters, preset
+from kinema.diffusion.rectified_flow import FlowConfig, add_noise, flow_loss, to_velocity
 from kinema.text.encoder import load_text_encoder
 
 

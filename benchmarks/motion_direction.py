@@ -13,8 +13,8 @@ import random
 
 import numpy as np
 
-from kinema.eval.judge import PALETTE_NAMES, _region, nearest_palette
-from kinema.pipeline.generate import Pipeline, Settings
+from kinema.world.judge import PALETTE_NAMES, _region, nearest_palette
+from kinema.pipeline import ClipSettings, Pipeline
 
 AXES = {"left": (0, -1), "right": (0, 1), "up": (1, -1), "down": (1, 1)}
 
@@ -48,7 +48,7 @@ def main() -> None:
         right = wrong = absent = 0
         for i, (motion, colour, shape, bg) in enumerate(jobs):
             prompt = f"a {colour} {shape} moving {motion} on a {bg} background"
-            clip = pipe(prompt, Settings(seed=a.seed + i, size=size, fps=fps, candidates=a.candidates))
+            clip = pipe(prompt, ClipSettings(seed=a.seed + i, size=size, fps=fps, candidates=a.candidates))
             d = displacement(clip.frames, colour)
             if d is None:
                 absent += 1

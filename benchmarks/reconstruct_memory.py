@@ -20,7 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kinema.data.shapes import render, sample_scene  # noqa: E402
+from kinema.world.shapes import render, sample_scene  # noqa: E402
 from kinema.io.video import Mp4Writer  # noqa: E402
 
 MEASURE = """

@@ -9,7 +9,7 @@ all), over the captions:
 - oracle: the candidate the judge itself likes best (most attributes right): the ceiling of the search;
 and how often the verifier's pick is all-correct when some candidate is.
 
-With --pairs N it first scores N held-out near-miss pairs rendered by the shapes world (kinema.data.pairs,
+With --pairs N it first scores N held-out near-miss pairs rendered by the shapes world (kinema.world.near_misses,
 seed 999, not a training seed): the share where each caption scores its own clip above the other's,
 by the kind of difference, i.e. which attributes the verifier can tell apart on clean clips.
 
@@ -21,11 +21,12 @@ import time
 import numpy as np
 import torch
 
-from kinema.data.dataset import to_model_space
-from kinema.data.pairs import KINDS, NearMissPairs
+from kinema.io.frames import to_model_space
+from kinema.data.dataset import NearMissPairs
+from kinema.world.near_misses import KINDS
 from kinema.eval.evaluate import load_captions
-from kinema.eval.judge import ATTRIBUTES, judge
-from kinema.pipeline.generate import Pipeline, Settings
+from kinema.world.judge import ATTRIBUTES, judge
+from kinema.pipeline import ClipSettings, Pipeline
 
 
 @torch.no_grad()
@@ -64,7 +65,7 @@ def main() -> None:
     hits = possible = 0
     t0 = time.perf_counter()
     for i, item in enumerate(items):
-        s = pipe.resolve(Settings(seed=a.seed + i, candidates=a.candidates))
+        s = pipe.resolve(ClipSettings(seed=a.seed + i, candidates=a.candidates))
         keyframes, scores = pipe.keyframes(item.caption, s)
         verdicts = [judge(pipe.cascade(k, s), s.fps, item.description).summary() for k in keyframes]
         right = [sum(v[k] for k in keys) for v in verdicts]

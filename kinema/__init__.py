@@ -10,16 +10,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
-__all__ = ["generate", "Video", "Pipeline", "Settings"]
+__all__ = ["generate", "Video", "Pipeline", "ClipSettings"]
 
 if TYPE_CHECKING:
-    from kinema.pipeline.generate import Pipeline, Settings, Video, generate
+    from kinema.pipeline import ClipSettings, Pipeline, Video, generate
 
 
 def __getattr__(name: str):
     # torch and the models load on first use, so `kinema --help` and light imports stay fast
     if name in __all__:
-        from kinema.pipeline import generate as g
+        import kinema.pipeline
 
-        return getattr(g, name)
+        return getattr(kinema.pipeline, name)
     raise AttributeError(f"module 'kinema' has no attribute {name!r}")

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from kinema.data.dataset import ShapesDataset
-from kinema.denoiser.dit import preset
-from kinema.diffusion.flow import FlowConfig
+from kinema.models.denoiser import preset
+from kinema.diffusion.rectified_flow import FlowConfig
 from kinema.text.encoder import load_text_encoder
-from kinema.train.trainer import TrainConfig, train
+from kinema.train.denoiser import TrainConfig, train
 
 TINY_CLIP = {"size": 32, "fps": 4, "seconds": 2.0}  # 8 frames of 32x32
 

@@ -7,23 +7,25 @@ import pytest
 import torch
 from conftest import tiny_train_config
 
-from kinema.autoencoder.stream import reconstruct_clip, reconstruct_file, reconstruct_stream
-from kinema.autoencoder.vae import (AE_PRESETS, FRAMES_PER_PASS, AutoencoderConfig, VideoAutoencoder, average_channels,
-                                   down_shortcut, load_autoencoder, repeat_channels, up_shortcut)
+from kinema.pipeline.reconstruct import reconstruct_clip, reconstruct_file, reconstruct_stream
+from kinema.models.autoencoder import (AE_PRESETS, FRAMES_PER_PASS, AutoencoderConfig, VideoAutoencoder, average_channels,
+                                   down_shortcut, repeat_channels, up_shortcut)
+from kinema.models.components import load_component
 from kinema.cli.main import main
-from kinema.data.dataset import ShapesDataset, to_frames, to_model_space
+from kinema.data.dataset import ShapesDataset
+from kinema.io.frames import to_frames, to_model_space
 from kinema.data.latents import LatentDataset, cache_latents
-from kinema.data.shapes import Scene
-from kinema.denoiser.dit import preset
-from kinema.diffusion.flow import FlowConfig
-from kinema.io.checkpoint import CheckpointError, load_component, load_state_into, load_tensors, save_component
+from kinema.world.shapes import Scene
+from kinema.models.denoiser import preset
+from kinema.diffusion.rectified_flow import FlowConfig
+from kinema.io.checkpoint import CheckpointError, read_component, load_state_into, load_tensors, save_component
 from kinema.io.video import read_video, write_video
-from kinema.pipeline.generate import Pipeline, Settings
+from kinema.pipeline import ClipSettings, Pipeline
 from kinema.train.autoencoder import AutoencoderTrainConfig, train_autoencoder
-from kinema.train.trainer import train
+from kinema.train.denoiser import train
 
 
-GROWN = replace(AE_PRESETS["tiny"], decoder_blocks=2, refine_width=8)  # two blocks a level, a full-resolution stage
+GROWN = replace(AE_PRESETS["tiny"], decoder_blocks=2, detail_width=8)  # two blocks a level, a full-resolution stage
 BOTH = pytest.mark.parametrize("cfg", [AE_PRESETS["tiny"], GROWN], ids=["tiny", "grown"])
 
 
@@ -124,14 +126,14 @@ def test_corrupt_and_mismatched_autoencoder_checkpoints(tmp_path, capsys):
     ae = tiny_ae()
     save_component(folder, "autoencoder", ae.state_dict(), {"kind": "kinema.autoencoder",
                                                             "autoencoder": ae.cfg.to_dict()})
-    assert load_autoencoder(folder).cfg == ae.cfg
+    assert load_component(folder, "autoencoder").cfg == ae.cfg
     wrong = ae.cfg.to_dict() | {"widths": [8, 8, 32]}
     save_component(tmp_path / "wrong", "autoencoder", ae.state_dict(), {"kind": "kinema.autoencoder", "autoencoder": wrong})
     with pytest.raises(CheckpointError, match="does not match"):
-        load_autoencoder(tmp_path / "wrong")
+        load_component(tmp_path / "wrong", "autoencoder")
     (folder / "autoencoder.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(CheckpointError, match="not a readable safetensors"):
-        load_autoencoder(folder)
+        load_component(folder, "autoencoder")
     src = tmp_path / "in.mp4"
     write_video(np.zeros((3, 16, 16, 3), np.uint8), src, 8)
     assert main(["reconstruct", str(src), "-o", str(tmp_path / "o.mp4"), "--autoencoder", str(folder)]) == 2
@@ -154,7 +156,7 @@ def test_autoencoder_training_resumes_exactly(tmp_path):
     train_autoencoder(resumed, data, AE_PRESETS["tiny"], tiny_ae_train(steps=4), resume=True, progress=False)
     a, b = load_tensors(straight / "train_state.safetensors"), load_tensors(resumed / "train_state.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
-    card = load_autoencoder(straight).cfg
+    card = load_component(straight, "autoencoder").cfg
     assert len(card.latent_scale) == 4 and (straight / "loss.png").is_file()
 
 
@@ -162,13 +164,13 @@ def test_decoder_only_training_keeps_the_encoder_and_its_latents(tmp_path):
     data = ShapesDataset(0, 32, 8, 5 / 8)
     base, tuned = tmp_path / "base", tmp_path / "tuned"
     train_autoencoder(base, data, AE_PRESETS["tiny"], tiny_ae_train(steps=2), progress=False)
-    weights, card = load_component(base, "autoencoder")  # shipped models hold float16 copies: start from one
+    weights, card = read_component(base, "autoencoder")  # shipped models hold float16 copies: start from one
     save_component(tmp_path / "half", "autoencoder", weights, card, dtype=torch.float16)
     base = tmp_path / "half"
-    before = load_autoencoder(base)
+    before = load_component(base, "autoencoder")
     cfg = tiny_ae_train(steps=3, init=str(base), decoder_only=True, spatial_weight=1.0)  # (sharp edges)
     train_autoencoder(tuned, data, before.cfg, cfg, progress=False)
-    after = load_autoencoder(tuned)
+    after = load_component(tuned, "autoencoder")
     assert all(json.loads(line)["spatial"] > 0 for line in (tuned / "log.jsonl").read_text().splitlines())
     enc_a, enc_b = before.encoder.state_dict(), after.encoder.state_dict()
     assert all(torch.equal(enc_a[k], enc_b[k]) for k in enc_a)
@@ -182,29 +184,29 @@ def test_decoder_only_training_keeps_the_encoder_and_its_latents(tmp_path):
     assert main(args + ["--decoder-only"]) == 2  # nothing to start from
     assert main(args + ["--init", str(base), "--preset", "small"]) == 2  # the architecture comes from --init
     assert main(args + ["--init", str(base), "--decoder-only"]) == 0
-    assert load_autoencoder(tmp_path / "cli").cfg.latent_channels == before.cfg.latent_channels
+    assert load_component(tmp_path / "cli", "autoencoder").cfg.latent_channels == before.cfg.latent_channels
 
 
 def test_a_grown_decoder_decodes_as_before_then_trains(tmp_path):
-    """--decoder-blocks and --refine-width grow a trained decoder: its new blocks and full-resolution stage start
+    """--decoder-blocks and --detail-width grow a trained decoder: its new blocks and full-resolution stage start
     as the identity and zero, so it decodes exactly as before; decoder-only training then moves them, and the
     encoder's latents stay valid. A bad size or a shrink is refused."""
     data = ShapesDataset(0, 32, 8, 5 / 8)
     base = tmp_path / "base"
     train_autoencoder(base, data, AE_PRESETS["tiny"], tiny_ae_train(steps=2), progress=False)
-    before = load_autoencoder(base)
+    before = load_component(base, "autoencoder")
     z = torch.randn(1, 4, 2, 4, 4, generator=torch.Generator().manual_seed(0))
     args = ["train-autoencoder", "--out", str(tmp_path / "grown"), "--steps", "1", "--batch", "1", "--frames", "5",
             "--size", "32", "--real-share", "0", "--no-progress", "--init", str(base), "--decoder-only"]
-    grown_cfg = replace(before.cfg, decoder_blocks=2, refine_width=8)
+    grown_cfg = replace(before.cfg, decoder_blocks=2, detail_width=8)
     grown = VideoAutoencoder(grown_cfg).eval()
-    fresh = load_state_into(grown, load_component(base, "autoencoder")[0], "base", allow_missing=True)
-    assert fresh and all(k.startswith(("decoder.more.", "decoder.refine.")) for k in fresh)
+    fresh = load_state_into(grown, read_component(base, "autoencoder")[0], "base", allow_missing=True)
+    assert fresh and all(k.startswith(("decoder.more.", "decoder.detail.")) for k in fresh)
     assert torch.equal(grown.decode(z), before.decode(z))
-    assert main(args + ["--decoder-blocks", "2", "--refine-width", "8"]) == 0
-    after = load_autoencoder(tmp_path / "grown")
-    assert after.cfg.decoder_blocks == 2 and after.cfg.refine_width == 8
-    assert not torch.equal(after.decoder.refine.out.weight, torch.zeros_like(after.decoder.refine.out.weight))
+    assert main(args + ["--decoder-blocks", "2", "--detail-width", "8"]) == 0
+    after = load_component(tmp_path / "grown", "autoencoder")
+    assert after.cfg.decoder_blocks == 2 and after.cfg.detail_width == 8
+    assert not torch.equal(after.decoder.detail.out.weight, torch.zeros_like(after.decoder.detail.out.weight))
     enc_a, enc_b = before.encoder.state_dict(), after.encoder.state_dict()
     assert all(torch.equal(enc_a[k], enc_b[k]) for k in enc_a)
     y = after.decode(z)
@@ -230,12 +232,12 @@ def test_latent_cache_then_latent_denoiser_generates(tmp_path, text_encoder):
           tiny_train_config(steps=2, clip=clip_cfg), text_encoder=text_encoder, progress=False)
     pipe = Pipeline.load(run)
     assert pipe.autoencoder is not None and pipe.card["space"] == "latent"
-    video = pipe("a red circle moving left on a black background", Settings(steps=2, size=32, fps=4))
+    video = pipe("a red circle moving left on a black background", ClipSettings(steps=2, size=32, fps=4))
     assert video.frames.shape == (8, 32, 32, 3) and "decode" in pipe.timings
-    args = ["train", "--out", str(tmp_path / "cli-run"), "--data", str(cache), "--preset", "tiny", "--steps", "1",
-            "--batch", "2", "--no-progress"]
-    assert main(args + ["--patch", "1,2,3"]) == 2  # a 3x4x4 latent does not tile into 1x2x3 patches
-    assert main(args + ["--patch", "1,2,2"]) == 0
+    args = ["train", "--out", str(tmp_path / "cli-run"), "--data", str(cache), "--steps", "1", "--batch", "2",
+            "--no-progress"]
+    assert main(args + ["--preset", "tiny"]) == 2  # a 3x4x4 latent does not tile into 2x8x8 patches
+    assert main(args + ["--preset", "tiny-latent"]) == 0
     assert Pipeline.load(tmp_path / "cli-run").denoiser.config.in_channels == 4  # taken from the cache
 
 
@@ -271,7 +273,7 @@ def test_latent_cache_recaptions_from_recorded_scenes(tmp_path, text_encoder):
                       progress=False)
     cache_latents(shapes, ae_run, cache, 4, clip_cfg, text_encoder, shard_size=4, progress=False)
     assert [json.loads(line) for line in shard.read_text().splitlines()] == lines
-    args = ["train", "--out", str(tmp_path / "run"), "--data", str(cache), "--preset", "tiny", "--patch", "1,2,2",
+    args = ["train", "--out", str(tmp_path / "run"), "--data", str(cache), "--preset", "tiny-latent",
             "--steps", "1", "--batch", "2", "--no-progress", "--recaption", "0.5"]
     assert main(args) == 0
     assert main(args[:4] + ["shapes"] + args[5:]) == 2  # rendered clips are captioned afresh anyway

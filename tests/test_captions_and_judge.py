@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from kinema.data.captions import (HELD_OUT, TRAIN, Description, ObjectDescription, canonical, paraphrase,
+from kinema.world.captions import (HELD_OUT, TRAIN, Description, ObjectDescription, canonical, paraphrase,
                                   parse_canonical, scene_for)
 from kinema.data.dataset import ShapesDataset
-from kinema.data.shapes import MOTIONS, SHAPES, render, sample_scene
-from kinema.eval.judge import judge
+from kinema.world.shapes import MOTIONS, SHAPES, render, sample_scene
+from kinema.world.judge import judge
 
 
 def test_canonical_examples_from_the_spec_round_trip():

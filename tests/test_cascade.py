@@ -8,16 +8,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from kinema.cascade import load_stage
-from kinema.cascade.interpolate import (INTERPOLATOR_PRESETS, FrameFiller, InterpolatorConfig, fine_factor, first_guess,
+from kinema.models.components import load_component
+from kinema.models.interpolator import (INTERPOLATOR_PRESETS, Interpolator, InterpolatorConfig, fine_factor, first_guess,
                                         flow_guess, interpolate_clip)
-from kinema.cascade.upscale import UPSCALER_PRESETS, Upscaler, passes_for, upscale_clip
+from kinema.models.upscaler import UPSCALER_PRESETS, Upscaler, passes_for, upscale_clip
 from kinema.cli.main import main
-from kinema.data.dataset import ShapesDataset, to_model_space
-from kinema.eval.flow import warp_error
+from kinema.data.dataset import ShapesDataset
+from kinema.io.frames import to_model_space
+from kinema.eval.optical_flow import warp_error
 from kinema.io.checkpoint import CheckpointError
 from kinema.io.video import read_metadata, read_video, write_video
-from kinema.train.stages import StageTrainConfig, train_stage
+from kinema.train.cascade import StageTrainConfig, train_stage
 
 
 def randomised(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
@@ -64,9 +65,9 @@ def test_interpolator_starts_as_its_first_guess_and_passes_known_frames_exactly(
     mask[:, ::4] = 1
     cfg = InterpolatorConfig(channels=8, blocks=1, guess=guess)
     expected = flow_guess(x, mask) if guess == "flow" else first_guess(x, mask)
-    fresh = FrameFiller(cfg)
+    fresh = Interpolator(cfg)
     assert torch.allclose(fresh(x, mask), expected, atol=1e-6)  # zero-initialised output
-    y = randomised(FrameFiller(cfg))(x, mask)
+    y = randomised(Interpolator(cfg))(x, mask)
     assert torch.equal(y[:, :, ::4], x[:, :, ::4])  # ground truth at the input comes out unchanged
     assert not torch.allclose(y, expected, atol=1e-3)
     with pytest.raises(ValueError, match="divisible by 4"):
@@ -81,7 +82,7 @@ def test_frame_grid_for_common_rates():
 
 def test_interpolate_clip_keeps_source_frames_and_windows_equal_one_pass():
     frames = ShapesDataset(3, 32, 4, 2.0)[0][0]  # 8 frames at 4 fps
-    model = randomised(FrameFiller(INTERPOLATOR_PRESETS["tiny"]), seed=1)
+    model = randomised(Interpolator(INTERPOLATOR_PRESETS["tiny"]), seed=1)
     for fps, m in ((16, 4), (24, 6), (12, 3)):
         n_out = 2 * fps
         out = interpolate_clip(model, frames, 4, fps, n_out, window=2)
@@ -143,10 +144,10 @@ def test_stage_training_resumes_exactly(stage_runs, tmp_path):
     train_stage(tmp_path / "straight", cfg, progress=False)
     train_stage(tmp_path / "resumed", StageTrainConfig(**{**cfg.__dict__, "steps": 2}), progress=False)
     train_stage(tmp_path / "resumed", cfg, resume=True, progress=False)
-    a, b = load_stage(tmp_path / "straight", "upscaler"), load_stage(tmp_path / "resumed", "upscaler")
+    a, b = load_component(tmp_path / "straight", "upscaler"), load_component(tmp_path / "resumed", "upscaler")
     for (k, p), q in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(p, q), k
-    assert load_stage(stage_runs / "interpolator", "interpolator").step == 3
+    assert load_component(stage_runs / "interpolator", "interpolator").step == 3
 
 
 def test_corrupt_or_mismatched_stage_is_a_clear_error(stage_runs, tmp_path):
@@ -154,12 +155,12 @@ def test_corrupt_or_mismatched_stage_is_a_clear_error(stage_runs, tmp_path):
     shutil.copytree(stage_runs / "upscaler", bad)
     (bad / "upscaler.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(CheckpointError, match="not a readable safetensors"):
-        load_stage(bad, "upscaler")
+        load_component(bad, "upscaler")
     shutil.copy(stage_runs / "interpolator" / "interpolator.safetensors", bad / "upscaler.safetensors")
     with pytest.raises(CheckpointError, match="does not match"):
-        load_stage(bad, "upscaler")
+        load_component(bad, "upscaler")
     with pytest.raises(CheckpointError, match="missing"):
-        load_stage(tmp_path, "interpolator")
+        load_component(tmp_path, "interpolator")
 
 
 def test_interpolate_and_upscale_commands(stage_runs, tmp_path, capsys):
@@ -191,7 +192,7 @@ def test_interpolate_and_upscale_commands(stage_runs, tmp_path, capsys):
 
 def test_pipeline_runs_the_stages_it_has(tiny_model, stage_runs, tmp_path):
     """A model folder with a keyframe denoiser (32x32 at 4 fps) and both stages: 64x64 at 12 fps."""
-    from kinema.pipeline.generate import Pipeline, Settings
+    from kinema.pipeline import ClipSettings, Pipeline
 
     folder = tmp_path / "model"
     shutil.copytree(tiny_model, folder)
@@ -200,13 +201,13 @@ def test_pipeline_runs_the_stages_it_has(tiny_model, stage_runs, tmp_path):
             shutil.copy(stage_runs / name / (name + suffix), folder)
     pipe = Pipeline.load(folder)
     seen = []
-    video = pipe("a red circle moving left on a black background", Settings(steps=2, fps=12, size=64, seed=3),
+    video = pipe("a red circle moving left on a black background", ClipSettings(steps=2, fps=12, size=64, seed=3),
                  progress=lambda stage, k, n: seen.append(stage))
     assert video.frames.shape == (24, 64, 64, 3)
     assert [s for i, s in enumerate(seen) if i == 0 or seen[i - 1] != s] == ["keyframes", "interpolate", "upscale"]
     assert video.metadata["stages"]["interpolate"].startswith("interpolator step 3")
-    again = pipe("a red circle moving left on a black background", Settings(steps=2, fps=12, size=64, seed=3))
+    again = pipe("a red circle moving left on a black background", ClipSettings(steps=2, fps=12, size=64, seed=3))
     assert np.array_equal(video.frames, again.frames)
-    plain = Pipeline.load(tiny_model)("a red circle moving left on a black background", Settings(steps=2, fps=12, size=64))
+    plain = Pipeline.load(tiny_model)("a red circle moving left on a black background", ClipSettings(steps=2, fps=12, size=64))
     assert plain.metadata["stages"] == {"keyframes": plain.metadata["stages"]["keyframes"], "refine": "none",
                                         "interpolate": "linear blending", "upscale": "area/bicubic resize"}

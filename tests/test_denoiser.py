@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from kinema.denoiser.dit import VideoDiT, preset, rope_3d
+from kinema.models.denoiser import VideoDiT, preset, rope_3d
 from kinema.text.encoder import TextEmbedding
 
 
@@ -87,7 +87,7 @@ def test_bf16_weights_match_the_float32_path():
     float32 model (measured: 0.7% here, 1.2% for the shipped keyframe model on random input)."""
     import copy
 
-    from kinema.denoiser.dit import compute_dtype
+    from kinema.models.denoiser import compute_dtype
 
     m = randomise(VideoDiT(preset("tiny")))
     fast = copy.deepcopy(m).to(torch.bfloat16)
@@ -100,29 +100,6 @@ def test_bf16_weights_match_the_float32_path():
     assert compute_dtype("auto", "cpu") == torch.float32 and compute_dtype("bf16", "cpu") == torch.bfloat16
     with pytest.raises(ValueError, match="precision"):
         compute_dtype("fp8", "cpu")
-
-
-def test_absolute_positions_start_as_a_no_op_on_a_trained_model():
-    """A model trained without absolute positions loads into one with them (zero-initialised, named as
-    new) and computes the same; once learned, they make the output depend on where a token is."""
-    from kinema.io.checkpoint import CheckpointError, load_state_into
-
-    torch.manual_seed(0)
-    base = VideoDiT(preset("tiny"))
-    with torch.no_grad():
-        for p in base.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    model = VideoDiT(preset("tiny", absolute_positions=True))
-    with pytest.raises(CheckpointError, match="2 missing"):
-        load_state_into(model, base.state_dict(), "base")
-    assert load_state_into(model, base.state_dict(), "base", allow_missing=True) == ["pos_embed.bias", "pos_embed.weight"]
-    x = torch.randn(2, 3, 4, 16, 16)
-    t = torch.tensor([0.3, 0.8])
-    cond = TextEmbedding(torch.randn(2, 5, 384), torch.ones(2, 5, dtype=torch.bool), torch.randn(2, 384))
-    with torch.no_grad():
-        torch.testing.assert_close(model(x, t, cond), base(x, t, cond))
-        model.pos_embed.weight.normal_(0, 0.1)
-        assert (model(x, t, cond) - base(x, t, cond)).abs().max() > 1e-3
 
 
 def test_a_model_with_another_patch_size_starts_from_a_trained_ones_body():

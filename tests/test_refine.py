@@ -6,13 +6,13 @@ import pytest
 import torch
 from test_autoencoder import tiny_ae
 
-from kinema.cascade import load_stage
-from kinema.cascade.refine import REFINER_PRESETS, Refiner, refine_clip
+from kinema.models.components import load_component
+from kinema.models.refiner import REFINER_PRESETS, Refiner, refine_clip
 from kinema.cli.main import main
 from kinema.data.dataset import ShapesDataset
-from kinema.data.refine import RefinePairs, build_pairs, load_pairs, round_trip, sample_from
-from kinema.io.checkpoint import load_component, load_tensors, save_component
-from kinema.pipeline.generate import Pipeline, Settings
+from kinema.data.refiner_pairs import RefinerPairs, build_pairs, load_pairs
+from kinema.io.checkpoint import read_component, load_tensors, save_component
+from kinema.pipeline import ClipSettings, Pipeline
 
 PROMPT = "a red square moving left on a black background"
 
@@ -55,56 +55,56 @@ def test_pairs_are_autoencoded_clips_beside_rendered_ones_and_resume(tmp_path):
 
 def test_refiner_trains_and_the_pipeline_applies_it(tmp_path, tiny_model, text_encoder, capsys):
     pairs = build_pairs(tiny_ae(), tmp_path / "pairs", 4, seed=3, size=32, fps=4, seconds=2.0, progress=False)
-    lo, hi, cond = RefinePairs(pairs, text_encoder, frames=4).batch(0, 3)
+    lo, hi, cond = RefinerPairs(pairs, text_encoder, frames=4).batch(0, 3)
     assert lo.shape == hi.shape == (3, 3, 4, 32, 32) and len(cond) == 3
     run = tmp_path / "refiner"
     args = ["train-stage", "refiner", "--out", str(run), "--preset", "tiny", "--steps", "2", "--batch", "2",
             "--no-progress"]
     assert main(args) == 2 and "needs it" in capsys.readouterr().err
     assert main(args + ["--pairs", str(tmp_path)]) == 2 and "no refiner pairs" in capsys.readouterr().err
-    assert main(["refine-pairs", "--out", str(tmp_path / "x"), "--max-sigma", "9"]) == 2
+    assert main(["refiner-pairs", "--out", str(tmp_path / "x"), "--max-sigma", "9"]) == 2
     assert main(args + ["--pairs", str(pairs)]) == 0
-    assert load_stage(run, "refiner").step == 2 and (run / "loss.png").is_file()
+    assert load_component(run, "refiner").step == 2 and (run / "loss.png").is_file()
     # --init: a new run starts from a trained refiner (for a new decoder's pairs, say), not from scratch
-    weights, card = load_component(run, "refiner")
+    weights, card = read_component(run, "refiner")
     torch.manual_seed(0)
     save_component(tmp_path / "start", "refiner", {k: v + 0.1 * torch.randn_like(v) for k, v in weights.items()}, card)
     one = args + ["--pairs", str(pairs), "--steps", "1", "--lr", "1e-5"]
     assert main(one + ["--out", str(tmp_path / "fresh")]) == 0
     assert main(one + ["--out", str(tmp_path / "tuned"), "--init", str(tmp_path / "start")]) == 0
     assert main(one + ["--out", str(tmp_path / "bad"), "--init", str(pairs)]) == 2
-    start = load_stage(tmp_path / "start", "refiner").state_dict()
+    start = load_component(tmp_path / "start", "refiner").state_dict()
     for name, far in (("tuned", False), ("fresh", True)):
-        state = load_stage(tmp_path / name, "refiner").state_dict()
+        state = load_component(tmp_path / name, "refiner").state_dict()
         gap = max((state[k].float() - start[k].float()).abs().max().item() for k in start)
         assert (gap > 1e-2) == far
 
     folder = tmp_path / "model"
     shutil.copytree(tiny_model, folder)
-    plain = Pipeline.load(folder)(PROMPT, Settings(steps=2, seed=1))
+    plain = Pipeline.load(folder)(PROMPT, ClipSettings(steps=2, seed=1))
     assert plain.metadata["stages"]["refine"] == "none"
     for suffix in (".json", ".safetensors"):
         shutil.copy(run / ("refiner" + suffix), folder)
     pipe = Pipeline.load(folder)
-    video = pipe(PROMPT, Settings(steps=2, seed=1))
+    video = pipe(PROMPT, ClipSettings(steps=2, seed=1))
     assert video.metadata["stages"]["refine"] == "refiner step 2" and "refine" in pipe.timings
     assert video.frames.shape == plain.frames.shape and not np.array_equal(video.frames, plain.frames)
-    assert np.array_equal(video.frames, pipe(PROMPT, Settings(steps=2, seed=1)).frames)
+    assert np.array_equal(video.frames, pipe(PROMPT, ClipSettings(steps=2, seed=1)).frames)
     # --refine-passes: 0 skips the refiner, 2 runs it again over its own output
-    assert np.array_equal(pipe(PROMPT, Settings(steps=2, seed=1, refine_passes=0)).frames, plain.frames)
-    twice = pipe(PROMPT, Settings(steps=2, seed=1, refine_passes=2))
+    assert np.array_equal(pipe(PROMPT, ClipSettings(steps=2, seed=1, refine_passes=0)).frames, plain.frames)
+    twice = pipe(PROMPT, ClipSettings(steps=2, seed=1, refine_passes=2))
     assert twice.metadata["stages"]["refine"] == "refiner step 2, 2 passes" and twice.metadata["refine_passes"] == 2
     assert not np.array_equal(twice.frames, video.frames)
     with pytest.raises(ValueError, match="needs a refiner"):
-        Pipeline.load(tiny_model)(PROMPT, Settings(steps=2, refine_passes=1))
+        Pipeline.load(tiny_model)(PROMPT, ClipSettings(steps=2, refine_passes=1))
     out = tmp_path / "x.mp4"
     assert main(["generate", PROMPT, "-o", str(out), "--model", str(folder), "--refine-passes", "9"]) == 2
     assert "--refine-passes must be in [0, 4]" in capsys.readouterr().err and not out.exists()
 
 
-def test_pairs_from_a_latent_denoisers_one_step_estimate_and_its_sampling(tmp_path, text_encoder, capsys):
-    from kinema.denoiser.dit import VideoDiT, preset
-    from kinema.diffusion.flow import FlowConfig
+def test_pairs_from_a_latent_denoisers_one_step_estimate(tmp_path, text_encoder):
+    from kinema.models.denoiser import VideoDiT, preset
+    from kinema.diffusion.rectified_flow import FlowConfig
 
     ae = tiny_ae()
     torch.manual_seed(0)
@@ -112,26 +112,12 @@ def test_pairs_from_a_latent_denoisers_one_step_estimate_and_its_sampling(tmp_pa
     with torch.no_grad():  # off the zero initialisation, so its estimates depend on its input and sampling does work
         for p in denoiser.parameters():
             p.add_(0.05 * torch.randn(p.shape))
-    card = {"flow": FlowConfig().to_dict(), "clip": {"size": 32, "fps": 4, "seconds": 2.0}}
-    model = Pipeline(denoiser, card, text_encoder, str(tmp_path), ae)
     kw = dict(seed=2, size=32, fps=4, seconds=2.0, shard_size=4, progress=False)
     noised = load_pairs(build_pairs(ae, tmp_path / "noise", 3, **kw))
-    estimated = load_pairs(build_pairs(ae, tmp_path / "denoiser", 3, model=model, max_sigma=0.7, **kw))
+    estimated = load_pairs(build_pairs(ae, tmp_path / "denoiser", 3, denoiser=denoiser, flow=FlowConfig(),
+                                        encoder=text_encoder, max_sigma=0.7, **kw))
     assert torch.equal(noised[1], estimated[1]) and noised[2] == estimated[2]  # same clips and captions
     assert estimated[0].shape == noised[0].shape and not torch.equal(estimated[0], noised[0])
-    both = RefinePairs([tmp_path / "noise", tmp_path / "denoiser"], text_encoder)
+    both = RefinerPairs([tmp_path / "noise", tmp_path / "denoiser"], text_encoder)
     assert len(both.target) == 6
 
-    sampled = load_pairs(build_pairs(ae, tmp_path / "sample", 3, model=model, max_sigma=0.7, degradation="sample",
-                                     **kw))
-    assert torch.equal(sampled[1], noised[1]) and not torch.equal(sampled[0], estimated[0])
-    sigma = load_tensors(tmp_path / "sample" / "pairs-00000.safetensors")["sigma"]
-    assert 0 < sigma[0] <= 0.7 and torch.equal(sigma, sigma[:1].expand(3))  # one t per batch
-    again = load_pairs(build_pairs(ae, tmp_path / "again", 3, model=model, max_sigma=0.7, degradation="sample", **kw))
-    assert torch.equal(again[0], sampled[0])  # a pure function of the seed
-    clips = sampled[1][:2].numpy()
-    g = torch.Generator().manual_seed(0)
-    assert np.array_equal(sample_from(model, ae, clips, sampled[2][:2], 0.0, g),  # from t = 0: the round trip
-                          round_trip(ae, clips, lambda z: z))
-    assert main(["refine-pairs", "--out", str(tmp_path / "x"), "--degradation", "sample"]) == 2
-    assert "needs --model" in capsys.readouterr().err

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from kinema.data.shapes import (BACKGROUNDS, OBJECT_COLOURS, SIZES, Scene, SceneObject, positions, render,
+from kinema.world.shapes import (BACKGROUNDS, OBJECT_COLOURS, SIZES, Scene, SceneObject, positions, render,
                                 sample_scene)
 
 

@@ -9,12 +9,12 @@ import torch
 from conftest import tiny_dataset, tiny_train_config
 
 from kinema.cli.main import main
-from kinema.denoiser.dit import preset
-from kinema.diffusion.flow import FlowConfig
+from kinema.models.denoiser import preset
+from kinema.diffusion.rectified_flow import FlowConfig
 from kinema.io.checkpoint import load_tensors
 from kinema.io.video import read_metadata, read_video
-from kinema.pipeline.generate import Pipeline, Settings
-from kinema.train.trainer import train
+from kinema.pipeline import ClipSettings, Pipeline
+from kinema.train.denoiser import train
 
 
 def test_tiny_train_then_generate_writes_a_playable_mp4(tiny_model, tmp_path):
@@ -34,14 +34,14 @@ def test_tiny_train_then_generate_writes_a_playable_mp4(tiny_model, tmp_path):
 
 def test_same_seed_same_video_and_other_options(tiny_model, tmp_path):
     pipe = Pipeline.load(tiny_model)
-    a = pipe("a blue square falling on a white background", Settings(seed=1, steps=3))
-    b = pipe("a blue square falling on a white background", Settings(seed=1, steps=3))
-    c = pipe("a blue square falling on a white background", Settings(seed=2, steps=3))
+    a = pipe("a blue square falling on a white background", ClipSettings(seed=1, steps=3))
+    b = pipe("a blue square falling on a white background", ClipSettings(seed=1, steps=3))
+    c = pipe("a blue square falling on a white background", ClipSettings(seed=2, steps=3))
     assert np.array_equal(a.frames, b.frames) and not np.array_equal(a.frames, c.frames)
-    shifted = pipe("a blue square falling on a white background", Settings(seed=1, steps=3, shift=3.0))
+    shifted = pipe("a blue square falling on a white background", ClipSettings(seed=1, steps=3, shift=3.0))
     assert shifted.metadata["shift"] == 3.0 and a.metadata["shift"] == 1.0  # the tiny model's card: no shift
     assert not np.array_equal(a.frames, shifted.frames)
-    d = pipe("a blue square", Settings(seed=1, steps=2, seconds=1.5, fps=12, size=48, guidance=2.0,
+    d = pipe("a blue square", ClipSettings(seed=1, steps=2, seconds=1.5, fps=12, size=48, guidance=2.0,
                                       negative="a red circle", sampler="heun"))
     assert d.frames.shape == (18, 48, 48, 3) and d.metadata["negative"] == "a red circle"
     gif = d.save(tmp_path / "d.gif")
@@ -53,7 +53,7 @@ def test_same_seed_same_video_and_other_options(tiny_model, tmp_path):
 def test_same_clip_same_mp4_bytes(tiny_model, tmp_path):
     """The same frames make the same file, however much torch has run in the process before (x264's
     macroblock-tree rate control made 2-3 different encodings of one clip in such a process)."""
-    clip = Pipeline.load(tiny_model)("a blue square falling on a white background", Settings(seed=1, steps=3))
+    clip = Pipeline.load(tiny_model)("a blue square falling on a white background", ClipSettings(seed=1, steps=3))
     files = set()
     for k in range(6):
         x = torch.randn(384, 384)
@@ -66,7 +66,7 @@ def test_same_clip_same_mp4_bytes(tiny_model, tmp_path):
 def test_bf16_pipeline_makes_the_same_clip_within_tolerance(tiny_model):
     """Generation with bf16 denoiser weights (the default on CUDA) against float32, same seed: the
     sampler's state stays float32, so the clips differ by a few levels at most."""
-    prompt, s = "a blue square falling on a white background", Settings(seed=1, steps=4)
+    prompt, s = "a blue square falling on a white background", ClipSettings(seed=1, steps=4)
     ref = Pipeline.load(tiny_model, precision="fp32")(prompt, s)
     fast = Pipeline.load(tiny_model, precision="bf16")(prompt, s)
     assert ref.metadata["precision"] == "float32" and fast.metadata["precision"] == "bfloat16"
@@ -109,17 +109,16 @@ def test_exact_resume(tmp_path, text_encoder):
 
 
 def test_a_new_run_starts_from_a_trained_model(tiny_model, tmp_path):
-    """kinema train --init: a new run (here with absolute positions switched on) starts from another
-    model's weights; at step 0 it is that model, and a resumed run ignores --init."""
+    """kinema train --init: a new run starts from another model's weights; at step 0 it is that model."""
     run = tmp_path / "warm"
     args = ["train", "--out", str(run), "--preset", "tiny", "--size", "32", "--fps", "4", "--steps", "1",
-            "--batch", "2", "--no-progress", "--absolute-positions", "--init", str(tiny_model)]
+            "--batch", "2", "--no-progress", "--init", str(tiny_model)]
     assert main(args[:-2] + ["--init", str(tmp_path / "nothing")]) == 2
     assert main(args) == 0
     card = json.loads((run / "denoiser.json").read_text())
-    assert card["denoiser"]["absolute_positions"] and card["train"]["init"] == str(tiny_model)
+    assert card["train"]["init"] == str(tiny_model)
     before, after = load_tensors(tiny_model / "denoiser.safetensors"), load_tensors(run / "denoiser.safetensors")
-    assert set(after) - set(before) == {"pos_embed.weight", "pos_embed.bias"}
+    assert set(after) == set(before)
     # one step of EMA from the initial weights: close to them, not equal
     diff = (after["blocks.0.attns.0.qkv.weight"] - before["blocks.0.attns.0.qkv.weight"]).abs().max()
     assert 0 < diff < 0.05

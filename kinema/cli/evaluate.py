@@ -6,23 +6,41 @@ import json
 import sys
 from pathlib import Path
 
-from kinema.cli.errors import UsageError
+from kinema.cli.common import UsageError, add_model_options, positive_int
+
+NAME, HELP = "eval", "generate clips for captions and judge them against the captions"
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from kinema.pipeline.settings import add_clip_options
+
+    p.add_argument("--captions", default=None, help="captions file: .txt (canonical) or .jsonl (default: built-in set)")
+    p.add_argument("--out", default="eval-out", help="folder for clips, results and the contact sheet")
+    p.add_argument("--rendered", action="store_true", help="judge clips rendered by the shapes world (the ceiling)")
+    p.add_argument("--rendered-keyframes", action="store_true",
+                   help="judge keyframes rendered by the shapes world at the model's native size and frame rate "
+                        "(encoded and decoded by a latent model's autoencoder), taken to --size and --fps by the "
+                        "model's cascade (the cascade's ceiling)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--limit", type=positive_int, default=None, help="only the first N captions")
+    add_model_options(p)
+    add_clip_options(p)
+
+
+def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from kinema.autoencoder.stream import reconstruct_clip
-    from kinema.cascade.refine import refine_frames
-    from kinema.cli.generate import settings_from
     from kinema.eval.evaluate import evaluate, format_table, load_captions, rendered_clip
-    from kinema.pipeline.generate import Pipeline, check_settings
+    from kinema.models.refiner import refine_frames
+    from kinema.pipeline import Pipeline, check_clip
+    from kinema.pipeline.reconstruct import reconstruct_clip
+    from kinema.pipeline.settings import settings_from
 
     # 1. read and check the captions and settings
     try:
         items = load_captions(args.captions)[: args.limit]
         for item in items:
-            check_settings(item.caption, settings_from(args))
+            check_clip(item.caption, settings_from(args))
     except ValueError as e:
         raise UsageError(str(e)) from None
     if args.rendered and args.rendered_keyframes:
@@ -62,7 +80,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         clips = out / "clips"
 
         def make(i, item):
-            video = pipe(item.caption, settings_from(args, args.seed + i))
+            video = pipe.make(item.caption, pipe.resolve(settings_from(args, args.seed + i)))
             video.save(clips / f"{i:04d}.mp4")
             return video.frames, video.fps
 

@@ -7,16 +7,20 @@ import sys
 import time
 from pathlib import Path
 
-from kinema.cli.errors import UsageError
+from kinema.cli.common import UsageError, add_model_options
+
+NAME, HELP = "generate", "make a video from a prompt (or a file of prompts)"
 
 
-def settings_from(args: argparse.Namespace, seed: int | None = None):
-    from kinema.pipeline.generate import Settings
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from kinema.pipeline.settings import add_clip_options
 
-    return Settings(seed=args.seed if seed is None else seed, steps=args.steps, guidance=args.guidance,
-                    negative=args.negative, sampler=args.sampler, seconds=args.seconds, fps=args.fps,
-                    size=args.size, guidance_interval=args.guidance_interval, shift=args.shift, eta=args.eta,
-                    candidates=args.candidates, refine_passes=args.refine_passes)
+    p.add_argument("prompt", nargs="?", help="what the video shows")
+    p.add_argument("-o", "--output", help="output path: .mp4, .gif, or a folder/ for PNG frames")
+    p.add_argument("--prompts", help="batch mode: a text file with one prompt per line")
+    p.add_argument("--out-dir", help="batch mode: folder for 0000.mp4, 0001.mp4, ... and index.jsonl")
+    add_model_options(p)
+    add_clip_options(p)
 
 
 def read_prompts(path: str) -> list[tuple[int, str]]:
@@ -34,7 +38,7 @@ def read_prompts(path: str) -> list[tuple[int, str]]:
     return prompts
 
 
-def _progress(desc: str):
+def progress_bars(desc: str):
     """progress(stage, k, n): one bar per stage of the cascade, "clip 1/3 keyframes", "... upscale"."""
     from tqdm import tqdm
 
@@ -51,10 +55,12 @@ def _progress(desc: str):
     return progress
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
-    from kinema.pipeline.generate import Pipeline, check_output, check_settings
+def run(args: argparse.Namespace) -> int:
+    from kinema.pipeline import Pipeline, check_clip
+    from kinema.pipeline.pipeline import check_output
+    from kinema.pipeline.settings import settings_from
 
-    # 1. check everything the user gave before loading anything
+    # 1. check everything the user gave, once, before loading anything
     batch = args.prompts is not None
     if batch:
         if args.prompt or args.output:
@@ -72,27 +78,29 @@ def cmd_generate(args: argparse.Namespace) -> int:
         jobs = [(0, args.prompt)]
         outputs = [Path(args.output or "kinema.mp4")]
     try:
-        for k, (_, prompt) in enumerate(jobs):
-            check_settings(prompt, settings_from(args, args.seed + k))
+        settings = [settings_from(args, args.seed + k) for k in range(len(jobs))]
+        for (_, prompt), s in zip(jobs, settings):
+            check_clip(prompt, s)
         for out in ([] if batch else outputs):
             check_output(out)
     except ValueError as e:
         raise UsageError(str(e)) from None
 
-    # 2. load the model once, 3. make each clip, 4. write it (atomically) and its record
+    # 2. load the model once and resolve each clip's settings against it (what only the model can refuse:
+    #    --candidates without a verifier), 3. make each clip, 4. write it (atomically) and its record
     t0 = time.perf_counter()
     pipe = Pipeline.load(args.model, precision=args.precision)
     print(f"model: {pipe.name} (step {pipe.card.get('step')}), loaded in {time.perf_counter() - t0:.1f} s",
           file=sys.stderr)
     try:
-        pipe.resolve(settings_from(args))  # what only the model can refuse: --candidates without a verifier
+        settings = [pipe.resolve(s) for s in settings]
     except ValueError as e:
         raise UsageError(str(e)) from None
     if batch:
         out_dir.mkdir(parents=True, exist_ok=True)
     records = []
-    for k, ((line, prompt), out) in enumerate(zip(jobs, outputs)):
-        video = pipe(prompt, settings_from(args, args.seed + k), progress=_progress(f"clip {k + 1}/{len(jobs)}"))
+    for k, ((line, prompt), s, out) in enumerate(zip(jobs, settings, outputs)):
+        video = pipe.make(prompt, s, progress=progress_bars(f"clip {k + 1}/{len(jobs)}"))
         video.save(out)
         records.append({"index": k, "line": line, "file": out.name, **video.metadata})
         print(f"wrote {out} ({len(video.frames)} frames, {video.frames.shape[2]}x{video.frames.shape[1]}, "

@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kinema.data.captions import training_caption
-from kinema.data.shapes import Scene, render, sample_scene
+from kinema.io.frames import to_model_space
+from kinema.world.captions import training_caption
+from kinema.world.near_misses import caption_of, near_miss
+from kinema.world.shapes import Scene, render, sample_scene
 
 ENDLESS = 2**62
 
@@ -41,17 +43,6 @@ class ShapesDataset:
     def scene(self, i: int) -> Scene:
         """The scene of item i (modulo the length)."""
         return self.scene_and_caption(i % len(self))[0]
-
-    def near_miss_caption(self, i: int, only: tuple[str, ...] | None = None) -> str:
-        """A caption of item i's scene with exactly one captioned thing changed (kinema.data.pairs; sizes
-        are not named; `only`: the kinds of change to choose among): a hard negative for a contrastive loss
-        on item i's clip."""
-        from kinema.data.pairs import caption_of, near_miss
-
-        scene, _ = self.scene_and_caption(i)
-        rng = np.random.default_rng([self.seed, i, 9])
-        miss, _ = near_miss(scene, rng, name_sizes=False, only=only)
-        return caption_of(miss, rng, name_sizes=False)
 
 
 class VideoFolderDataset:
@@ -79,19 +70,6 @@ class VideoFolderDataset:
         frames, fps = read_video(path)
         clip = resample_clip(frames, fps, self.fps, round(self.seconds * self.fps), self.size)
         return clip, path.with_suffix(".txt").read_text().strip()
-
-
-def to_model_space(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """uint8 frames (B, T, H, W, 3) or (T, H, W, 3) -> float (B, 3, T, H, W) in [-1, 1]."""
-    x = torch.as_tensor(np.asarray(frames))
-    if x.dim() == 4:
-        x = x[None]
-    return x.permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
-
-
-def to_frames(x: torch.Tensor) -> np.ndarray:
-    """float (B, 3, T, H, W) in [-1, 1] -> uint8 frames (B, T, H, W, 3)."""
-    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 4, 1).numpy()
 
 
 def get_batch(dataset, step: int, batch: int) -> tuple[torch.Tensor, list[str]]:
@@ -168,3 +146,27 @@ class MixedDataset:
     def __getitem__(self, i: int):
         use_b = np.random.default_rng([self.seed, i, 2]).random() < self.share_b
         return (self.b if use_b else self.a)[i]
+
+
+class NearMissPairs:
+    """Item i: (clip, caption, near-miss clip, near-miss caption), clips uint8 (T, H, W, 3), fixed by (seed, i);
+    `kind(i)`: which kind of change item i's near miss is."""
+
+    def __init__(self, seed: int = 0, size: int = 32, fps: float = 4, seconds: float = 2.0, p_two: float = 0.5,
+                 p_size: float = 0.6):
+        self.seed, self.size, self.fps, self.seconds, self.p_two, self.p_size = seed, size, fps, seconds, p_two, p_size
+
+    def scenes(self, i: int) -> tuple[Scene, Scene, str, np.random.Generator, bool]:
+        rng = np.random.default_rng([self.seed, i, 3])
+        scene = sample_scene(rng, self.p_two)
+        name_sizes = bool(rng.random() < self.p_size)
+        miss, kind = near_miss(scene, rng, name_sizes)
+        return scene, miss, kind, rng, name_sizes
+
+    def kind(self, i: int) -> str:
+        return self.scenes(i)[2]
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, str, np.ndarray, str]:
+        scene, miss, _, rng, name_sizes = self.scenes(i)
+        clip = lambda s: render(s, self.size, self.fps, self.seconds)  # noqa: E731
+        return clip(scene), caption_of(scene, rng, name_sizes), clip(miss), caption_of(miss, rng, name_sizes)

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kinema.data.captions import training_caption
-from kinema.data.dataset import to_model_space
-from kinema.data.shapes import Scene
+from kinema.world.captions import training_caption
+from kinema.io.frames import to_model_space
+from kinema.world.shapes import Scene
 from kinema.io.checkpoint import CheckpointError, atomic_write, load_json, load_tensors, save_json, save_tensors
 from kinema.text.encoder import TEXT_ENCODER_NAME, TextEmbedding
 
@@ -34,11 +34,11 @@ def cache_latents(dataset, autoencoder_dir: str | Path, out: str | Path, count: 
     """Encode items 0..count-1 of `dataset` into shards under `out`; resumes at the first missing shard."""
     from tqdm import tqdm
 
-    from kinema.autoencoder.vae import load_autoencoder
+    from kinema.models.components import load_component
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    ae = load_autoencoder(autoencoder_dir)
+    ae = load_component(autoencoder_dir, "autoencoder")
     ae_card = load_json(Path(autoencoder_dir) / "autoencoder.json")
     for name in ("autoencoder.safetensors", "autoencoder.json"):
         shutil.copyfile(Path(autoencoder_dir) / name, out / name)

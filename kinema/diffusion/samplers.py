@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from kinema.diffusion.flow import FlowConfig, to_velocity
+from kinema.diffusion.rectified_flow import FlowConfig, to_velocity
 from kinema.text.encoder import TextEmbedding
 
 Velocity = Callable[[torch.Tensor, float], torch.Tensor]

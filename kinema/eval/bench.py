@@ -23,8 +23,8 @@ from typing import Callable
 
 import torch
 
-from kinema.denoiser.dit import DenoiserConfig, VideoDiT, preset
-from kinema.diffusion.flow import FlowConfig
+from kinema.models.denoiser import DenoiserConfig, VideoDiT, preset
+from kinema.diffusion.rectified_flow import FlowConfig
 from kinema.diffusion.samplers import euler, guided_velocity, time_grid
 from kinema.text.encoder import TextEmbedding
 
@@ -209,12 +209,12 @@ def scaling_rows(frames: tuple[int, ...] = (16, 32, 64, 128), sizes: tuple[int, 
 END_TO_END_SCRIPT = """
 import json, resource, sys, time
 t0 = time.perf_counter()
-from kinema.pipeline.generate import Pipeline, Settings
+from kinema.pipeline import ClipSettings, Pipeline
 t_import = time.perf_counter() - t0
 from kinema.cli.main import freeze_imports
 freeze_imports()  # as the `kinema` command does
 pipe = Pipeline.load()
-settings = Settings(**json.loads(sys.argv[1]))
+settings = ClipSettings(**json.loads(sys.argv[1]))
 video = pipe("a red circle bouncing on a white background", settings)
 t0 = time.perf_counter()
 video.save(sys.argv[2])

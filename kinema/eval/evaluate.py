@@ -2,7 +2,7 @@
 
 A captions file is either plain text (one canonical caption per line) or JSON lines with
 `caption` (what the model is given), `canonical` (what it means) and an optional `split` name
-(accuracy is reported per split). The built-in set, `kinema/eval/captions.jsonl`, has 32
+(accuracy is reported per split). The built-in set, `kinema/world/eval_captions.jsonl`, has 32
 canonical and 32 paraphrased captions (a quarter of each with two objects); its paraphrases use
 templates and words kept out of training (`captions.HELD_OUT`).
 """
@@ -15,13 +15,13 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from kinema.data.captions import (HELD_OUT, Description, canonical, paraphrase, parse_canonical, scene_for)
-from kinema.data.shapes import sample_scene
-from kinema.eval.flow import warp_error
-from kinema.eval.judge import ATTRIBUTES, Verdict, judge
+from kinema.world.captions import (HELD_OUT, Description, canonical, paraphrase, parse_canonical, scene_for)
+from kinema.world.shapes import sample_scene
+from kinema.eval.optical_flow import warp_error
+from kinema.world.judge import ATTRIBUTES, Verdict, judge
 from kinema.io.checkpoint import atomic_write
 
-BUILTIN_CAPTIONS = Path(__file__).resolve().parent / "captions.jsonl"
+BUILTIN_CAPTIONS = Path(__file__).resolve().parent.parent / "world" / "eval_captions.jsonl"
 
 
 @dataclass
@@ -117,7 +117,7 @@ def evaluate(items: list[EvalItem], make_clip: Callable[[int, EvalItem], tuple[n
     result = {"n": len(items), "overall": accuracy(verdicts),
               "splits": {s: accuracy([v for v, it in zip(verdicts, items) if it.split == s]) for s in splits},
               "two_objects": accuracy([v for v, it in zip(verdicts, items) if len(it.description.objects) == 2])}
-    # temporal consistency: the optical-flow warping error (kinema.eval.flow), mean per split
+    # temporal consistency: the optical-flow warping error (kinema.eval.optical_flow), mean per split
     result["warp_error"] = {"overall": float(np.mean(warps)),
                             **{s: float(np.mean([w for w, it in zip(warps, items) if it.split == s])) for s in splits}}
     atomic_write(out / "results.json", lambda p: p.write_text(json.dumps({**result, "clips": records}, indent=1)))
@@ -127,7 +127,7 @@ def evaluate(items: list[EvalItem], make_clip: Callable[[int, EvalItem], tuple[n
 
 def rendered_clip(seed: int, size: int, fps: float, seconds: float):
     """make_clip for the judge's ceiling: the shapes world renders a scene that fits each caption."""
-    from kinema.data.shapes import render
+    from kinema.world.shapes import render
 
     def make(i: int, item: EvalItem) -> tuple[np.ndarray, float]:
         scene = scene_for(item.description, np.random.default_rng([seed, i]))

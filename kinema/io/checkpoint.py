@@ -78,7 +78,7 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path} is not a readable safetensors file: {e}") from None
 
 
-def load_component(folder: str | Path, name: str) -> tuple[dict[str, torch.Tensor], dict]:
+def read_component(folder: str | Path, name: str) -> tuple[dict[str, torch.Tensor], dict]:
     """(weights, config) of folder/name.{safetensors,json}, with CheckpointError on any fault."""
     folder = Path(folder)
     if not folder.is_dir():

@@ -9,15 +9,14 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import math
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from kinema.server.jobs import TERMINAL, JobStore, QueueFull
 
@@ -38,37 +37,40 @@ class Limits:
     max_body: int = 16_384  # bytes of a request body
 
 
-class JobRequest(BaseModel):
-    prompt: str = Field(min_length=1, max_length=2000, description="what the video shows")
-    negative: str = Field("", max_length=2000, description="what to steer away from")
-    seed: int | None = Field(None, ge=0, le=2**31 - 1, description="random when left out")
-    steps: int | None = Field(None, ge=1, le=1000, description="sampling steps (the model's default when left out)")
-    guidance: float | None = Field(None, ge=0, le=50, description="classifier-free guidance scale")
-    guidance_interval: tuple[float, float] | None = Field(
-        None, description="guide only at flow times t in (lo, hi], t = 1 being noise (the model's default when left out)")
-    shift: float | None = Field(None, gt=0, le=100, description="sampling time-grid shift (> 1: more steps near noise)")
-    eta: float | None = Field(None, ge=0, le=1, description="stochastic Euler sampling, DDIM's eta: 0 the plain ODE, 1 ancestral")
-    candidates: int | None = Field(None, ge=1, le=16,
-                                   description="keyframe clips to make, of which the verifier keeps the best")
-    seconds: float = Field(2.0, gt=0, le=60)
-    fps: float = Field(8.0, ge=1, le=60)
-    size: int = Field(64, ge=16, le=1024, description="width and height in pixels (even)")
+def _request_fields() -> dict:
+    """The job request's fields: the prompt, then one per ClipSettings field, with its bounds (the CLI's options
+    come from the same fields: kinema.pipeline.settings)."""
+    from kinema.pipeline.settings import ClipSettings, bounds
 
-    model_config = {"extra": "forbid"}
+    out = {"prompt": (str, Field(min_length=1, max_length=2000, description="what the video shows"))}
+    for f in fields(ClipSettings):
+        b = bounds()[f.name]
+        kind = eval_type(f.type)
+        if f.name == "seed":  # the API draws one when left out
+            out["seed"] = (int | None, Field(None, ge=b.lo, le=b.hi, description=b.help + " (random when left out)"))
+            continue
+        if b.choices is not None:
+            kind = Literal[b.choices] | None
+            out[f.name] = (kind, Field(f.default, description=b.help))
+        elif b.max_len is not None:
+            out[f.name] = (kind, Field(f.default, max_length=b.max_len, description=b.help))
+        else:
+            lo = {"gt": b.lo} if b.lo_open else {"ge": b.lo}
+            if f.name == "guidance_interval":  # a pair: each in [lo, hi] (checked by check_clip, with lo < hi)
+                out[f.name] = (kind, Field(f.default, description=b.help))
+            else:
+                out[f.name] = (kind, Field(f.default, **lo, le=b.hi, description=b.help))
+    return out
 
-    @field_validator("prompt")
-    @classmethod
-    def _not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("the prompt is empty: say what the video should show")
-        return v.strip()
 
-    @field_validator("guidance", "shift", "eta", "seconds", "fps")
-    @classmethod
-    def _finite(cls, v: float | None) -> float | None:
-        if v is not None and not math.isfinite(v):
-            raise ValueError("must be a finite number")
-        return v
+def eval_type(annotation: str):
+    """A dataclass field's annotation (a string under `from __future__ import annotations`) as a type."""
+    return {"int": int, "float": float, "str": str, "int | None": int | None, "float | None": float | None,
+            "str | None": str | None, "tuple[float, float] | None": tuple[float, float] | None}[annotation]
+
+
+JobRequest = create_model("JobRequest", __config__=ConfigDict(extra="forbid"), **_request_fields())
+_settings_fields = {k: v for k, v in _request_fields().items() if k not in ("prompt", "seed")}
 
 
 class Progress(BaseModel):
@@ -76,21 +78,11 @@ class Progress(BaseModel):
     total: int
 
 
-class Job(BaseModel):
+class JobState(BaseModel):
     id: str
     state: Literal["queued", "running", "done", "failed", "cancelled"]
     prompt: str
-    negative: str
     seed: int
-    steps: int | None
-    guidance: float | None
-    guidance_interval: tuple[float, float] | None = None
-    shift: float | None = None
-    eta: float | None = None
-    candidates: int | None = None
-    seconds: float
-    fps: float
-    size: int
     progress: Progress
     created: float
     started: float | None
@@ -99,6 +91,9 @@ class Job(BaseModel):
     cancel_requested: bool
     error: str | None
     timings: dict[str, float] | None
+
+
+Job = create_model("Job", __base__=JobState, **_settings_fields)  # the request's settings, as the job holds them
 
 
 class JobList(BaseModel):
@@ -176,7 +171,7 @@ def create_app(data_dir: str | Path, limits: Limits = Limits(), token: str | Non
     @app.post("/api/jobs", response_model=Job, status_code=201, dependencies=api,
               responses={422: {"description": "outside the server's limits"}, 429: {"description": "queue full"}})
     def create_job(req: JobRequest) -> dict:
-        from kinema.pipeline.generate import Settings, check_settings
+        from kinema.pipeline.settings import ClipSettings, check_clip
 
         problems = []
         if len(req.prompt) > limits.max_prompt or len(req.negative) > limits.max_prompt:
@@ -192,10 +187,11 @@ def create_app(data_dir: str | Path, limits: Limits = Limits(), token: str | Non
         if req.candidates is not None and req.candidates > limits.max_candidates:
             problems.append(f"candidates are limited to {limits.max_candidates}")
         settings = req.model_dump()
+        settings["prompt"] = req.prompt.strip()
         settings["seed"] = random.randrange(2**31) if req.seed is None else req.seed
         if not problems:
             try:
-                check_settings(req.prompt, Settings(**{k: v for k, v in settings.items() if k != "prompt"}))
+                check_clip(req.prompt, ClipSettings(**{k: v for k, v in settings.items() if k != "prompt"}))
             except ValueError as e:
                 problems.append(str(e))
         if problems:

@@ -27,13 +27,12 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, data_dir:
           token: str | None = None, model: str | None = None, limits: Limits = Limits()) -> None:
     import uvicorn
 
-    from kinema.pipeline.generate import DEFAULT_MODEL
-    from kinema.verifier.model import has_verifier
+    from kinema.models.components import DEFAULT_MODEL, has_component
 
     token = token or os.environ.get(TOKEN_ENV) or None
     if not is_loopback(host) and not token:
         raise ValueError(f"binding to {host} needs an access token: pass --token or set {TOKEN_ENV}")
-    if not has_verifier(model or DEFAULT_MODEL):  # nothing to choose among candidates with: one clip a job
+    if not has_component(model or DEFAULT_MODEL, "verifier"):  # nothing to choose among candidates with: one clip a job
         limits = replace(limits, max_candidates=1)
     store = JobStore(data_dir)
     recovered = store.recover()

@@ -32,7 +32,9 @@ def worker_main(data_dir: str, model: str | None, threads: int, parent: int, pol
     _die_with_parent()
     import torch
 
-    from kinema.pipeline.generate import Pipeline, Settings
+    from dataclasses import fields
+
+    from kinema.pipeline import ClipSettings, Pipeline
     from kinema.server.jobs import JobStore
 
     torch.set_num_threads(max(threads, 1))
@@ -44,10 +46,7 @@ def worker_main(data_dir: str, model: str | None, threads: int, parent: int, pol
             time.sleep(poll)
             continue
         job_id, run = job["id"], job["run"]
-        settings = Settings(seed=job["seed"], steps=job["steps"], guidance=job["guidance"], negative=job["negative"],
-                            seconds=job["seconds"], fps=job["fps"], size=job["size"],
-                            guidance_interval=job.get("guidance_interval"), shift=job.get("shift"), eta=job.get("eta"),
-                            candidates=job.get("candidates"))
+        settings = ClipSettings(**{f.name: job[f.name] for f in fields(ClipSettings) if job.get(f.name) is not None})
 
         def callback(k: int, n: int) -> None:
             if not store.progress(job_id, run, k, n):
@@ -55,7 +54,7 @@ def worker_main(data_dir: str, model: str | None, threads: int, parent: int, pol
 
         try:
             t0 = time.perf_counter()
-            video = pipe(job["prompt"], settings, callback=callback)
+            video = pipe.make(job["prompt"], pipe.resolve(settings), callback=callback)  # checked by the web process
             video.metadata["job"] = job_id
             path = store.video_path(job_id)
             video.save(path)

@@ -1,4 +1,4 @@
-"""Training the video autoencoder, with the habits of the denoiser's loop (kinema.train.trainer).
+"""Training the video autoencoder, with the habits of the denoiser's loop (kinema.train.denoiser).
 
 Loss = L1 + MSE on pixels + a temporal term (L1 between the frame differences of reconstruction and
 clip, so motion is kept, not only frames) + optionally a spatial one (L1 between neighbouring pixels'
@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kinema.autoencoder.vae import AutoencoderConfig, VideoAutoencoder, count_parameters
-from kinema.data.dataset import ShapesDataset, get_batch, to_model_space
+from kinema.models.autoencoder import AutoencoderConfig, VideoAutoencoder, count_parameters
+from kinema.data.dataset import ShapesDataset, get_batch
+from kinema.io.frames import to_model_space
 from kinema.io.checkpoint import save_component, save_json
 from kinema.train.common import (RunLog, dist_info, optimizer_step, save_train_state, start_run, step_generator,
                                  lr_at, wrap_ddp)

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from kinema.io.checkpoint import (CheckpointError, load_component, load_json, load_state_into, load_tensors, save_json,
+from kinema.io.checkpoint import (CheckpointError, read_component, load_json, load_state_into, load_tensors, save_json,
                                   save_tensors)
 from kinema.train.plot import plot_loss
 
@@ -94,7 +94,7 @@ def start_run(run: Path, build, component: str, cfg, resume: bool, device: torch
     torch.manual_seed(cfg.seed)
     model, ema = build().to(device), build().to(device)
     if init is not None and not resume:
-        state, _ = load_component(init, component)
+        state, _ = read_component(init, component)
         fresh = load_state_into(model, state, str(init / f"{component}.safetensors"), allow_missing=True,
                                 allow_reshaped=True)
         print(f"initialised from {init}" + (f"; new, from scratch: {', '.join(fresh)}" if fresh else ""))
@@ -104,7 +104,7 @@ def start_run(run: Path, build, component: str, cfg, resume: bool, device: torch
     start = 0
     if resume:
         start = int(load_train_state(run, model, opt)["step"])
-        ema_state, _ = load_component(run, component)
+        ema_state, _ = read_component(run, component)
         load_state_into(ema, ema_state, str(run / f"{component}.safetensors"))
     elif (run / "train_state.json").is_file():
         raise CheckpointError(f"{run} already holds a run: pass --resume to continue it, or choose another folder")

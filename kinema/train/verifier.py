@@ -1,6 +1,6 @@
 """Training the verifier (kinema.verifier), with the habits of the denoiser's loop.
 
-Each step draws `batch` scenes with their near misses (kinema.data.pairs): clips v, v' and captions
+Each step draws `batch` scenes with their near misses (kinema.world.near_misses): clips v, v' and captions
 c, c'. All 2B captions are scored against all 2B clips, and the loss is the symmetric contrastive
 cross-entropy (CLIP's): each caption picks its clip among all of them, each clip its caption. A near
 miss is one of the negatives, the hardest; once the easy ones are told apart the softmax puts its weight
@@ -17,13 +17,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from kinema.data.dataset import to_model_space
-from kinema.data.pairs import NearMissPairs
+from kinema.io.frames import to_model_space
+from kinema.data.dataset import NearMissPairs
 from kinema.io.checkpoint import save_component, save_json
 from kinema.text.encoder import TEXT_ENCODER_NAME, TextEmbedding, TextEncoder, load_text_encoder
 from kinema.train.common import (RunLog, dist_info, optimizer_step, save_train_state, start_run, step_generator,
                                  lr_at, wrap_ddp)
-from kinema.verifier.model import Verifier, VerifierConfig
+from kinema.models.verifier import Verifier, VerifierConfig
 
 
 @dataclass
@@ -32,6 +32,7 @@ class VerifierTrainConfig:
     batch: int = 64  # scenes per process (each with its near miss)
     lr: float = 1e-3
     warmup: int = 100
+    cooldown: int = 0  # the last `cooldown` steps decay lr linearly to 0 (kinema.train.common.lr_at)
     weight_decay: float = 0.01
     betas: tuple[float, float] = (0.9, 0.99)
     ema: float = 0.995
@@ -113,7 +114,7 @@ def train_verifier(run: str | Path, cfg: VerifierTrainConfig, config: VerifierCo
         texts = encoder.encode([it[1] for it in items] + [it[3] for it in items]).to(device)
         c, c_miss = texts.split(cfg.batch)
         loss, parts = verifier_loss(ddp_model, *videos.split(cfg.batch), c, c_miss)
-        lr = lr_at(step, cfg.lr, cfg.warmup)
+        lr = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.cooldown)
         grad_norm = optimizer_step(model, ema, opt, loss, step, lr, cfg.grad_clip, cfg.ema)
         record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=grad_norm, lr=lr, **parts)
         if record:

@@ -1,13 +1,13 @@
 """Training the cascade's stages (interpolator, upscaler, refiner), with the habits of the denoiser's loop.
 
-Both are regressions against exact ground truth (kinema.data.stages): L1 (or MSE, `loss="mse"`)
+Both are regressions against exact ground truth (kinema.data.cascade): L1 (or MSE, `loss="mse"`)
 between the model's output and the frames rendered at the higher rate or size. L1 suits the
 upscaler; the interpolator learns under MSE, because its first guess is already exact on most
 pixels and L1's gradient (the sign of the error) pushes its zero-initialised output back to zero
 there faster than the sparse errors at moving edges pull it away. The interpolator can add a
 temporal term, the same loss on the frame differences of output and truth (`temporal_weight`),
 which asks for motion that is right from frame to frame, not only frames that are right one by one.
-The refiner learns from pairs made beforehand (kinema.data.refine: autoencoded clip, rendered clip,
+The refiner learns from pairs made beforehand (kinema.data.refiner_pairs: autoencoded clip, rendered clip,
 caption) under MSE, for the interpolator's reason: under L1 it gained nothing over its input in 400
 steps (runs/refiner/NOTES.md). A run folder holds `<stage>.{safetensors,json}` (EMA weights), `train_state.*`
 for exact resume, `log.jsonl` and `loss.png`.
@@ -19,12 +19,12 @@ from pathlib import Path
 
 import torch
 
-from kinema.cascade import STAGE_CLASSES
-from kinema.cascade.interpolate import INTERPOLATOR_PRESETS
-from kinema.cascade.refine import REFINER_PRESETS
-from kinema.cascade.upscale import UPSCALER_PRESETS
-from kinema.data.refine import RefinePairs
-from kinema.data.stages import InterpolationData, UpscaleData
+from kinema.models.components import build
+from kinema.models.interpolator import INTERPOLATOR_PRESETS
+from kinema.models.refiner import REFINER_PRESETS
+from kinema.models.upscaler import UPSCALER_PRESETS
+from kinema.data.refiner_pairs import RefinerPairs
+from kinema.data.cascade import InterpolationData, UpscaleData
 from kinema.io.checkpoint import save_component, save_json
 from kinema.train.common import RunLog, dist_info, optimizer_step, save_train_state, start_run, lr_at, wrap_ddp
 
@@ -72,7 +72,7 @@ class StageTrainConfig:
 
 
 def build_stage(stage: str, config) -> torch.nn.Module:
-    return STAGE_CLASSES[stage][0](config)
+    return build(stage, config)
 
 
 def stage_loss(model, cfg: StageTrainConfig, data, step: int) -> tuple[torch.Tensor, dict[str, float]]:
@@ -115,7 +115,7 @@ def model_card(cfg: StageTrainConfig, config, step: int) -> dict:
 def train_stage(run: str | Path, cfg: StageTrainConfig, real: list[Path] | None = None, resume: bool = False,
                 progress: bool = True, pairs: str | Path | list | None = None) -> Path:
     """Train a stage into folder `run`; `real`: video files (interpolator) or images (upscaler) of real
-    footage; `pairs`: the refiner's pairs folder(s) (kinema.data.refine.build_pairs)."""
+    footage; `pairs`: the refiner's pairs folder(s) (kinema.data.refiner_pairs.build_pairs)."""
     from tqdm import tqdm
 
     run = Path(run)
@@ -128,7 +128,7 @@ def train_stage(run: str | Path, cfg: StageTrainConfig, real: list[Path] | None 
             raise ValueError("training the refiner needs a pairs folder")
         from kinema.text.encoder import load_text_encoder
 
-        data = RefinePairs(pairs, load_text_encoder(), cfg.seed + rank)
+        data = RefinerPairs(pairs, load_text_encoder(), cfg.seed + rank)
     elif cfg.stage == "interpolator":
         data = InterpolationData(cfg.seed + rank, real_videos=real, real_share=cfg.real_share)
     else:

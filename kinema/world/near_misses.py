@@ -1,9 +1,9 @@
-"""Matched and near-miss (clip, caption) pairs from the shapes world, for training the verifier.
+"""Near misses: a scene changed in exactly one thing its caption says (the verifier's negatives).
 
 A near miss differs from a scene's description in exactly one thing a caption can say: one object's
 colour, shape, motion or (where the caption names sizes) size, the background, or, in a two-object
-scene, which object has which shape or motion. Item i gives the clip and caption of a scene and the
-clip and caption of its near miss, so a verifier learns to tell apart exactly the attributes a caption
+scene, which object has which shape or motion. Trained against near misses
+(kinema.data.dataset.NearMissPairs), a verifier learns to tell apart exactly the attributes a caption
 names, the small ones (a shape's corners, which way a clip runs) included, rather than only the ones
 that change most pixels.
 """
@@ -13,9 +13,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from kinema.data.captions import Description, canonical, paraphrase
-from kinema.data.shapes import (BACKGROUNDS, MOTIONS, OBJECT_COLOURS, SHAPES, SIZES, Scene, render, sample_scene,
-                                start_range)
+from kinema.world.captions import Description, canonical, paraphrase
+from kinema.world.shapes import (BACKGROUNDS, MOTIONS, OBJECT_COLOURS, SHAPES, SIZES, Scene, start_range)
 
 
 def _restart(o, rng: np.random.Generator):
@@ -68,25 +67,8 @@ def caption_of(scene: Scene, rng: np.random.Generator, name_sizes: bool, p_canon
     return canonical(d) if rng.random() < p_canonical else paraphrase(d, rng)
 
 
-class NearMissPairs:
-    """Item i: (clip, caption, near-miss clip, near-miss caption), clips uint8 (T, H, W, 3), fixed by (seed, i);
-    `kind(i)`: which kind of change item i's near miss is."""
-
-    def __init__(self, seed: int = 0, size: int = 32, fps: float = 4, seconds: float = 2.0, p_two: float = 0.5,
-                 p_size: float = 0.6):
-        self.seed, self.size, self.fps, self.seconds, self.p_two, self.p_size = seed, size, fps, seconds, p_two, p_size
-
-    def scenes(self, i: int) -> tuple[Scene, Scene, str, np.random.Generator, bool]:
-        rng = np.random.default_rng([self.seed, i, 3])
-        scene = sample_scene(rng, self.p_two)
-        name_sizes = bool(rng.random() < self.p_size)
-        miss, kind = near_miss(scene, rng, name_sizes)
-        return scene, miss, kind, rng, name_sizes
-
-    def kind(self, i: int) -> str:
-        return self.scenes(i)[2]
-
-    def __getitem__(self, i: int) -> tuple[np.ndarray, str, np.ndarray, str]:
-        scene, miss, _, rng, name_sizes = self.scenes(i)
-        clip = lambda s: render(s, self.size, self.fps, self.seconds)  # noqa: E731
-        return clip(scene), caption_of(scene, rng, name_sizes), clip(miss), caption_of(miss, rng, name_sizes)
+def exchanged(scene, attribute: str):
+    """A two-object Scene (or caption Description) with one attribute's values exchanged between its objects."""
+    a, b = scene.objects
+    return replace(scene, objects=(replace(a, **{attribute: getattr(b, attribute)}),
+                                   replace(b, **{attribute: getattr(a, attribute)})))

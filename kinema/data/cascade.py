@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kinema.data.dataset import to_model_space
-from kinema.data.shapes import render, sample_scene
+from kinema.io.frames import to_model_space
+from kinema.world.shapes import render, sample_scene
 
 INTERPOLATION_FACTORS = (2, 3, 4, 6)  # 4 -> 8, 12, 16, 24 fps; 8 -> 16, 24 fps
 KEYFRAME_RATES = (4.0, 8.0)

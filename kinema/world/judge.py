@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from kinema.data.captions import Description, ObjectDescription
-from kinema.data.shapes import BACKGROUNDS, FILL_RATIO, OBJECT_COLOURS, SIZES
+from kinema.world.captions import Description, ObjectDescription
+from kinema.world.shapes import BACKGROUNDS, FILL_RATIO, OBJECT_COLOURS, SIZES
 
 PALETTE_NAMES = list(OBJECT_COLOURS) + list(BACKGROUNDS)
 PALETTE = np.array([OBJECT_COLOURS.get(n) or BACKGROUNDS[n] for n in PALETTE_NAMES], dtype=np.int32)

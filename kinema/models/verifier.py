@@ -9,7 +9,7 @@ from one prompt (different noise) and keep the one the verifier scores highest b
 search over the sampler's starting noise with a learned verifier, as in "Inference-time scaling for
 diffusion models beyond scaling denoising steps" (Ma et al., 2025). It is learned from captioned clips
 like the denoiser, but as a discriminative task: picking the true clip for a caption among near misses
-(kinema.data.pairs) asks exactly for the attributes a caption names, which a denoiser's pixel loss
+(kinema.world.near_misses) asks exactly for the attributes a caption names, which a denoiser's pixel loss
 weighs by how many pixels they change.
 
 The score is late interaction between token embeddings (ColBERT, Khattab & Zaharia 2020; FILIP, Yao
@@ -27,13 +27,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from kinema.io.checkpoint import CheckpointError, load_component, load_state_into
 from kinema.text.encoder import TextEmbedding
 
 
@@ -135,23 +133,3 @@ class Verifier(nn.Module):
         sim = torch.einsum("kld,knd->kln", words, clips).amax(dim=-1)  # (K, L)
         m = text.mask.to(sim.dtype)
         return self.log_scale.exp() * (sim * m).sum(-1) / m.sum(-1).clamp(min=1)
-
-
-def has_verifier(folder: str | Path) -> bool:
-    return (Path(folder) / "verifier.json").is_file()
-
-
-def load_verifier(folder: str | Path, device: str | torch.device = "cpu") -> Verifier:
-    """The verifier component in `folder` (`verifier.{safetensors,json}`), in eval mode; CheckpointError on any fault."""
-    folder = Path(folder)
-    state, card = load_component(folder, "verifier")
-    if card.get("kind") != "kinema.verifier" or not isinstance(card.get("verifier"), dict):
-        raise CheckpointError(f"{folder / 'verifier.json'} is not a kinema verifier config")
-    try:
-        model = Verifier(VerifierConfig.from_dict(card["verifier"]))
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{folder / 'verifier.json'} has a bad config: {e}") from None
-    load_state_into(model, state, str(folder / "verifier.safetensors"))
-    model.step = card.get("step")
-    model.clip = card.get("clip") or {"size": model.config.size}  # the clips it was trained on (size, fps)
-    return model.to(device).eval().requires_grad_(False)

@@ -1,17 +1,14 @@
 """Training pairs for the refiner: a clip as the latent pipeline returns it, and the clip it should be.
 
 The input is a shapes-world clip taken through the autoencoder, with its normalised latent degraded
-before decoding in one of three ways:
+before decoding in one of two ways:
 - noise: Gaussian noise of a random scale sigma in [0, max_sigma] added to it: the decoder's own losses
   (small squares' rounded corners, small triangles' blobs; `benchmarks/latent_ceiling.py`) and a
   stand-in for a denoiser's imprecise latents;
-- denoiser (with `model`, a latent Pipeline): the latent noised to a random flow time t in
+- denoiser (with a latent model's denoiser): the latent noised to a random flow time t in
   [0, max_sigma] and replaced by the denoiser's one-step estimate of the clean latent given the
   caption: the soft, averaged outlines that denoiser itself leaves, so the refiner learns from the
-  kind of input it will be given;
-- sample (with `model`): the latent noised to flow time t and sampled back to t = 0 with the model's own
-  sampling settings and guidance (SDEdit, Meng et al. 2022): the layout and colours stay, while the
-  outlines are the ones the denoiser draws when it samples, crisp but wrong (a square's rounded top).
+  kind of input it will be given.
 The target is the clip as rendered. Each pair carries a training caption of its
 scene (paraphrases and synonyms), so the refiner learns what the words ask of a blob.
 
@@ -29,8 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kinema.data.dataset import ShapesDataset, to_frames, to_model_space
+from kinema.data.dataset import ShapesDataset
+from kinema.diffusion.rectified_flow import FlowConfig, add_noise
 from kinema.io.checkpoint import atomic_write, load_tensors, save_tensors
+from kinema.io.frames import to_frames, to_model_space
 
 
 def round_trip(ae, clips: np.ndarray, edit) -> np.ndarray:
@@ -55,61 +54,35 @@ def pad_frames(z: torch.Tensor, multiple: int) -> torch.Tensor:
     return torch.cat([z, z[:, :, -1:].expand(-1, -1, pad, -1, -1)], dim=2) if pad else z
 
 
-def denoise_once(model, ae, clips: np.ndarray, captions: list[str], t: np.ndarray,
+def denoise_once(denoiser, flow: FlowConfig, encoder, ae, clips: np.ndarray, captions: list[str], t: np.ndarray,
                  generator: torch.Generator) -> np.ndarray:
-    """uint8 clips (B, T, H, W, 3) -> encoded, noised to flow time t (B,), replaced by the latent Pipeline
-    `model`'s estimate of the clean latent given the captions, decoded."""
-    from kinema.diffusion.flow import add_noise
-
+    """uint8 clips (B, T, H, W, 3) -> encoded, noised to flow time t (B,), replaced by the latent `denoiser`'s
+    estimate of the clean latent given the captions (encoded by `encoder`), decoded."""
     def estimate(z: torch.Tensor) -> torch.Tensor:
         tt = torch.as_tensor(t, dtype=z.dtype)
         z_t = add_noise(z, torch.randn(z.shape, generator=generator), tt)
-        z_in = pad_frames(z_t, model.denoiser.config.patch[0])
+        z_in = pad_frames(z_t, denoiser.config.patch[0])
         with torch.no_grad():
-            out = model.denoiser(z_in, tt, model.text_encoder.encode(captions))[:, :, :z.shape[2]]
-        if model.flow.prediction == "velocity":  # x0 = x_t - t v
+            out = denoiser(z_in, tt, encoder.encode(captions))[:, :, :z.shape[2]]
+        if flow.prediction == "velocity":  # x0 = x_t - t v
             out = z_t - tt.view(-1, 1, 1, 1, 1) * out
         return out
 
     return round_trip(ae, clips, estimate)
 
 
-def sample_from(model, ae, clips: np.ndarray, captions: list[str], t: float,
-                generator: torch.Generator) -> np.ndarray:
-    """uint8 clips (B, T, H, W, 3) -> encoded, noised to flow time t, sampled back to t = 0 by the latent Pipeline
-    `model` with its default settings (sampler, steps, shift, guidance, eta) given the captions, decoded."""
-    from kinema.diffusion.flow import add_noise
-    from kinema.diffusion.samplers import SAMPLERS, guided_velocity, time_grid
-    from kinema.pipeline.generate import Settings
-
-    s = model.resolve(Settings())
-    times = [t] + [u for u in time_grid(s.steps, s.shift) if u < t]  # the model's grid below t
-
-    def sample(z: torch.Tensor) -> torch.Tensor:
-        n = len(z)
-        z_in = pad_frames(z, model.denoiser.config.patch[0])
-        z_t = add_noise(z_in, torch.randn(z_in.shape, generator=generator), torch.full((n,), t))
-        velocity = guided_velocity(model.denoiser, model.flow, model.text_encoder.encode(captions),
-                                   model.text_encoder.empty().repeat(n), s.guidance, s.guidance_interval)
-        return SAMPLERS[s.sampler](velocity, z_t, times, eta=s.eta, generator=generator)[:, :, :z.shape[2]]
-
-    return round_trip(ae, clips, sample)
-
-
 def build_pairs(ae, out: str | Path, count: int, seed: int = 0, size: int = 64, fps: float = 8.0,
                 seconds: float = 2.0, max_sigma: float = 0.5, shard_size: int = 256, batch: int = 16,
-                progress: bool = True, model=None, degradation: str = "estimate") -> Path:
-    """Write `count` pairs under `out` in shards; resumes at the first missing shard. With `model` (a latent
-    Pipeline whose autoencoder is `ae`), the degradation is its one-step estimate from t in [0, max_sigma]
-    (degradation "estimate") or its sampling from such a t (degradation "sample": one t per batch)."""
-    if degradation not in ("estimate", "sample"):
-        raise ValueError(f"degradation must be estimate or sample, got {degradation!r}")
+                progress: bool = True, denoiser=None, flow: FlowConfig | None = None, encoder=None) -> Path:
+    """Write `count` pairs under `out` in shards; resumes at the first missing shard. With a latent `denoiser`
+    (of `ae`'s latent space, its `flow` config, and the text `encoder`), the degradation is its one-step
+    estimate from t in [0, max_sigma]; without one, latent noise of scale up to max_sigma."""
     from tqdm import tqdm
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ds = ShapesDataset(seed=seed, size=size, fps=fps, seconds=seconds)
-    bar = tqdm(total=count, disable=not progress, desc="refine-pairs", dynamic_ncols=True)
+    bar = tqdm(total=count, disable=not progress, desc="refiner-pairs", dynamic_ncols=True)
     for k, lo in enumerate(range(0, count, shard_size)):
         hi = min(lo + shard_size, count)
         path = out / f"pairs-{k:05d}.safetensors"
@@ -125,13 +98,10 @@ def build_pairs(ae, out: str | Path, count: int, seed: int = 0, size: int = 64, 
             sigma = rng.uniform(0.0, max_sigma, len(clips)).astype(np.float32)
             g = torch.Generator().manual_seed(seed * 1_000_003 + i)
             captions = [c for _, c in scenes]
-            if model is None:
+            if denoiser is None:
                 degraded.append(degrade(ae, clips, sigma, g))
-            elif degradation == "estimate":
-                degraded.append(denoise_once(model, ae, clips, captions, sigma, g))
             else:
-                sigma[:] = sigma[0]
-                degraded.append(sample_from(model, ae, clips, captions, float(sigma[0]), g))
+                degraded.append(denoise_once(denoiser, flow, encoder, ae, clips, captions, sigma, g))
             targets.append(clips)
             sigmas.append(sigma)
             lines += [{"index": j, "caption": c, "scene": s.to_dict()} for j, (s, c) in zip(idx, scenes)]
@@ -159,7 +129,7 @@ def load_pairs(folders: str | Path | list) -> tuple[torch.Tensor, torch.Tensor, 
     return torch.cat([p["degraded"] for p in parts]), torch.cat([p["target"] for p in parts]), captions
 
 
-class RefinePairs:
+class RefinerPairs:
     """Batches of refiner pairs from a folder, each a pure function of (seed, step): `frames`
     consecutive frames from each of `batch` random pairs, with its caption's embedding."""
 

@@ -10,13 +10,7 @@ Layout: the clip is cut into (pt, ph, pw) patches -> N = T/pt * H/ph * W/pw toke
 Each block: self-attention over space and time (one full 3D attention, or factorised into
 attention within a frame then across frames), cross-attention to the prompt's tokens, and an MLP;
 each sub-layer is modulated by adaLN-Zero (DiT, Peebles & Xie 2023) from the timestep and the
-pooled prompt. Positions enter through 3D rotary embeddings (RoPE split over t, h, w), and, with
-`absolute_positions`, also as absolute features: the same rotary angles' cos/sin through a
-zero-initialised linear map added to the patch embeddings. RoPE alone makes attention see only
-offsets, and a linear patch embedding has no padding to betray the border, so such a model is all
-but blind to where a token is: the first frame from the last (which way "left" runs in time), the
-floor from the ceiling. Zero-initialised, the map leaves a model trained without it unchanged, so
-it can be switched on for a model that continues training (`kinema train --init`).
+pooled prompt. Positions enter through 3D rotary embeddings (RoPE split over t, h, w).
 
 Precision: the weights may be bfloat16 (`model.to(torch.bfloat16)`, `compute_dtype`); the model
 then takes and returns float32 clips, so the sampler's state and its updates stay float32 (20 small
@@ -50,7 +44,6 @@ class DenoiserConfig:
     text_dim: int = 384
     attention: str = "full"  # "full": one 3D attention; "factorised": space then time
     rope_theta: float = 100.0
-    absolute_positions: bool = False  # absolute (t, h, w) features added to the tokens (see the docstring)
 
     def __post_init__(self) -> None:
         if self.attention not in ("full", "factorised"):
@@ -70,9 +63,10 @@ class DenoiserConfig:
 
 PRESETS: dict[str, DenoiserConfig] = {
     "tiny": DenoiserConfig(patch=(2, 8, 8), dim=48, depth=2, heads=2),  # tests
+    "tiny-latent": DenoiserConfig(patch=(1, 2, 2), dim=48, depth=2, heads=2),  # tests, in a latent space
     "small": DenoiserConfig(patch=(4, 8, 8), dim=192, depth=8, heads=4),  # the default model (7.5M)
-    # the keyframe model of the cascade: 32x32 clips at 4 fps (8 frames) -> 4x8x8 = 256 tokens
-    "keyframes": DenoiserConfig(patch=(2, 4, 4), dim=128, depth=8, heads=4),
+    # the shipped latent model: a 2 s 64x64 clip at 8 fps is a 16x5x8x8 latent -> 1x2x2 patches, 80 tokens
+    "latent": DenoiserConfig(in_channels=16, patch=(1, 2, 2), dim=128, depth=8, heads=4),
     "base": DenoiserConfig(patch=(2, 8, 8), dim=384, depth=12, heads=6),  # for a GPU
 }
 
@@ -232,8 +226,6 @@ class VideoDiT(nn.Module):
         d = cfg.dim
         patch_dim = cfg.in_channels * math.prod(cfg.patch)
         self.patch_embed = nn.Linear(patch_dim, d)
-        # absolute positions: cos/sin of the rotary angles (head_dim features) -> D, zero at init
-        self.pos_embed = nn.Linear(d // cfg.heads, d) if cfg.absolute_positions else None
         self.t_embed = nn.Sequential(nn.Linear(256, d), nn.SiLU(), nn.Linear(d, d))
         self.pooled_embed = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.SiLU(), nn.Linear(d, d))
         self.text_proj = nn.Sequential(nn.Linear(cfg.text_dim, d), TanhGELU(), nn.Linear(d, d))
@@ -248,9 +240,7 @@ class VideoDiT(nn.Module):
         for b in self.blocks:  # restore the zero init of adaLN-Zero after the sweep above
             nn.init.zeros_(b.ada[1].weight)
             nn.init.zeros_(b.ada[1].bias)
-        for layer in (self.final, self.final_ada[1], self.pos_embed):
-            if layer is None:
-                continue
+        for layer in (self.final, self.final_ada[1]):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
@@ -272,8 +262,6 @@ class VideoDiT(nn.Module):
         h = self.patch_embed(h.to(self.patch_embed.weight.dtype))  # (B, N, D), in the weights' dtype
         angles = rope_3d(grid, self.config.dim // self.config.heads, self.config.rope_theta, x.device)
         rope = (angles.cos(), angles.sin())  # (N, hd/2) each, shared by every block
-        if self.pos_embed is not None:
-            h = h + self.pos_embed(torch.cat(rope, dim=-1).to(h.dtype))  # (B, N, D) + (N, D)
         cvec = self.t_embed(timestep_embedding(t, 256).to(h.dtype)) + self.pooled_embed(cond.pooled.to(h.dtype))
         ctx = self.text_proj(cond.tokens.to(h.dtype))  # (B, L, D)
         for block in self.blocks:

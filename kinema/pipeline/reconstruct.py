@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kinema.autoencoder.vae import VideoAutoencoder, load_autoencoder
-from kinema.data.dataset import to_frames, to_model_space
+from kinema.models.autoencoder import VideoAutoencoder
+from kinema.models.components import load_component
+from kinema.io.frames import to_frames, to_model_space
 from kinema.io.video import Mp4Writer, VideoReader
 
 
@@ -56,7 +57,7 @@ def reconstruct_file(src: str | Path, dst: str | Path, autoencoder: str | Path |
                      chunk: int = 4, tile: int | None = 32) -> dict:
     """Encode and decode `src` into mp4 `dst` at its own size and frame rate; returns figures incl. PSNR."""
     t0 = time.perf_counter()
-    ae = autoencoder if isinstance(autoencoder, VideoAutoencoder) else load_autoencoder(autoencoder)
+    ae = autoencoder if isinstance(autoencoder, VideoAutoencoder) else load_component(autoencoder, "autoencoder")
     reader = VideoReader(src)
     w, h = reader.width, reader.height
     sq_err, count, frames_done, latent_t = 0.0, 0, 0, 0

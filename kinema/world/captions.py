@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kinema.data.shapes import BACKGROUNDS, OBJECT_COLOURS, SHAPES, Scene
+from kinema.world.shapes import BACKGROUNDS, OBJECT_COLOURS, SHAPES, Scene
 
 
 @dataclass(frozen=True)
@@ -198,7 +198,7 @@ def training_caption(scene: Scene, rng: np.random.Generator, p_canonical: float 
 
 def scene_for(d: Description, rng: np.random.Generator) -> Scene:
     """A scene that fits a description: unnamed sizes drawn at random, starts as the sampler draws."""
-    from kinema.data.shapes import SIZES, SceneObject, start_range
+    from kinema.world.shapes import SIZES, SceneObject, start_range
 
     objects = []
     for o in d.objects:

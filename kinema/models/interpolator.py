@@ -19,7 +19,7 @@ The network is a small 3D convolutional U-Net (two per-frame downsamplings, resi
 at the output, so an untrained model returns the first guess, and training teaches it what the
 guess gets wrong (occlusions, flow errors, shapes the flow tears). Trained with L1 or MSE (and
 optionally a temporal term on frame differences) by `kinema train-stage interpolator`; see
-kinema.train.stages.
+kinema.train.cascade.
 """
 from __future__ import annotations
 
@@ -145,7 +145,7 @@ def _frame_conv(c_in: int, c_out: int, stride: int = 1) -> nn.Conv3d:
     return nn.Conv3d(c_in, c_out, (1, 3, 3), stride=(1, stride, stride), padding=(0, 1, 1))
 
 
-class FrameFiller(nn.Module):
+class Interpolator(nn.Module):
     def __init__(self, cfg: InterpolatorConfig, channels: int = 3):
         super().__init__()
         self.config, c = cfg, cfg.channels
@@ -200,7 +200,7 @@ def fine_factor(fps_in: float, fps_out: float, max_factor: int = 12) -> int:
 
 
 @torch.no_grad()
-def interpolate_clip(model: FrameFiller, frames: np.ndarray, fps_in: float, fps_out: float, n_out: int,
+def interpolate_clip(model: Interpolator, frames: np.ndarray, fps_in: float, fps_out: float, n_out: int,
                      window: int = 8, callback=None) -> np.ndarray:
     """uint8 frames (T, H, W, 3) at fps_in -> (n_out, H, W, 3) at fps_out.
 
@@ -208,7 +208,7 @@ def interpolate_clip(model: FrameFiller, frames: np.ndarray, fps_in: float, fps_
     at a time with enough context on each side to cover the model's reach (so the result is the
     same as one pass over the whole clip) and memory does not grow with length; output frames are
     then taken from the fine grid (the last input frame is held past the end)."""
-    from kinema.data.dataset import to_frames, to_model_space
+    from kinema.io.frames import to_frames, to_model_space
 
     m = fine_factor(fps_in, fps_out)
     n_in, h, w = frames.shape[:3]

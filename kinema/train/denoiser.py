@@ -3,7 +3,7 @@
 A run folder holds:
   denoiser.safetensors / denoiser.json      EMA weights and config: a model folder `generate` loads
   train_state.safetensors / train_state.json raw weights, AdamW state, step: what `--resume` reads
-  log.jsonl, loss.png                        the loss log and its plot (with `reward`: kinema.train.reward)
+  log.jsonl, loss.png                        the loss log and its plot
   autoencoder.safetensors / .json            (latent space) the autoencoder whose latents it denoises
 
 Every random draw of step s comes from generators seeded by (seed, s, rank), and the data items of
@@ -20,15 +20,18 @@ import torch.distributed as dist
 
 from kinema.data.dataset import get_batch
 from kinema.data.latents import LatentDataset
-from kinema.denoiser.dit import DenoiserConfig, VideoDiT, compute_dtype, count_parameters
-from kinema.diffusion.flow import FlowConfig, flow_loss_and_prediction
+from kinema.diffusion.rectified_flow import FlowConfig, flow_loss
 from kinema.io.checkpoint import save_component, save_json
+from kinema.models.denoiser import DenoiserConfig, VideoDiT, compute_dtype, count_parameters
 from kinema.text.encoder import TEXT_ENCODER_NAME, TextEncoder, load_text_encoder
-from kinema.train.common import (RunLog, dist_info, optimizer_step, save_train_state, start_run, step_generator,
-                                 lr_at, wrap_ddp)
-from kinema.train.binding import binding_loss, has_scenes
-from kinema.train.reward import reward_loss
-from kinema.verifier.model import Verifier, load_verifier
+from kinema.train.common import (RunLog, dist_info, lr_at, optimizer_step, save_train_state, start_run,
+                                 step_generator, wrap_ddp)
+
+# The sampling settings a newly trained model's card starts with; from then on the card is their only home
+# (recipes/ship.py sets the shipped model's own). kinema.pipeline.settings.ClipSettings names each one.
+FIRST_SAMPLING = {"steps": 20, "guidance": 4.0, "sampler": "euler", "shift": 1.0, "guidance_interval": [0.0, 1.0],
+                  "eta": 0.0, "candidates": 1, "refine_passes": 1}
+
 
 @dataclass
 class TrainConfig:
@@ -50,21 +53,6 @@ class TrainConfig:
     data: str = "shapes"  # "shapes" or a folder of captioned clips
     recaption: float = 0.0  # a latent cache: the chance an item gets a fresh caption (kinema.data.latents)
     init: str | None = None  # a model folder whose denoiser weights a new run starts from
-    reward_verifier: str | None = None  # a folder with a verifier: its contrastive judgement as a loss
-    reward_weight: float = 0.0  # that loss's weight beside the flow loss (kinema.train.reward)
-    reward_min_t: float = 0.7  # only predictions made at t >= this are judged
-    reward_negatives: tuple[str, ...] | None = None  # the kinds of near miss (kinema.data.pairs.KINDS); None: all
-    binding_weight: float = 0.0  # the binding loss's weight (kinema.train.binding); needs scenes (shapes world)
-    binding_items: int = 8  # two-object clips of a batch it reads
-    binding_margin: float = 0.2  # the relative error margin it asks for
-
-    @staticmethod
-    def from_dict(d: dict) -> "TrainConfig":
-        d = dict(d)
-        d["betas"] = tuple(d["betas"])
-        if d.get("reward_negatives") is not None:
-            d["reward_negatives"] = tuple(d["reward_negatives"])
-        return TrainConfig(**d)
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -81,7 +69,7 @@ def model_card(denoiser: DenoiserConfig, flow: FlowConfig, train: TrainConfig, s
     """The JSON saved beside the denoiser: everything needed to rebuild and use it."""
     return {"kind": "kinema.denoiser", "denoiser": denoiser.to_dict(), "flow": flow.to_dict(),
             "space": space, "text_encoder": TEXT_ENCODER_NAME, "clip": train.clip, "step": step,
-            "train": asdict(train)}
+            "train": asdict(train), "sampling": dict(FIRST_SAMPLING)}
 
 
 def save_checkpoint(run: Path, model, ema, opt, denoiser_cfg, flow_cfg, train_cfg, step: int, space: str) -> None:
@@ -90,36 +78,12 @@ def save_checkpoint(run: Path, model, ema, opt, denoiser_cfg, flow_cfg, train_cf
                                        "train": asdict(train_cfg)})
 
 
-def reward_verifier(cfg: TrainConfig, flow_cfg: FlowConfig, latent: bool, device: torch.device | str
-                    ) -> Verifier | None:
-    """The frozen verifier of the reward loss, its settings checked against the run before any training (a
-    ValueError says what is wrong); None without a reward."""
-    from kinema.data.pairs import KINDS
-
-    kinds = [k for k in KINDS if k != "size"]  # the training captions name no sizes: no size near misses
-    if set(cfg.reward_negatives or ()) - set(kinds):
-        raise ValueError(f"reward_negatives: choose among {', '.join(kinds)}")
-    if cfg.reward_weight < 0 or not 0 <= cfg.reward_min_t < 1:
-        raise ValueError("reward_weight must be >= 0 and reward_min_t in [0, 1)")
-    if cfg.reward_weight == 0:
-        return None
-    if not cfg.reward_verifier:
-        raise ValueError("reward_weight > 0 needs reward_verifier, a folder with verifier.json")
-    if latent or flow_cfg.prediction != "x0":
-        raise ValueError("the reward loss judges x0 predictions of pixel clips: it needs prediction 'x0' in pixel space")
-    verifier = load_verifier(cfg.reward_verifier, device)
-    clip = cfg.clip
-    verifier.check((1, 3, round(clip["seconds"] * clip["fps"]), clip["size"], clip["size"]))
-    return verifier
-
-
 # ---------------------------------------------------------------------------------------------
 # The loop
 # ---------------------------------------------------------------------------------------------
 
 def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: FlowConfig, cfg: TrainConfig,
-          resume: bool = False, text_encoder: TextEncoder | None = None, progress: bool = True,
-          verifier: Verifier | None = None) -> Path:
+          resume: bool = False, text_encoder: TextEncoder | None = None, progress: bool = True) -> Path:
     """Train a denoiser into folder `run` on `dataset`: items (frames uint8 (T,H,W,3), caption) in pixel
     space, or a LatentDataset (latents and text embeddings cached by an autoencoder), in whose space
     the denoiser then works; the run folder gets a copy of that autoencoder, making it a model folder."""
@@ -136,13 +100,6 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
 
     latent = isinstance(dataset, LatentDataset)
     space = "latent" if latent else "pixels"
-    if verifier is None:  # (`verifier`: the reward's, already loaded and checked by the caller)
-        verifier = reward_verifier(cfg, flow_cfg, latent, device)
-    else:
-        verifier = verifier.to(device)
-    hard_negatives = verifier is not None and hasattr(dataset, "near_miss_caption")
-    if cfg.binding_weight and not has_scenes(dataset):
-        raise ValueError("the binding loss needs the shapes world's scenes: rendered clips or a latent cache of them")
     if latent and dataset.latent.shape[1] != denoiser_cfg.in_channels:
         raise ValueError(f"the latent cache has {dataset.latent.shape[1]} channels, the denoiser takes {denoiser_cfg.in_channels}")
     if rank == 0:
@@ -165,30 +122,13 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
         else:
             x0, captions = get_batch(dataset, step * world + rank, cfg.batch)
             text = encoder.encode(captions)
-        negatives = None
-        if hard_negatives:  # the near miss of each of the batch's items (get_batch's items, in its order)
-            misses = [dataset.near_miss_caption((first + j) % len(dataset), cfg.reward_negatives)
-                      for j in range(cfg.batch)]
-            negatives = encoder.encode(misses).to(device)
         x0, text = x0.to(device), text.to(device)
         keep = torch.rand(len(text), generator=gen, device=device) >= cfg.caption_dropout
         lr = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.cooldown)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            loss, prediction, t = flow_loss_and_prediction(ddp_model, x0, text.where(keep, null.to(device)), flow_cfg, gen)
-            parts = {}
-            total = loss
-            if verifier is not None:
-                reward = reward_loss(verifier, prediction, t, text, negatives, keep, cfg.reward_min_t)
-                total, parts = loss + cfg.reward_weight * reward, {"reward": reward.item()}
-            if cfg.binding_weight:
-                items = [first + j for j in range(cfg.batch)]
-                binding = binding_loss(ddp_model, x0, [dataset.scene(i) for i in items], encoder, flow_cfg,
-                                       [cfg.seed * 1_000_003 + i for i in items], gen, cfg.binding_items,
-                                       cfg.binding_margin)
-                if binding is not None:
-                    total, parts["binding"] = total + cfg.binding_weight * binding, binding.item()
-        grad_norm = optimizer_step(model, ema, opt, total, step, lr, cfg.grad_clip, cfg.ema)
-        record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=grad_norm, lr=lr, **parts)
+            loss = flow_loss(ddp_model, x0, text.where(keep, null.to(device)), flow_cfg, gen)
+        grad_norm = optimizer_step(model, ema, opt, loss, step, lr, cfg.grad_clip, cfg.ema)
+        record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=grad_norm, lr=lr)
         if record:
             bar.set_postfix(loss=f"{record['loss']:.4f}", rate=f"{record['samples_per_s']:.1f}/s")
         done = step + 1

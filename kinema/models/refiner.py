@@ -14,7 +14,7 @@ resolution so neighbouring frames agree, FiLM from the pooled prompt in every re
 cross-attention to the prompt's tokens at the lowest resolution, where each position sees 4x4
 pixels and the tokens say which object is which. The output layer starts at zero, so an untrained
 refiner returns its input. Trained with MSE against the rendered clip (`kinema train-stage refiner`,
-kinema.train.stages; pairs from kinema.data.refine).
+kinema.train.cascade; pairs from kinema.data.refiner_pairs).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 
-from kinema.denoiser.dit import CrossAttention
+from kinema.models.denoiser import CrossAttention
 from kinema.text.encoder import TextEmbedding
 
 
@@ -129,7 +129,7 @@ def refine_clip(model: Refiner, x: torch.Tensor, cond: TextEmbedding, chunk: int
 
 def refine_frames(model: Refiner, frames: np.ndarray, cond: TextEmbedding, passes: int = 1) -> np.ndarray:
     """One clip's uint8 frames (T, H, W, 3), refined with its prompt `cond` (one row), `passes` times."""
-    from kinema.data.dataset import to_frames, to_model_space
+    from kinema.io.frames import to_frames, to_model_space
 
     device = next(model.parameters()).device
     return to_frames(refine_clip(model, to_model_space(frames).to(device), cond.to(device), passes=passes).cpu())[0]

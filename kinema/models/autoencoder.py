@@ -16,7 +16,7 @@ Layout:
            fold r_t frames into channels -> 1x1 conv -> causal 3D res blocks -> (mean, logvar)
   decoder  causal 3D res blocks -> 1x1 conv -> unfold into r_t frames
            per frame: [res block(s), upsample x2 + conv] per level -> conv -> pixel-shuffle 2  (2D)
-           optionally (`refine_width`) a full-resolution stage: the last features upsampled x2, a
+           optionally (`detail_width`) a full-resolution stage: the last features upsampled x2, a
            res block, a conv to RGB added to the pixel-shuffled frame: sharp edges need more than one
            3x3 conv at half resolution
   shortcuts (`shortcuts=True`, DC-AE: Chen et al. 2024, "Deep Compression Autoencoder for Efficient
@@ -35,7 +35,6 @@ config: `normalize` maps raw latents to roughly unit variance for the denoiser, 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from dataclasses import asdict, dataclass
 
 import torch
@@ -43,7 +42,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 
-from kinema.io.checkpoint import CheckpointError, load_component, load_state_into
 
 
 @dataclass(frozen=True)
@@ -56,7 +54,7 @@ class AutoencoderConfig:
     time_blocks: int = 2
     shortcuts: bool = False  # DC-AE's parameter-free residual paths around each change of resolution (below)
     decoder_blocks: int = 1  # 2D res blocks per decoder level (the encoder has one)
-    refine_width: int = 0  # > 0: a decoder stage at full resolution of this width (below); 0: none
+    detail_width: int = 0  # > 0: a decoder stage at full resolution of this width (below); 0: none
     latent_scale: tuple[float, ...] = ()  # per channel; set after training (empty: 1)
     latent_shift: tuple[float, ...] = ()  # per channel; set after training (empty: 0)
 
@@ -68,9 +66,9 @@ class AutoencoderConfig:
             raise ValueError(f"space_factor {self.space_factor} needs {levels} widths, got {len(self.widths)}")
         if self.time_factor < 1:
             raise ValueError(f"time_factor must be >= 1, got {self.time_factor}")
-        if self.decoder_blocks < 1 or self.refine_width < 0:
-            raise ValueError(f"decoder_blocks must be >= 1 and refine_width >= 0, got {self.decoder_blocks}, "
-                             f"{self.refine_width}")
+        if self.decoder_blocks < 1 or self.detail_width < 0:
+            raise ValueError(f"decoder_blocks must be >= 1 and detail_width >= 0, got {self.decoder_blocks}, "
+                             f"{self.detail_width}")
         if self.shortcuts:  # each shortcut averages or repeats whole groups of channels
             w, tw, c = self.widths, self.time_width, self.latent_channels
             pairs = [(4 * a, b) for a, b in zip(w, w[1:])] + [(self.time_factor * w[-1], tw), (tw, c)]
@@ -200,7 +198,7 @@ def zero_last(block: ResBlock2d) -> ResBlock2d:
     return block
 
 
-class Refine(nn.Module):
+class DetailStage(nn.Module):
     """The decoder's full-resolution stage: (N, w0, H/2, W/2) features -> (N, 3, H, W), a correction added to
     the frame. Its output conv starts at zero, so adding it to a trained decoder changes nothing at first."""
 
@@ -279,7 +277,7 @@ class Decoder(nn.Module):
         self.ups = nn.ModuleList(Upsample2d(w[i + 1], w[i]) for i in reversed(range(len(w) - 1)))
         self.out_norm = FrameNorm(w[0])
         self.out = nn.Conv2d(w[0], 3 * 4, 3, padding=1)  # before pixel-shuffle 2
-        self.refine = Refine(w[0], cfg.refine_width) if cfg.refine_width else None
+        self.detail = DetailStage(w[0], cfg.detail_width) if cfg.detail_width else None
         self.r, self.shortcuts = cfg.time_factor, cfg.shortcuts
 
     def forward(self, z: torch.Tensor, cache: dict | None = None, first: bool = True) -> torch.Tensor:
@@ -307,8 +305,8 @@ class Decoder(nn.Module):
                 h = self.ups[i](F.silu(h)) + (up_shortcut(h, self.ups[i].conv.out_channels) if self.shortcuts else 0)
         h = F.silu(self.out_norm(h))  # (N, w0, H/2, W/2)
         y = F.pixel_shuffle(self.out(h), 2)  # (N, 3, H, W)
-        if self.refine is not None:
-            y = y + self.refine(h)
+        if self.detail is not None:
+            y = y + self.detail(h)
         return y
 
 
@@ -455,17 +453,3 @@ def blend_ramp(th: int, tw: int, s: int, top: bool, bottom: bool, left: bool, ri
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-
-
-def load_autoencoder(folder: str | Path, device: str | torch.device = "cpu") -> VideoAutoencoder:
-    """An autoencoder component (folder/autoencoder.{safetensors,json}), EMA weights, in eval mode."""
-    state, card = load_component(folder, "autoencoder")
-    if card.get("kind") != "kinema.autoencoder" or "autoencoder" not in card:
-        raise CheckpointError(f"{Path(folder) / 'autoencoder.json'} is not a kinema autoencoder config")
-    try:
-        cfg = AutoencoderConfig.from_dict(card["autoencoder"])
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{Path(folder) / 'autoencoder.json'}: bad config: {e}") from None
-    model = VideoAutoencoder(cfg)
-    load_state_into(model, state, str(Path(folder) / "autoencoder.safetensors"))
-    return model.to(device).eval()

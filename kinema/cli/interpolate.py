@@ -1,0 +1,38 @@
+"""`kinema interpolate`: raise a video's frame rate with the interpolator."""
+from __future__ import annotations
+
+import argparse
+import time
+
+from kinema.cli.common import UsageError, check_video_to_mp4, model_folder, positive_float
+
+NAME, HELP = "interpolate", "raise a video's frame rate with the interpolator"
+
+
+def add_arguments(ip: argparse.ArgumentParser) -> None:
+    ip.add_argument("input", help="a video file")
+    ip.add_argument("-o", "--output", required=True, help="output .mp4")
+    ip.add_argument("--fps", type=positive_float, required=True, help="frame rate of the output")
+    ip.add_argument("--model", default=None, help="folder with interpolator.{safetensors,json} (default: shipped)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from kinema.io.video import VideoReader, read_video, write_video
+    from kinema.models.components import load_component
+    from kinema.models.interpolator import interpolate_clip
+
+    check_video_to_mp4(NAME, args.input, args.output)
+    model = load_component(model_folder(args.model), "interpolator")
+    try:
+        VideoReader(args.input)  # a corrupt file stops here
+        t0 = time.perf_counter()
+        frames, fps_in = read_video(args.input)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    n_out = max(round(len(frames) / fps_in * args.fps), 1)
+    out = interpolate_clip(model, frames, fps_in, args.fps, n_out)
+    write_video(out, args.output, args.fps, {"generator": "kinema interpolate", "source": str(args.input),
+                                            "fps_in": fps_in, "fps": args.fps, "interpolator_step": model.step})
+    print(f"{args.output}: {len(frames)} frames at {fps_in:g} fps -> {n_out} at {args.fps:g} fps, "
+          f"{time.perf_counter() - t0:.1f} s")
+    return 0

@@ -1,0 +1,39 @@
+"""`kinema serve`: a web page and an HTTP API over a job queue (FastAPI, SQLite), with generation workers."""
+from __future__ import annotations
+
+import argparse
+
+from kinema.cli.common import UsageError, model_folder, positive_float, positive_int
+
+NAME, HELP = "serve", "a web page and an HTTP API over a job queue (FastAPI, SQLite)"
+
+
+def add_arguments(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--host", default="127.0.0.1", help="address to bind; other than loopback needs --token")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=positive_int, default=1, help="generation worker processes")
+    s.add_argument("--data-dir", default="kinema-data", help="SQLite job database and videos")
+    s.add_argument("--token", default=None, help="access token for every API route (or env KINEMA_TOKEN)")
+    s.add_argument("--model", default=None, help="model folder (default: the shipped default model)")
+    s.add_argument("--max-size", type=positive_int, default=256)
+    s.add_argument("--max-seconds", type=positive_float, default=8.0)
+    s.add_argument("--max-steps", type=positive_int, default=100)
+    s.add_argument("--max-queued", type=positive_int, default=64)
+
+
+def run(args: argparse.Namespace) -> int:
+    from kinema.io.checkpoint import load_json
+    from kinema.server.app import Limits
+    from kinema.server.serve import serve
+
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port must be in 1..65535, got {args.port}")
+    if args.model:
+        load_json(model_folder(args.model) / "denoiser.json")  # a missing or corrupt model stops here, not in a worker
+    limits = Limits(max_size=args.max_size, max_seconds=args.max_seconds, max_steps=args.max_steps,
+                    max_queued=args.max_queued)
+    try:
+        serve(args.host, args.port, args.workers, args.data_dir, args.token, args.model, limits)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return 0

@@ -1,0 +1,78 @@
+"""A model folder's components, and the one way to load each.
+
+A model folder holds components side by side, each as `KIND.safetensors` (weights) beside
+`KIND.json` (its config under the key KIND, `"kind": "kinema.KIND"`, its training step and record):
+
+    denoiser      the video diffusion transformer (kinema.models.denoiser); the one a folder must have
+    autoencoder   the causal video autoencoder whose latents a latent denoiser works in
+    refiner       restores, as the prompt says, what decoding loses
+    interpolator  the motion between keyframes, up to the frame rate asked for
+    upscaler      doubles the size pass by pass, up to the size asked for
+    verifier      scores how well a clip follows its caption (choosing among candidates)
+
+`load_component(folder, kind)` reads any of them through KINDS; a missing, corrupt or mismatched one
+is a CheckpointError in one wording ("<file>: <what is wrong>").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+from kinema.io.checkpoint import CheckpointError, load_state_into, read_component
+from kinema.models.autoencoder import AutoencoderConfig, VideoAutoencoder
+from kinema.models.denoiser import DenoiserConfig, VideoDiT
+from kinema.models.interpolator import Interpolator, InterpolatorConfig
+from kinema.models.refiner import Refiner, RefinerConfig
+from kinema.models.upscaler import Upscaler, UpscalerConfig
+from kinema.models.verifier import Verifier, VerifierConfig
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "weights" / "default"  # the shipped model folder
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How a component is built: its network class and the parser of its config (a dict from the JSON)."""
+    model: Callable[..., nn.Module]
+    config: Callable[[dict], object]
+
+
+KINDS: dict[str, Kind] = {
+    "denoiser": Kind(VideoDiT, DenoiserConfig.from_dict),
+    "autoencoder": Kind(VideoAutoencoder, AutoencoderConfig.from_dict),
+    "refiner": Kind(Refiner, lambda d: RefinerConfig(**d)),
+    "interpolator": Kind(Interpolator, lambda d: InterpolatorConfig(**d)),
+    "upscaler": Kind(Upscaler, lambda d: UpscalerConfig(**d)),
+    "verifier": Kind(Verifier, VerifierConfig.from_dict),
+}
+
+
+def has_component(folder: str | Path, kind: str) -> bool:
+    return (Path(folder) / f"{kind}.json").is_file()
+
+
+def build(kind: str, config) -> nn.Module:
+    """A fresh network of `kind` from its config object."""
+    return KINDS[kind].model(config)
+
+
+def load_component(folder: str | Path, kind: str, device: str | torch.device = "cpu") -> nn.Module:
+    """The `kind` component of the model folder `folder`, in eval mode without gradients; its JSON as
+    `.card` and its training step as `.step`. CheckpointError for a missing, corrupt or mismatched one."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown component kind {kind!r}; kinds: {', '.join(KINDS)}")
+    folder = Path(folder)
+    state, card = read_component(folder, kind)
+    source = folder / f"{kind}.json"
+    if card.get("kind") != f"kinema.{kind}" or not isinstance(card.get(kind), dict):
+        raise CheckpointError(f"{source}: not a kinema {kind} config")
+    try:
+        model = build(kind, KINDS[kind].config(card[kind]))
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{source}: bad config: {e}") from None
+    load_state_into(model, state, str(folder / f"{kind}.safetensors"))
+    model.card, model.step = card, card.get("step")
+    return model.to(device).eval().requires_grad_(False)
