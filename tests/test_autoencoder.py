@@ -90,7 +90,7 @@ def test_chunked_equals_one_pass_and_tiled_is_close(cfg):
     assert tiled.shape == untiled.shape
     # stated tolerance: tiles differ from one pass through GroupNorm's statistics (taken per tile) and
     # the decoder's far field; on these random weights the mean difference stays under 15% of the mean
-    # magnitude (benchmarks/RESULTS.md reports the trained autoencoder's tiled-vs-untiled PSNR)
+    # magnitude (docs/results.md reports the trained autoencoder's tiled-vs-untiled PSNR)
     assert (tiled - untiled).abs().mean() < 0.15 * untiled.abs().mean()
     assert ((tiled - untiled).abs() < 0.1).float().mean() > 0.9
 

@@ -131,9 +131,12 @@ def check_clip(prompt: str, s: ClipSettings) -> None:
                          f"more than this machine has free ({available_memory() / 2**30:.1f} GiB)")
 
 
-def add_clip_options(parser: argparse.ArgumentParser) -> None:
-    """One command-line option per ClipSettings field (--seed, --steps, ..., --refine-passes)."""
+def add_clip_options(parser: argparse.ArgumentParser, names: tuple[str, ...] | None = None) -> None:
+    """One command-line option per ClipSettings field (--seed, --steps, ..., --refine-passes), or per field in
+    `names` (recipes/ship.py: the sampling settings)."""
     for f in fields(ClipSettings):
+        if names is not None and f.name not in names:
+            continue
         b: Bound = f.metadata["bound"]
         kind = f.type if isinstance(f.type, str) else str(f.type)
         kw: dict[str, Any] = {"default": f.default if f.default is not MISSING else None, "help": b.help}

@@ -9,7 +9,7 @@ temporal term, the same loss on the frame differences of output and truth (`temp
 which asks for motion that is right from frame to frame, not only frames that are right one by one.
 The refiner learns from pairs made beforehand (kinema.data.refiner_pairs: autoencoded clip, rendered clip,
 caption) under MSE, for the interpolator's reason: under L1 it gained nothing over its input in 400
-steps (runs/refiner/NOTES.md). A run folder holds `<stage>.{safetensors,json}` (EMA weights), `train_state.*`
+steps (docs/cascade.md). A run folder holds `<stage>.{safetensors,json}` (EMA weights), `train_state.*`
 for exact resume, `log.jsonl` and `loss.png`.
 """
 from __future__ import annotations

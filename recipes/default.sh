@@ -1,0 +1,21 @@
+#!/bin/sh
+# Rebuild kinema's whole default model from nothing on one machine, then ship it to kinema/weights/default.
+# Expected time on 2 CPU cores: ~14 h (autoencoder 3.9 h, latent cache 0.4 h, denoiser 6.4 h, verifier 1.4 h,
+# interpolator 0.5 h, upscaler 0.2 h, refiner 1.4 h). Each step continues where it stopped when run again.
+#
+#   sh recipes/default.sh              # from the repository root, after `pip install -e ".[real]"`
+#   RUNS=/data/runs sh recipes/default.sh
+. "$(dirname "$0")/common.sh"
+here=$(dirname "$0")
+sh "$here/autoencoder.sh"
+sh "$here/denoiser.sh"
+sh "$here/verifier.sh"
+sh "$here/interpolator.sh"
+sh "$here/upscaler.sh"
+# the denoiser with its autoencoder, verifier, interpolator and upscaler, at the shipped sampling defaults
+python "$here/ship.py" "$RUNS/denoiser" --autoencoder "$RUNS/autoencoder" --verifier "$RUNS/verifier" \
+    --interpolator "$RUNS/interpolator" --upscaler "$RUNS/upscaler" \
+    --steps 20 --guidance 4 --sampler euler --shift 3 --guidance-interval 0.2 1 --eta 1 --candidates 2 --refine-passes 1
+# the refiner learns from the model just shipped (its decoder and its denoiser's estimates), then ships too
+MODEL=kinema/weights/default sh "$here/refiner.sh"
+python "$here/ship.py" --refiner "$RUNS/refiner"

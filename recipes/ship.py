@@ -1,0 +1,83 @@
+"""Ship trained components as kinema's default model (kinema/weights/default).
+
+    python recipes/ship.py [RUN] [--autoencoder RUN] [--refiner RUN] [--interpolator RUN] [--upscaler RUN]
+                           [--verifier RUN] [--steps N --guidance G --shift S --eta E ... (sampling settings)]
+
+RUN is a `kinema train` run folder: its EMA denoiser (and, for a latent run, its autoencoder, stored in
+float16) replaces the shipped one. Each component given replaces the shipped one; those not given stay.
+The sampling options (the sampling fields of kinema.pipeline.settings.ClipSettings) set the shipped
+model card's sampling defaults, their only home; those not given keep their value (from RUN's card for a
+new denoiser). Everything is checked before anything is written.
+
+An autoencoder whose decoder alone was trained on (`kinema train-autoencoder --init ... --decoder-only`)
+ships with --autoencoder: its encoder and latent statistics must equal those of the autoencoder it
+replaces, so the latents the denoiser learned keep their meaning.
+"""
+import argparse
+import shutil
+from pathlib import Path
+
+import torch
+
+from kinema.io.checkpoint import load_json, read_component, save_component, save_json
+from kinema.models.components import DEFAULT_MODEL, has_component
+from kinema.pipeline.settings import SAMPLING, ClipSettings, add_clip_options, check_clip
+
+STAGES = ("refiner", "interpolator", "upscaler", "verifier")
+
+p = argparse.ArgumentParser()
+p.add_argument("run", nargs="?", help="the run folder whose EMA denoiser is shipped (default: keep the shipped one)")
+p.add_argument("--autoencoder", help="run folder of a decoder-only fine-tune of the run's (or the shipped) autoencoder")
+for stage in STAGES:
+    p.add_argument(f"--{stage}", help=f"run folder of the {stage}")
+add_clip_options(p, SAMPLING)
+a = p.parse_args()
+
+
+def same_latent_space(new: str, old: Path) -> None:
+    """Refuse autoencoder `new` unless its encoder (as shipped, float16) and latent statistics are `old`'s."""
+    (w_new, c_new), (w_old, c_old) = read_component(new, "autoencoder"), read_component(old, "autoencoder")
+    enc = [k for k in w_old if k.startswith("encoder.")]
+    same = all(k in w_new and torch.equal(w_new[k].half(), w_old[k].half()) for k in enc)
+    stats = ("latent_shift", "latent_scale")
+    if not (same and all(c_new["autoencoder"][k] == c_old["autoencoder"][k] for k in stats)):
+        p.error(f"{new}'s encoder is not {old}'s: its latents mean something else to the denoiser")
+
+
+# 1. check every source before anything is written, so that a bad argument leaves the shipped model whole
+run = Path(a.run) if a.run else None
+latent = run is not None and has_component(run, "autoencoder")
+sources = {"denoiser": run, "autoencoder": a.autoencoder or (run if latent else None),
+           **{stage: getattr(a, stage) for stage in STAGES}}
+for kind, folder in sources.items():
+    if folder and not (Path(folder) / f"{kind}.safetensors").is_file():
+        p.error(f"missing {Path(folder) / kind}.safetensors")
+if a.autoencoder:
+    same_latent_space(a.autoencoder, run if latent else DEFAULT_MODEL)
+card = load_json((run or DEFAULT_MODEL) / "denoiser.json")
+card["sampling"] = {**card["sampling"], **{k: getattr(a, k) for k in SAMPLING if getattr(a, k) is not None}}
+try:
+    check_clip("a check", ClipSettings(**{k: v if k != "guidance_interval" else tuple(v)
+                                          for k, v in card["sampling"].items()}))
+except ValueError as e:
+    p.error(str(e))
+if card["sampling"]["candidates"] > 1 and not (a.verifier or has_component(DEFAULT_MODEL, "verifier")):
+    p.error("--candidates > 1 needs a verifier: --verifier RUN")
+
+# 2. write: each component given, then the denoiser's card with its sampling defaults
+DEFAULT_MODEL.mkdir(parents=True, exist_ok=True)
+for kind, folder in sources.items():
+    if not folder or kind == "denoiser":
+        continue
+    weights, component = read_component(folder, kind)
+    component["recipe"] = f"recipes/{kind}.sh"
+    save_component(DEFAULT_MODEL, kind, weights, component, dtype=torch.float16 if kind == "autoencoder" else None)
+if run is not None:
+    shutil.copyfile(run / "denoiser.safetensors", DEFAULT_MODEL / "denoiser.safetensors")
+    card["recipe"] = "recipes/denoiser.sh"
+    if not latent:
+        for name in ("autoencoder.safetensors", "autoencoder.json"):
+            (DEFAULT_MODEL / name).unlink(missing_ok=True)
+save_json(DEFAULT_MODEL / "denoiser.json", card)
+print(f"shipped to {DEFAULT_MODEL}: {', '.join(k for k, v in sources.items() if v) or 'sampling only'}; "
+      f"sampling {card['sampling']}")
