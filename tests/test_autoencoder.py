@@ -1,6 +1,6 @@
 """The causal video autoencoder: causality, streaming and tiling, shapes, checkpoints, training, latents."""
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -10,7 +10,7 @@ from conftest import tiny_train_config
 from kinema.pipeline.reconstruct import reconstruct_clip, reconstruct_file, reconstruct_stream
 from kinema.models.autoencoder import (AE_PRESETS, FRAMES_PER_PASS, AutoencoderConfig, VideoAutoencoder, average_channels,
                                    down_shortcut, repeat_channels, up_shortcut)
-from kinema.models.components import load_component
+from kinema.models.components import config_from_dict, load_component
 from kinema.cli.main import main
 from kinema.data.dataset import ShapesDataset
 from kinema.io.frames import to_frames, to_model_space
@@ -70,7 +70,7 @@ def test_shortcuts_round_trip_and_need_fitting_widths():
     assert torch.equal(average_channels(repeat_channels(x, 64), 16), x)
     with pytest.raises(ValueError, match="shortcuts need"):
         AutoencoderConfig(latent_channels=5, widths=(8, 8, 16), time_width=16, shortcuts=True)
-    assert not AutoencoderConfig.from_dict({"latent_channels": 4, "widths": [8, 8, 16]}).shortcuts
+    assert not config_from_dict(AutoencoderConfig, {"latent_channels": 4, "widths": [8, 8, 16]}).shortcuts
     assert AE_PRESETS["tiny"].shortcuts  # so the tests below run through them
 
 
@@ -125,9 +125,9 @@ def test_corrupt_and_mismatched_autoencoder_checkpoints(tmp_path, capsys):
     folder = tmp_path / "ae"
     ae = tiny_ae()
     save_component(folder, "autoencoder", ae.state_dict(), {"kind": "kinema.autoencoder",
-                                                            "autoencoder": ae.cfg.to_dict()})
+                                                            "autoencoder": asdict(ae.cfg)})
     assert load_component(folder, "autoencoder").cfg == ae.cfg
-    wrong = ae.cfg.to_dict() | {"widths": [8, 8, 32]}
+    wrong = asdict(ae.cfg) | {"widths": [8, 8, 32]}
     save_component(tmp_path / "wrong", "autoencoder", ae.state_dict(), {"kind": "kinema.autoencoder", "autoencoder": wrong})
     with pytest.raises(CheckpointError, match="does not match"):
         load_component(tmp_path / "wrong", "autoencoder")

@@ -68,6 +68,21 @@ def check_video_to_mp4(command: str, source: str, output: str) -> None:
         raise UsageError(f"output folder {Path(output).parent} does not exist")
 
 
+def add_video_options(p: argparse.ArgumentParser, kind: str) -> None:
+    """A video-file-in, mp4-out command's input, output and the folder of its `kind` component."""
+    p.add_argument("input", help="a video file")
+    p.add_argument("-o", "--output", required=True, help="output .mp4")
+    p.add_argument("--model", default=None, help=f"folder with {kind}.{{safetensors,json}} (default: the shipped one)")
+
+
+def video_stage(args: argparse.Namespace, kind: str):
+    """A video-file-in, mp4-out command's checks (check_video_to_mp4), then its `kind` component loaded."""
+    from kinema.models.components import load_component
+
+    check_video_to_mp4(args.command, args.input, args.output)
+    return load_component(model_folder(args.model), kind)
+
+
 def model_folder(path: str | None) -> Path:
     """A command's --model folder, or the shipped one."""
     from kinema.models.components import DEFAULT_MODEL

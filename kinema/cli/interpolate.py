@@ -4,25 +4,21 @@ from __future__ import annotations
 import argparse
 import time
 
-from kinema.cli.common import UsageError, check_video_to_mp4, model_folder, positive_float
+from kinema.cli.common import UsageError, add_video_options, video_stage, positive_float
 
 NAME, HELP = "interpolate", "raise a video's frame rate with the interpolator"
 
 
 def add_arguments(ip: argparse.ArgumentParser) -> None:
-    ip.add_argument("input", help="a video file")
-    ip.add_argument("-o", "--output", required=True, help="output .mp4")
+    add_video_options(ip, "interpolator")
     ip.add_argument("--fps", type=positive_float, required=True, help="frame rate of the output")
-    ip.add_argument("--model", default=None, help="folder with interpolator.{safetensors,json} (default: shipped)")
 
 
 def run(args: argparse.Namespace) -> int:
     from kinema.io.video import VideoReader, read_video, write_video
-    from kinema.models.components import load_component
     from kinema.models.interpolator import interpolate_clip
 
-    check_video_to_mp4(NAME, args.input, args.output)
-    model = load_component(model_folder(args.model), "interpolator")
+    model = video_stage(args, "interpolator")
     try:
         VideoReader(args.input)  # a corrupt file stops here
         t0 = time.perf_counter()

@@ -4,25 +4,21 @@ from __future__ import annotations
 import argparse
 import time
 
-from kinema.cli.common import UsageError, check_video_to_mp4, model_folder, positive_int
+from kinema.cli.common import UsageError, add_video_options, video_stage, positive_int
 
 NAME, HELP = "upscale", "raise a video's resolution with the upscaler"
 
 
 def add_arguments(up: argparse.ArgumentParser) -> None:
-    up.add_argument("input", help="a video file")
-    up.add_argument("-o", "--output", required=True, help="output .mp4")
+    add_video_options(up, "upscaler")
     up.add_argument("--size", type=positive_int, required=True, help="short side of the output, in pixels")
-    up.add_argument("--model", default=None, help="folder with upscaler.{safetensors,json} (default: shipped)")
 
 
 def run(args: argparse.Namespace) -> int:
     from kinema.io.video import Mp4Writer, VideoReader
-    from kinema.models.components import load_component
     from kinema.models.upscaler import upscale_clip
 
-    check_video_to_mp4(NAME, args.input, args.output)
-    model = load_component(model_folder(args.model), "upscaler")
+    model = video_stage(args, "upscaler")
     try:
         reader = VideoReader(args.input)
     except ValueError as e:

@@ -28,7 +28,7 @@ layout, count ~100x less than those at t = 0.1. `loss="x0"` measures it on the c
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -51,9 +51,6 @@ class FlowConfig:
             raise ValueError(f"loss must be 'velocity' or 'x0', got {self.loss!r}")
         if self.loss == "x0" and self.prediction != "x0":
             raise ValueError("loss 'x0' needs prediction 'x0'")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def sample_timesteps(n: int, cfg: FlowConfig, generator: torch.Generator | None = None,

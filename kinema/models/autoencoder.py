@@ -35,7 +35,7 @@ config: `normalize` maps raw latents to roughly unit variance for the denoiser, 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -84,17 +84,6 @@ class AutoencoderConfig:
         """(C, T, H, W) of the latent of a clip (after padding to whole groups and tiles)."""
         r, s = self.time_factor, self.space_factor
         return (self.latent_channels, 1 + math.ceil((frames - 1) / r), math.ceil(height / s), math.ceil(width / s))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @staticmethod
-    def from_dict(d: dict) -> "AutoencoderConfig":
-        d = dict(d)
-        for k in ("widths", "latent_scale", "latent_shift"):
-            if k in d:
-                d[k] = tuple(d[k])
-        return AutoencoderConfig(**d)
 
 
 AE_PRESETS: dict[str, AutoencoderConfig] = {

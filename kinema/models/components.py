@@ -35,19 +35,24 @@ DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "weights" / "default"  
 
 @dataclass(frozen=True)
 class Kind:
-    """How a component is built: its network class and the parser of its config (a dict from the JSON)."""
+    """How a component is built: its network class and its config dataclass."""
     model: Callable[..., nn.Module]
-    config: Callable[[dict], object]
+    config: type
 
 
 KINDS: dict[str, Kind] = {
-    "denoiser": Kind(VideoDiT, DenoiserConfig.from_dict),
-    "autoencoder": Kind(VideoAutoencoder, AutoencoderConfig.from_dict),
-    "refiner": Kind(Refiner, lambda d: RefinerConfig(**d)),
-    "interpolator": Kind(Interpolator, lambda d: InterpolatorConfig(**d)),
-    "upscaler": Kind(Upscaler, lambda d: UpscalerConfig(**d)),
-    "verifier": Kind(Verifier, VerifierConfig.from_dict),
+    "denoiser": Kind(VideoDiT, DenoiserConfig),
+    "autoencoder": Kind(VideoAutoencoder, AutoencoderConfig),
+    "refiner": Kind(Refiner, RefinerConfig),
+    "interpolator": Kind(Interpolator, InterpolatorConfig),
+    "upscaler": Kind(Upscaler, UpscalerConfig),
+    "verifier": Kind(Verifier, VerifierConfig),
 }
+
+
+def config_from_dict(config_class: type, d: dict):
+    """A component's config from its JSON: lists become the tuples the dataclasses hold (patch, widths, ...)."""
+    return config_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
 def has_component(folder: str | Path, kind: str) -> bool:
@@ -70,7 +75,7 @@ def load_component(folder: str | Path, kind: str, device: str | torch.device = "
     if card.get("kind") != f"kinema.{kind}" or not isinstance(card.get(kind), dict):
         raise CheckpointError(f"{source}: not a kinema {kind} config")
     try:
-        model = build(kind, KINDS[kind].config(card[kind]))
+        model = build(kind, config_from_dict(KINDS[kind].config, card[kind]))
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{source}: bad config: {e}") from None
     load_state_into(model, state, str(folder / f"{kind}.safetensors"))

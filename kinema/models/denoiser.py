@@ -23,7 +23,7 @@ products and attention, runs in bf16. On CPUs without bf16 units (this project's
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn as nn
@@ -50,15 +50,6 @@ class DenoiserConfig:
             raise ValueError(f"attention must be 'full' or 'factorised', got {self.attention!r}")
         if self.dim % self.heads or (self.dim // self.heads) % 2:
             raise ValueError(f"head width dim/heads = {self.dim}/{self.heads} must be an even integer (3D RoPE)")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @staticmethod
-    def from_dict(d: dict) -> "DenoiserConfig":
-        d = dict(d)
-        d["patch"] = tuple(d["patch"])
-        return DenoiserConfig(**d)
 
 
 PRESETS: dict[str, DenoiserConfig] = {

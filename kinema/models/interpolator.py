@@ -23,12 +23,14 @@ kinema.train.cascade.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from kinema.models.blocks import ResBlock
 
 
 GUESSES = ("flow", "linear")
@@ -43,9 +45,6 @@ class InterpolatorConfig:
     def __post_init__(self) -> None:
         if self.guess not in GUESSES:
             raise ValueError(f"guess must be one of {', '.join(GUESSES)}, got {self.guess!r}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 INTERPOLATOR_PRESETS: dict[str, InterpolatorConfig] = {
@@ -130,16 +129,6 @@ def flow_guess(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return guess
 
 
-class ResBlock3d(nn.Module):
-    def __init__(self, c: int):
-        super().__init__()
-        self.conv1 = nn.Conv3d(c, c, 3, padding=1)
-        self.conv2 = nn.Conv3d(c, c, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(F.silu(self.conv1(F.silu(x))))
-
-
 def _frame_conv(c_in: int, c_out: int, stride: int = 1) -> nn.Conv3d:
     """A 3x3 convolution within each frame (kernel 1x3x3)."""
     return nn.Conv3d(c_in, c_out, (1, 3, 3), stride=(1, stride, stride), padding=(0, 1, 1))
@@ -152,7 +141,7 @@ class Interpolator(nn.Module):
         self.inp = nn.Conv3d(2 * channels + 1, c, 3, padding=1)  # known frames, mask, first guess
         self.down1 = _frame_conv(c, 2 * c, stride=2)
         self.down2 = _frame_conv(2 * c, 4 * c, stride=2)
-        self.mid = nn.Sequential(*(ResBlock3d(4 * c) for _ in range(cfg.blocks)))
+        self.mid = nn.Sequential(*(ResBlock(4 * c, nn.Conv3d, pre_activation=True) for _ in range(cfg.blocks)))
         self.up2 = nn.Conv3d(4 * c, 2 * c, 3, padding=1)
         self.up1 = nn.Conv3d(2 * c, c, 3, padding=1)
         self.out = nn.Conv3d(c, channels, 3, padding=1)

@@ -18,7 +18,7 @@ kinema.train.cascade; pairs from kinema.data.refiner_pairs).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -36,14 +36,8 @@ class RefinerConfig:
     heads: int = 4
     text_dim: int = 384
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
-
-REFINER_PRESETS: dict[str, RefinerConfig] = {
-    "tiny": RefinerConfig(channels=8, heads=2),
-    "small": RefinerConfig(channels=32, heads=4),
-}
+REFINER_PRESETS = {"tiny": RefinerConfig(channels=8, heads=2), "small": RefinerConfig()}
 
 
 class FiLMBlock(nn.Module):

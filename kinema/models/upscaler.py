@@ -16,7 +16,7 @@ rendered at two sizes and on real images (`kinema train-stage upscaler`, kinema.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -24,30 +24,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 
+from kinema.models.blocks import ResBlock
+
 
 @dataclass(frozen=True)
 class UpscalerConfig:
     channels: int = 32
     blocks: int = 5
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
-
-UPSCALER_PRESETS: dict[str, UpscalerConfig] = {
-    "tiny": UpscalerConfig(channels=8, blocks=1),
-    "small": UpscalerConfig(channels=32, blocks=5),
-}
-
-
-class ResBlock2d(nn.Module):
-    def __init__(self, c: int):
-        super().__init__()
-        self.conv1 = nn.Conv2d(c, c, 3, padding=1)
-        self.conv2 = nn.Conv2d(c, c, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(F.silu(self.conv1(x)))
+UPSCALER_PRESETS = {"tiny": UpscalerConfig(channels=8, blocks=1), "small": UpscalerConfig()}
 
 
 class Upscaler(nn.Module):
@@ -57,7 +43,7 @@ class Upscaler(nn.Module):
         super().__init__()
         self.config, c = cfg, cfg.channels
         self.inp = nn.Conv2d(channels, c, 3, padding=1)
-        self.body = nn.Sequential(*(ResBlock2d(c) for _ in range(cfg.blocks)))
+        self.body = nn.Sequential(*(ResBlock(c) for _ in range(cfg.blocks)))
         self.out = nn.Conv2d(c, channels * self.scale ** 2, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)

@@ -26,7 +26,7 @@ projected to D and through a transformer encoder of their own.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -51,15 +51,6 @@ class VerifierConfig:
             raise ValueError(f"verifier size must be a multiple of 8, got {self.size}")
         if self.dim % self.heads:
             raise ValueError(f"dim {self.dim} must be divisible by heads {self.heads}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @staticmethod
-    def from_dict(d: dict) -> "VerifierConfig":
-        d = dict(d)
-        d["channels"] = tuple(d["channels"])
-        return VerifierConfig(**d)
 
 
 def encoder(cfg: VerifierConfig, depth: int) -> nn.TransformerEncoder:

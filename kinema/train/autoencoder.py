@@ -25,37 +25,23 @@ from kinema.models.autoencoder import AutoencoderConfig, VideoAutoencoder, count
 from kinema.data.dataset import ShapesDataset, get_batch
 from kinema.io.frames import to_model_space
 from kinema.io.checkpoint import save_component, save_json
-from kinema.train.common import (RunLog, dist_info, optimizer_step, save_train_state, start_run, step_generator,
-                                 lr_at, wrap_ddp)
+from kinema.train.common import (RunConfig, RunLog, dist_info, lr_at, save_train_state, start_run,
+                                 step_and_log, step_generator, wrap_ddp)
 
 
 @dataclass
-class AutoencoderTrainConfig:
+class AutoencoderTrainConfig(RunConfig):
     steps: int = 3000
-    batch: int = 8
     frames: int = 9  # 1 + 2 groups of 4
     size: int = 64
     lr: float = 3e-4
     warmup: int = 200
-    cooldown: int = 0  # the last `cooldown` steps decay lr linearly to 0 (kinema.train.common.lr_at)
-    weight_decay: float = 0.0
-    betas: tuple[float, float] = (0.9, 0.99)
     ema: float = 0.998
-    grad_clip: float = 1.0
     kl_weight: float = 1e-6
     temporal_weight: float = 0.5
     spatial_weight: float = 0.0
-    seed: int = 0
-    checkpoint_every: int = 200
-    log_every: int = 10
     init: str | None = None  # an autoencoder folder whose weights a new run starts from
     decoder_only: bool = False  # train the decoder only; the encoder (and its latents) stay as `init` made them
-
-    @staticmethod
-    def from_dict(d: dict) -> "AutoencoderTrainConfig":
-        d = dict(d)
-        d["betas"] = tuple(d["betas"])
-        return AutoencoderTrainConfig(**d)
 
 
 def autoencoder_loss(model, x: torch.Tensor, cfg: AutoencoderTrainConfig,
@@ -88,7 +74,7 @@ def stats_clips(size: int = 64, count: int = 16) -> torch.Tensor:
 
 
 def model_card(ae_cfg: AutoencoderConfig, cfg: AutoencoderTrainConfig, step: int, data: str) -> dict:
-    return {"kind": "kinema.autoencoder", "autoencoder": ae_cfg.to_dict(), "compression": ae_cfg.compression,
+    return {"kind": "kinema.autoencoder", "autoencoder": asdict(ae_cfg), "compression": ae_cfg.compression,
             "step": step, "data": data, "train": asdict(cfg)}
 
 
@@ -110,7 +96,7 @@ def train_autoencoder(run: str | Path, dataset, ae_cfg: AutoencoderConfig, cfg: 
     reference = None if keep_stats else stats_clips(cfg.size).to(device)  # clips the statistics are measured on
     if rank == 0:
         run.mkdir(parents=True, exist_ok=True)
-        save_json(run / "train_config.json", {"train": asdict(cfg), "autoencoder": ae_cfg.to_dict(), "data": data,
+        save_json(run / "train_config.json", {"train": asdict(cfg), "autoencoder": asdict(ae_cfg), "data": data,
                                               "world_size": world})
         print(f"autoencoder {ae_cfg.compression}: {count_parameters(model) / 1e6:.2f}M parameters"
               f"{' (training the decoder only)' if cfg.decoder_only else ''}, "
@@ -124,19 +110,16 @@ def train_autoencoder(run: str | Path, dataset, ae_cfg: AutoencoderConfig, cfg: 
         x = model.pad(x.to(device))
         lr = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.cooldown)
         loss, parts = autoencoder_loss(ddp_model, x, cfg, gen)
-        grad_norm = optimizer_step(model, ema, opt, loss, step, lr, cfg.grad_clip, cfg.ema)
-        record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=grad_norm, lr=lr, **parts)
-        if record:
-            bar.set_postfix(loss=f"{record['loss']:.4f}", psnr=f"{record['psnr']:.1f}", rate=f"{record['samples_per_s']:.1f}/s")
+        due = step_and_log(model, ema, opt, loss, step, lr, cfg, log, bar, {"loss": ".4f", "psnr": ".1f"}, **parts)
         done = step + 1
-        if rank == 0 and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
+        if rank == 0 and due:
             if keep_stats:
                 final_cfg = ae_cfg
             else:
                 shift, scale = latent_statistics(ema, reference)
                 final_cfg = replace(ae_cfg, latent_shift=shift, latent_scale=scale)
             save_component(run, "autoencoder", ema.state_dict(), model_card(final_cfg, cfg, done, data))
-            save_train_state(run, model, opt, {"step": done, "autoencoder": ae_cfg.to_dict(), "train": asdict(cfg)})
+            save_train_state(run, model, opt, {"step": done, "autoencoder": asdict(ae_cfg), "train": asdict(cfg)})
             log.plot(run / "loss.png")
     return run
 

@@ -26,31 +26,20 @@ from kinema.models.upscaler import UPSCALER_PRESETS
 from kinema.data.refiner_pairs import RefinerPairs
 from kinema.data.cascade import InterpolationData, UpscaleData
 from kinema.io.checkpoint import save_component, save_json
-from kinema.train.common import RunLog, dist_info, optimizer_step, save_train_state, start_run, lr_at, wrap_ddp
-
+from kinema.train.common import RunConfig, RunLog, dist_info, lr_at, save_train_state, start_run, step_and_log, wrap_ddp
 STAGES = ("interpolator", "upscaler", "refiner")
 PRESETS = {"interpolator": INTERPOLATOR_PRESETS, "upscaler": UPSCALER_PRESETS, "refiner": REFINER_PRESETS}
 
 
 @dataclass
-class StageTrainConfig:
+class StageTrainConfig(RunConfig):
     stage: str = "interpolator"
     preset: str = "small"
     steps: int = 2000
     batch: int = 16
-    lr: float = 1e-3
-    warmup: int = 100
-    cooldown: int = 0  # lr decays linearly to 0 over the last `cooldown` steps (kinema.train.common.lr_at)
-    weight_decay: float = 0.0
-    betas: tuple[float, float] = (0.9, 0.99)
-    ema: float = 0.995
-    grad_clip: float = 1.0
     loss: str = "l1"  # "l1" or "mse"
     temporal_weight: float = 0.0  # interpolator only
     real_share: float = 0.2
-    seed: int = 0
-    checkpoint_every: int = 200
-    log_every: int = 10
     init: str | None = None  # a folder holding this stage (a run, a shipped model) whose weights a new run starts from
 
     def __post_init__(self) -> None:
@@ -63,12 +52,6 @@ class StageTrainConfig:
             raise ValueError(f"loss must be l1 or mse, got {self.loss!r}")
         if self.temporal_weight and self.stage != "interpolator":
             raise ValueError("the temporal loss applies to the interpolator only")
-
-    @staticmethod
-    def from_dict(d: dict) -> "StageTrainConfig":
-        d = dict(d)
-        d["betas"] = tuple(d["betas"])
-        return StageTrainConfig(**d)
 
 
 def build_stage(stage: str, config) -> torch.nn.Module:
@@ -109,7 +92,7 @@ def stage_loss(model, cfg: StageTrainConfig, data, step: int) -> tuple[torch.Ten
 
 
 def model_card(cfg: StageTrainConfig, config, step: int) -> dict:
-    return {"kind": f"kinema.{cfg.stage}", cfg.stage: config.to_dict(), "step": step, "train": asdict(cfg)}
+    return {"kind": f"kinema.{cfg.stage}", cfg.stage: asdict(config), "step": step, "train": asdict(cfg)}
 
 
 def train_stage(run: str | Path, cfg: StageTrainConfig, real: list[Path] | None = None, resume: bool = False,
@@ -136,7 +119,7 @@ def train_stage(run: str | Path, cfg: StageTrainConfig, real: list[Path] | None 
     ddp_model = wrap_ddp(model, world, device)
     if rank == 0:
         run.mkdir(parents=True, exist_ok=True)
-        save_json(run / "train_config.json", {"train": asdict(cfg), cfg.stage: config.to_dict(),
+        save_json(run / "train_config.json", {"train": asdict(cfg), cfg.stage: asdict(config),
                                               "real": [str(p) for p in real or []], "world_size": world,
                                               "pairs": [str(p) for p in pairs] if isinstance(pairs, (list, tuple))
                                               else str(pairs) if pairs else None})
@@ -149,13 +132,9 @@ def train_stage(run: str | Path, cfg: StageTrainConfig, real: list[Path] | None 
     for step in bar:
         lr = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.cooldown)
         loss, parts = stage_loss(ddp_model, cfg, data, step * world + rank)
-        grad_norm = optimizer_step(model, ema, opt, loss, step, lr, cfg.grad_clip, cfg.ema)
-        record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=grad_norm, lr=lr, **parts)
-        if record:
-            bar.set_postfix(loss=f"{record['loss']:.4f}", psnr=f"{record['psnr']:.1f}",
-                            rate=f"{record['samples_per_s']:.1f}/s")
+        due = step_and_log(model, ema, opt, loss, step, lr, cfg, log, bar, {"loss": ".4f", "psnr": ".1f"}, **parts)
         done = step + 1
-        if rank == 0 and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
+        if rank == 0 and due:
             save_component(run, cfg.stage, ema.state_dict(), model_card(cfg, config, done))
             save_train_state(run, model, opt, {"step": done, "train": asdict(cfg)})
             log.plot(run / "loss.png")

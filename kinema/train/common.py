@@ -6,6 +6,7 @@ moments as `opt.<param>.<key>`) beside `train_state.json` (step, param groups, c
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 import math
 import os
 import time
@@ -17,6 +18,24 @@ import torch.distributed as dist
 from kinema.io.checkpoint import (CheckpointError, read_component, load_json, load_state_into, load_tensors, save_json,
                                   save_tensors)
 from kinema.train.plot import plot_loss
+
+
+@dataclass
+class RunConfig:
+    """What every training run has; each component's config adds its own fields and its own defaults where they
+    differ (the commands set steps, batch, lr and checkpoints per component: kinema.cli.common.add_run_options)."""
+    steps: int = 1000
+    batch: int = 8  # per process
+    lr: float = 1e-3
+    warmup: int = 100
+    cooldown: int = 0  # the last `cooldown` steps decay lr linearly to 0 (lr_at)
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.99)
+    ema: float = 0.995
+    grad_clip: float = 1.0
+    seed: int = 0
+    checkpoint_every: int = 200
+    log_every: int = 10
 
 
 def dist_info() -> tuple[int, int, torch.device]:
@@ -74,6 +93,19 @@ def optimizer_step(model: torch.nn.Module, ema: torch.nn.Module, opt: torch.opti
 
 
 @torch.no_grad()
+def step_and_log(model: torch.nn.Module, ema: torch.nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor,
+                 step: int, lr: float, cfg, log: "RunLog", bar, show: dict[str, str], **parts: float) -> bool:
+    """One optimizer step (clipping, EMA), its record in the run's log (the progress bar shows the record's keys
+    in `show`, with their formats, and the rate), and whether a checkpoint is due after it (every
+    cfg.checkpoint_every steps, and at the end)."""
+    grad_norm = optimizer_step(model, ema, opt, loss, step, lr, cfg.grad_clip, cfg.ema)
+    record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=grad_norm, lr=lr, **parts)
+    if record:
+        bar.set_postfix({k: f"{record[k]:{fmt}}" for k, fmt in show.items()} | {"rate": f"{record['samples_per_s']:.1f}/s"})
+    done = step + 1
+    return done % cfg.checkpoint_every == 0 or done == cfg.steps
+
+
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     for e, p in zip(ema.parameters(), model.parameters()):
         e.lerp_(p.detach(), 1.0 - decay)

@@ -24,8 +24,8 @@ from kinema.diffusion.rectified_flow import FlowConfig, flow_loss
 from kinema.io.checkpoint import save_component, save_json
 from kinema.models.denoiser import DenoiserConfig, VideoDiT, compute_dtype, count_parameters
 from kinema.text.encoder import TEXT_ENCODER_NAME, TextEncoder, load_text_encoder
-from kinema.train.common import (RunLog, dist_info, lr_at, optimizer_step, save_train_state, start_run,
-                                 step_generator, wrap_ddp)
+from kinema.train.common import (RunConfig, RunLog, dist_info, lr_at, save_train_state, start_run,
+                                 step_and_log, step_generator, wrap_ddp)
 
 # The sampling settings a newly trained model's card starts with; from then on the card is their only home
 # (recipes/ship.py sets the shipped model's own). kinema.pipeline.settings.ClipSettings names each one.
@@ -34,20 +34,15 @@ FIRST_SAMPLING = {"steps": 20, "guidance": 4.0, "sampler": "euler", "shift": 1.0
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(RunConfig):
     steps: int = 4000
     batch: int = 12  # per process
     lr: float = 4e-4
     warmup: int = 200
-    cooldown: int = 0  # the last `cooldown` steps decay lr linearly to 0 (kinema.train.common.lr_at)
     weight_decay: float = 0.01
-    betas: tuple[float, float] = (0.9, 0.99)
     ema: float = 0.999
-    grad_clip: float = 1.0
     caption_dropout: float = 0.1  # the share of captions replaced by "" (the unconditional branch)
-    seed: int = 0
     checkpoint_every: int = 250
-    log_every: int = 10
     precision: str = "auto"  # "fp32" | "bf16" | "auto" (bf16 autocast on CUDA, fp32 on CPU)
     clip: dict = field(default_factory=lambda: {"size": 64, "fps": 8, "seconds": 2.0})
     data: str = "shapes"  # "shapes" or a folder of captioned clips
@@ -67,14 +62,14 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
 
 def model_card(denoiser: DenoiserConfig, flow: FlowConfig, train: TrainConfig, step: int, space: str) -> dict:
     """The JSON saved beside the denoiser: everything needed to rebuild and use it."""
-    return {"kind": "kinema.denoiser", "denoiser": denoiser.to_dict(), "flow": flow.to_dict(),
+    return {"kind": "kinema.denoiser", "denoiser": asdict(denoiser), "flow": asdict(flow),
             "space": space, "text_encoder": TEXT_ENCODER_NAME, "clip": train.clip, "step": step,
             "train": asdict(train), "sampling": dict(FIRST_SAMPLING)}
 
 
 def save_checkpoint(run: Path, model, ema, opt, denoiser_cfg, flow_cfg, train_cfg, step: int, space: str) -> None:
     save_component(run, "denoiser", ema.state_dict(), model_card(denoiser_cfg, flow_cfg, train_cfg, step, space))
-    save_train_state(run, model, opt, {"step": step, "denoiser": denoiser_cfg.to_dict(), "flow": flow_cfg.to_dict(),
+    save_train_state(run, model, opt, {"step": step, "denoiser": asdict(denoiser_cfg), "flow": asdict(flow_cfg),
                                        "train": asdict(train_cfg)})
 
 
@@ -107,8 +102,8 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
         if latent:
             for name in ("autoencoder.safetensors", "autoencoder.json"):
                 shutil.copyfile(dataset.folder / name, run / name)
-        save_json(run / "train_config.json", {"train": asdict(cfg), "denoiser": denoiser_cfg.to_dict(),
-                                              "flow": flow_cfg.to_dict(), "world_size": world})
+        save_json(run / "train_config.json", {"train": asdict(cfg), "denoiser": asdict(denoiser_cfg),
+                                              "flow": asdict(flow_cfg), "world_size": world})
         print(f"denoiser: {count_parameters(model) / 1e6:.2f}M parameters, {world} process(es) on {device}, "
               f"precision {'bf16' if amp else 'fp32'}, steps {start} -> {cfg.steps}")
     log = RunLog(run, start, cfg.log_every, cfg.batch * world, enabled=rank == 0)
@@ -127,12 +122,9 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
         lr = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.cooldown)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             loss = flow_loss(ddp_model, x0, text.where(keep, null.to(device)), flow_cfg, gen)
-        grad_norm = optimizer_step(model, ema, opt, loss, step, lr, cfg.grad_clip, cfg.ema)
-        record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=grad_norm, lr=lr)
-        if record:
-            bar.set_postfix(loss=f"{record['loss']:.4f}", rate=f"{record['samples_per_s']:.1f}/s")
+        due = step_and_log(model, ema, opt, loss, step, lr, cfg, log, bar, {"loss": ".4f"})
         done = step + 1
-        if rank == 0 and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
+        if rank == 0 and due:
             save_checkpoint(run, model, ema, opt, denoiser_cfg, flow_cfg, cfg, done, space)
             log.plot(run / "loss.png")
     if world > 1:

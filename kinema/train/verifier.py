@@ -21,34 +21,19 @@ from kinema.io.frames import to_model_space
 from kinema.data.dataset import NearMissPairs
 from kinema.io.checkpoint import save_component, save_json
 from kinema.text.encoder import TEXT_ENCODER_NAME, TextEmbedding, TextEncoder, load_text_encoder
-from kinema.train.common import (RunLog, dist_info, optimizer_step, save_train_state, start_run, step_generator,
-                                 lr_at, wrap_ddp)
+from kinema.train.common import (RunConfig, RunLog, dist_info, lr_at, save_train_state, start_run,
+                                 step_and_log, step_generator, wrap_ddp)
 from kinema.models.verifier import Verifier, VerifierConfig
 
 
 @dataclass
-class VerifierTrainConfig:
+class VerifierTrainConfig(RunConfig):
     steps: int = 3000
     batch: int = 64  # scenes per process (each with its near miss)
-    lr: float = 1e-3
-    warmup: int = 100
-    cooldown: int = 0  # the last `cooldown` steps decay lr linearly to 0 (kinema.train.common.lr_at)
     weight_decay: float = 0.01
-    betas: tuple[float, float] = (0.9, 0.99)
-    ema: float = 0.995
-    grad_clip: float = 1.0
     noise: float = 0.2  # augmentation: Gaussian noise of std up to this, on half the clips
     p_two: float = 0.5
-    seed: int = 0
-    checkpoint_every: int = 200
-    log_every: int = 10
     clip: dict = field(default_factory=lambda: {"size": 32, "fps": 4, "seconds": 2.0})
-
-    @staticmethod
-    def from_dict(d: dict) -> "VerifierTrainConfig":
-        d = dict(d)
-        d["betas"] = tuple(d["betas"])
-        return VerifierTrainConfig(**d)
 
 
 def augment(x: torch.Tensor, noise: float, gen: torch.Generator) -> torch.Tensor:
@@ -77,7 +62,7 @@ def verifier_loss(model, v: torch.Tensor, v_miss: torch.Tensor, c: TextEmbedding
 
 
 def model_card(cfg: VerifierTrainConfig, config: VerifierConfig, step: int) -> dict:
-    return {"kind": "kinema.verifier", "verifier": config.to_dict(), "text_encoder": TEXT_ENCODER_NAME,
+    return {"kind": "kinema.verifier", "verifier": asdict(config), "text_encoder": TEXT_ENCODER_NAME,
             "clip": cfg.clip, "step": step, "train": asdict(cfg)}
 
 
@@ -98,7 +83,7 @@ def train_verifier(run: str | Path, cfg: VerifierTrainConfig, config: VerifierCo
     data = NearMissPairs(cfg.seed, int(clip["size"]), float(clip["fps"]), float(clip["seconds"]), cfg.p_two)
     if rank == 0:
         run.mkdir(parents=True, exist_ok=True)
-        save_json(run / "train_config.json", {"train": asdict(cfg), "verifier": config.to_dict(), "world_size": world})
+        save_json(run / "train_config.json", {"train": asdict(cfg), "verifier": asdict(config), "world_size": world})
         n = sum(p.numel() for p in model.parameters())
         print(f"verifier: {n / 1e6:.2f}M parameters, {world} process(es) on {device}, steps {start} -> {cfg.steps}")
     log = RunLog(run, start, cfg.log_every, cfg.batch * world, enabled=rank == 0)
@@ -115,14 +100,10 @@ def train_verifier(run: str | Path, cfg: VerifierTrainConfig, config: VerifierCo
         c, c_miss = texts.split(cfg.batch)
         loss, parts = verifier_loss(ddp_model, *videos.split(cfg.batch), c, c_miss)
         lr = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.cooldown)
-        grad_norm = optimizer_step(model, ema, opt, loss, step, lr, cfg.grad_clip, cfg.ema)
-        record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=grad_norm, lr=lr, **parts)
-        if record:
-            bar.set_postfix(loss=f"{record['loss']:.3f}", acc=f"{record['pair_accuracy']:.3f}",
-                            rate=f"{record['samples_per_s']:.1f}/s")
+        due = step_and_log(model, ema, opt, loss, step, lr, cfg, log, bar, {"loss": ".3f", "pair_accuracy": ".3f"}, **parts)
         done = step + 1
-        if rank == 0 and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
+        if rank == 0 and due:
             save_component(run, "verifier", ema.state_dict(), model_card(cfg, config, done))
-            save_train_state(run, model, opt, {"step": done, "train": asdict(cfg), "verifier": config.to_dict()})
+            save_train_state(run, model, opt, {"step": done, "train": asdict(cfg), "verifier": asdict(config)})
             log.plot(run / "loss.png")
     return run
