@@ -1,6 +1,7 @@
 """The cascade's stages: interpolation between keyframes, upscaling, and the pipeline that runs them."""
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -154,9 +155,14 @@ def test_corrupt_or_mismatched_stage_is_a_clear_error(stage_runs, tmp_path):
     bad = tmp_path / "bad"
     shutil.copytree(stage_runs / "upscaler", bad)
     (bad / "upscaler.safetensors").write_bytes(b"not a safetensors file")
-    with pytest.raises(CheckpointError, match="not a readable safetensors"):
+    with pytest.raises(CheckpointError, match="damaged|not a readable safetensors"):
         load_component(bad, "upscaler")
     shutil.copy(stage_runs / "interpolator" / "interpolator.safetensors", bad / "upscaler.safetensors")
+    with pytest.raises(CheckpointError, match="damaged"):  # not the weights its JSON's digest names
+        load_component(bad, "upscaler")
+    card = json.loads((bad / "upscaler.json").read_text())
+    del card["sha256"]  # a config that names no digest (written by hand): the tensors themselves do not fit
+    (bad / "upscaler.json").write_text(json.dumps(card))
     with pytest.raises(CheckpointError, match="does not match"):
         load_component(bad, "upscaler")
     with pytest.raises(CheckpointError, match="missing"):
@@ -185,8 +191,7 @@ def test_interpolate_and_upscale_commands(stage_runs, tmp_path, capsys):
                                            .replace("upscale", "upscaler"))] if "--model" not in argv else [])) == 2
         assert msg in capsys.readouterr().err
     assert not (tmp_path / "x.mp4").exists()
-    with pytest.raises(SystemExit):
-        main(["train-stage", "sharpener", "--out", str(tmp_path / "r")])
+    assert main(["train-stage", "sharpener", "--out", str(tmp_path / "r")]) == 2
     assert main(["train-stage", "upscaler", "--out", str(tmp_path / "r"), "--temporal-weight", "1"]) == 2
 
 

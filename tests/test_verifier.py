@@ -90,7 +90,7 @@ def test_verifier_training_resumes_exactly(verifier_run, tmp_path, text_encoder)
     bad = tmp_path / "bad"
     shutil.copytree(verifier_run, bad)
     (bad / "verifier.safetensors").write_bytes(b"junk")
-    with pytest.raises(CheckpointError, match="not a readable safetensors"):
+    with pytest.raises(CheckpointError, match="damaged|not a readable safetensors"):
         load_component(bad, "verifier")
 
 
@@ -116,7 +116,7 @@ def test_candidates_keep_the_verifier_best(tiny_model, verifier_run, tmp_path, c
     for argv, msg in ((["--candidates", "0"], "--candidates must be in"), (["--candidates", "17"], "--candidates must be in"),
                       (["--candidates", "2", "--model", str(tiny_model)], "needs a verifier")):
         out = tmp_path / "x.mp4"
-        with pytest.raises(SystemExit) if msg == "positive" else _nothing():
+        with _nothing():
             assert main(["generate", PROMPT, "-o", str(out), "--steps", "2", *argv]) == 2
         assert msg in capsys.readouterr().err and not out.exists()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kinema.cli.common import UsageError, positive_float, positive_int
+from kinema.cli.common import UsageError, clip_bound, positive_int
 
 NAME, HELP = "cache-latents", "encode a dataset's clips to latents with their text embeddings"
 
@@ -14,10 +14,10 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--out", required=True, help="cache folder (shards, cache.json); an interrupted run continues")
     c.add_argument("--data", default="shapes", help="'shapes' or a folder of NAME.mp4 + NAME.txt")
     c.add_argument("--clips", type=positive_int, default=8192, help="how many clips (shapes world)")
-    c.add_argument("--size", type=positive_int, default=64)
-    c.add_argument("--fps", type=positive_float, default=8.0)
-    c.add_argument("--seconds", type=positive_float, default=2.0)
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--size", type=clip_bound("size"), default=64)
+    c.add_argument("--fps", type=clip_bound("fps"), default=8.0)
+    c.add_argument("--seconds", type=clip_bound("seconds"), default=2.0)
+    c.add_argument("--seed", type=clip_bound("seed"), default=0)
     c.add_argument("--no-progress", action="store_true")
 
 

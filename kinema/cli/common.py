@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import sys
 from pathlib import Path
 
 PRECISIONS = ("auto", "fp32", "bf16")  # kinema.models.denoiser.compute_dtype reads them
@@ -11,18 +13,51 @@ class UsageError(Exception):
     """Bad input found before any heavy work: printed as one line, exit status 2."""
 
 
-def positive_int(s: str) -> int:
-    v = int(s)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {s}")
-    return v
+class Parser(argparse.ArgumentParser):
+    """argparse, with a bad option reported in one line (exit status 2) rather than the usage and the error."""
+
+    def error(self, message: str):
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
 
 
-def positive_float(s: str) -> float:
-    v = float(s)
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {s}")
-    return v
+def number(kind: type, lo: float, hi: float, lo_open: bool = False):
+    """An option's type: an int or float in [lo, hi] ((lo, hi] with lo_open), finite."""
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except (ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"not {'an integer' if kind is int else 'a number'}: {text!r}") from None
+        if not math.isfinite(v) or v > hi or v < lo or (lo_open and v == lo):
+            raise argparse.ArgumentTypeError(f"must be in {'(' if lo_open else '['}{lo:g}, {hi:g}], got {text}")
+        return v
+
+    return parse
+
+
+def clip_bound(name: str):
+    """The option type of a clip setting (size, fps, seconds, seed): the bounds kinema.pipeline.settings states."""
+    from kinema.pipeline.settings import bounds
+
+    b = bounds()[name]
+    return number(int if name in ("size", "seed") else float, b.lo, b.hi, b.lo_open)
+
+
+MAX_COUNT = 10**9  # steps, batches, counts: far beyond any run, short of an overflow
+positive_int = number(int, 1, MAX_COUNT)
+non_negative_int = number(int, 0, MAX_COUNT)
+positive_float = number(float, 0, 1e6, lo_open=True)
+fraction = number(float, 0, 1)
+weight = number(float, 0, 1e6)
+
+
+def check_memory(need: int, what: str) -> None:
+    """UsageError when `need` bytes are more than this machine has free."""
+    from kinema.pipeline.settings import available_memory
+
+    if need > available_memory():
+        raise UsageError(f"{what} needs about {need / 2**30:.1f} GiB, more than this machine has free "
+                         f"({available_memory() / 2**30:.1f} GiB)")
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
@@ -37,12 +72,12 @@ def add_run_options(p: argparse.ArgumentParser, steps: int, batch: int, lr: floa
     seed, checkpoints, resuming and the progress bar."""
     p.add_argument("--out", required=True, help="run folder (checkpoints, log, loss plot)")
     p.add_argument("--steps", type=positive_int, default=steps)
-    p.add_argument("--batch", type=positive_int, default=batch)
-    p.add_argument("--lr", type=positive_float, default=lr)
-    p.add_argument("--cooldown", type=int, default=0, metavar="N",
+    p.add_argument("--batch", type=number(int, 1, 65536), default=batch)
+    p.add_argument("--lr", type=number(float, 0, 10, lo_open=True), default=lr)
+    p.add_argument("--cooldown", type=non_negative_int, default=0, metavar="N",
                    help="decay lr linearly to 0 over the last N steps (resume a constant-lr run with --steps and "
                    "--cooldown raised to add one)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=clip_bound("seed"), default=0)
     p.add_argument("--checkpoint-every", type=positive_int, default=checkpoint_every)
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
     p.add_argument("--no-progress", action="store_true")

@@ -56,8 +56,8 @@ def progress_bars(desc: str):
 
 
 def run(args: argparse.Namespace) -> int:
+    from kinema.io.video import check_folder, check_output
     from kinema.pipeline import Pipeline, check_clip
-    from kinema.pipeline.pipeline import check_output
     from kinema.pipeline.settings import settings_from
 
     # 1. check everything the user gave, once, before loading anything
@@ -81,8 +81,11 @@ def run(args: argparse.Namespace) -> int:
         settings = [settings_from(args, args.seed + k) for k in range(len(jobs))]
         for (_, prompt), s in zip(jobs, settings):
             check_clip(prompt, s)
-        for out in ([] if batch else outputs):
-            check_output(out)
+        if batch:
+            check_folder(out_dir)
+        for out in outputs:
+            if not batch or out_dir.is_dir():  # (a batch's new folder holds nothing to collide with)
+                check_output(out)
     except ValueError as e:
         raise UsageError(str(e)) from None
 

@@ -10,7 +10,7 @@ import sys
 
 from kinema.cli import (bench, cache_latents, evaluate, generate, interpolate, reconstruct, refiner_pairs, serve,
                         train, train_autoencoder, train_stage, train_verifier, upscale)
-from kinema.cli.common import UsageError
+from kinema.cli.common import Parser, UsageError
 
 COMMANDS = (generate, evaluate, serve,  # making clips
             interpolate, upscale, reconstruct,  # the stages on a video file
@@ -19,7 +19,7 @@ COMMANDS = (generate, evaluate, serve,  # making clips
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kinema", description="kinema: text to video")
+    parser = Parser(prog="kinema", description="kinema: text to video")
     sub = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         p = sub.add_parser(command.NAME, help=command.HELP)
@@ -29,17 +29,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # a bad option (reported in one line), or --help
+        return e.code if isinstance(e.code, int) else 2
     from kinema.io.checkpoint import CheckpointError
 
     try:
         return args.run(args)
     except (UsageError, CheckpointError) as e:
-        print(f"kinema {args.command}: error: {e}", file=sys.stderr)
+        print(f"kinema {args.command}: error: {one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of our output went away
+        return 141
+    except (MemoryError, RuntimeError) as e:  # torch's allocators raise RuntimeError when memory runs out
+        if not isinstance(e, MemoryError) and "memory" not in str(e).lower():
+            raise
+        print(f"kinema {args.command}: error: not enough memory for this request ({one_line(e)})", file=sys.stderr)
+        return 2
+
+
+def one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())
 
 
 def freeze_imports() -> None:

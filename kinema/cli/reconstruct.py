@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from kinema.cli.common import UsageError, check_video_to_mp4, model_folder, positive_int
+from kinema.cli.common import UsageError, check_video_to_mp4, model_folder, number
 
 NAME, HELP = "reconstruct", "encode then decode a video: what the latent space keeps"
 
@@ -12,8 +12,8 @@ def add_arguments(r: argparse.ArgumentParser) -> None:
     r.add_argument("input", help="a video file")
     r.add_argument("-o", "--output", required=True, help="output .mp4")
     r.add_argument("--autoencoder", default=None, help="folder with autoencoder.{safetensors,json} (default: the shipped one)")
-    r.add_argument("--chunk", type=positive_int, default=4, help="latent frames per streamed chunk")
-    r.add_argument("--tile", type=positive_int, default=32, help="latent tile side for large frames")
+    r.add_argument("--chunk", type=number(int, 1, 64), default=4, help="latent frames per streamed chunk")
+    r.add_argument("--tile", type=number(int, 4, 256), default=32, help="latent tile side for large frames")
 
 
 def run(args: argparse.Namespace) -> int:

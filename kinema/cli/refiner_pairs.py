@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from kinema.cli.common import UsageError, model_folder, positive_int
+from kinema.cli.common import UsageError, clip_bound, model_folder, number, positive_int
 
 NAME, HELP = "refiner-pairs", "make the refiner's training pairs: autoencoded and rendered clips"
 
@@ -12,11 +12,11 @@ def add_arguments(rp: argparse.ArgumentParser) -> None:
     rp.add_argument("--autoencoder", default=None, help="folder with autoencoder.{safetensors,json} (default: the shipped one)")
     rp.add_argument("--out", required=True, help="pairs folder (shards); an interrupted run continues")
     rp.add_argument("--count", type=positive_int, default=3072)
-    rp.add_argument("--max-sigma", type=float, default=0.5,
+    rp.add_argument("--max-sigma", type=number(float, 0, 5), default=0.5,
                     help="largest latent noise scale, or with --model largest flow time t (uniform from 0)")
     rp.add_argument("--model", help="a latent model folder: degrade by its denoiser's one-step estimate from "
                                     "noise (its autoencoder is used)")
-    rp.add_argument("--seed", type=int, default=1)
+    rp.add_argument("--seed", type=clip_bound("seed"), default=1)
     rp.add_argument("--no-progress", action="store_true")
 
 

@@ -3,22 +3,22 @@ from __future__ import annotations
 
 import argparse
 
-from kinema.cli.common import UsageError, model_folder, positive_float, positive_int
+from kinema.cli.common import UsageError, clip_bound, model_folder, number
 
 NAME, HELP = "serve", "a web page and an HTTP API over a job queue (FastAPI, SQLite)"
 
 
 def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--host", default="127.0.0.1", help="address to bind; other than loopback needs --token")
-    s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--workers", type=positive_int, default=1, help="generation worker processes")
+    s.add_argument("--port", type=number(int, 1, 65535), default=8000)
+    s.add_argument("--workers", type=number(int, 1, 64), default=1, help="generation worker processes")
     s.add_argument("--data-dir", default="kinema-data", help="SQLite job database and videos")
     s.add_argument("--token", default=None, help="access token for every API route (or env KINEMA_TOKEN)")
     s.add_argument("--model", default=None, help="model folder (default: the shipped default model)")
-    s.add_argument("--max-size", type=positive_int, default=256)
-    s.add_argument("--max-seconds", type=positive_float, default=8.0)
-    s.add_argument("--max-steps", type=positive_int, default=100)
-    s.add_argument("--max-queued", type=positive_int, default=64)
+    s.add_argument("--max-size", type=clip_bound("size"), default=256)
+    s.add_argument("--max-seconds", type=clip_bound("seconds"), default=8.0)
+    s.add_argument("--max-steps", type=number(int, 1, 1000), default=100)
+    s.add_argument("--max-queued", type=number(int, 1, 100_000), default=64)
 
 
 def run(args: argparse.Namespace) -> int:

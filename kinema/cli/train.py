@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kinema.cli.common import PRECISIONS, UsageError, add_run_options, check_cooldown, positive_float, positive_int
+from kinema.cli.common import (PRECISIONS, UsageError, add_run_options, check_cooldown, check_memory, clip_bound, fraction,
+                               non_negative_int, number)
 
 NAME, HELP = "train", "train a denoiser on the shapes world or a folder of captioned clips"
 
@@ -15,20 +16,20 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
                    help="'shapes', a folder of NAME.mp4 + NAME.txt, or a latent cache (kinema cache-latents)")
     t.add_argument("--preset", default="small", help="denoiser size preset: tiny, small, latent, base")
     t.add_argument("--init", help="start a new run from this model folder's denoiser weights (fresh optimizer)")
-    t.add_argument("--warmup", type=int, default=200)
-    t.add_argument("--ema", type=float, default=0.999)
-    t.add_argument("--caption-dropout", type=float, default=0.1)
-    t.add_argument("--recaption", type=float, default=0.0, metavar="P",
+    t.add_argument("--warmup", type=non_negative_int, default=200)
+    t.add_argument("--ema", type=number(float, 0, 1), default=0.999)
+    t.add_argument("--caption-dropout", type=fraction, default=0.1)
+    t.add_argument("--recaption", type=fraction, default=0.0, metavar="P",
                    help="a latent cache of the shapes world: caption each item afresh from its scene with "
                    "chance P (a new wording every epoch; the cache holds one per clip)")
-    t.add_argument("--t-mean", type=float, default=1.0, help="logit-normal timestep mean (> 0 leans to noise)")
-    t.add_argument("--t-std", type=positive_float, default=1.0, help="logit-normal timestep spread")
+    t.add_argument("--t-mean", type=number(float, -10, 10), default=1.0, help="logit-normal timestep mean (> 0 leans to noise)")
+    t.add_argument("--t-std", type=number(float, 0, 10, lo_open=True), default=1.0, help="logit-normal timestep spread")
     t.add_argument("--loss", choices=("velocity", "x0"), default="velocity",
                    help="where the flow loss is measured (x0: equal weight at every noise level)")
     t.add_argument("--precision", choices=PRECISIONS, default="auto")
-    t.add_argument("--size", type=positive_int, default=64, help="training clip size")
-    t.add_argument("--fps", type=positive_float, default=8.0)
-    t.add_argument("--seconds", type=positive_float, default=2.0)
+    t.add_argument("--size", type=clip_bound("size"), default=64, help="training clip size")
+    t.add_argument("--fps", type=clip_bound("fps"), default=8.0)
+    t.add_argument("--seconds", type=clip_bound("seconds"), default=2.0)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         flow_cfg = FlowConfig(t_mean=args.t_mean, t_std=args.t_std, loss=args.loss)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    check_memory(args.batch * 3 * grid[0] * grid[1] * grid[2] * 4 * 16, f"a batch of {args.batch} clips of "
+                 f"{'x'.join(map(str, grid))}")
     if any(n % p for n, p in zip(grid, denoiser_cfg.patch)):
         raise UsageError(f"a {'x'.join(map(str, grid))} (T x H x W) clip does not tile into patches {denoiser_cfg.patch}")
     if args.init and not (Path(args.init) / "denoiser.json").is_file():

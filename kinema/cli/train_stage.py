@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kinema.cli.common import UsageError, add_run_options, check_cooldown
+from kinema.cli.common import UsageError, add_run_options, check_cooldown, fraction, weight
 
 NAME, HELP = "train-stage", "train a cascade stage: the interpolator, the upscaler or the refiner"
 
@@ -17,9 +17,9 @@ def add_arguments(st: argparse.ArgumentParser) -> None:
     st.add_argument("--init", help="start from this folder's trained stage (a run, or a model folder such as the "
                     "shipped one); a fresh optimizer and step count")
     st.add_argument("--loss", choices=("l1", "mse"), default="l1", help="regression loss (default: l1)")
-    st.add_argument("--temporal-weight", type=float, default=0.0,
+    st.add_argument("--temporal-weight", type=weight, default=0.0,
                     help="interpolator: weight of the loss on frame differences (0: off)")
-    st.add_argument("--real-share", type=float, default=0.2, help="share of examples from real footage")
+    st.add_argument("--real-share", type=fraction, default=0.2, help="share of examples from real footage")
     st.add_argument("--real", nargs="*", default=None,
                     help="real footage: videos (interpolator) or images (upscaler); default: the installed fixtures")
 

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import argparse
 
-from kinema.cli.common import UsageError, add_run_options, check_cooldown, positive_float, positive_int
+from kinema.cli.common import UsageError, add_run_options, check_cooldown, clip_bound
 
 NAME, HELP = "train-verifier", "train the verifier that scores how well a clip follows its caption"
 
 
 def add_arguments(tv: argparse.ArgumentParser) -> None:
     add_run_options(tv, steps=3000, batch=64, lr=1e-3, checkpoint_every=200)
-    tv.add_argument("--size", type=positive_int, default=32, help="clip size it reads: the keyframes' native size")
-    tv.add_argument("--fps", type=positive_float, default=4.0, help="the keyframes' native frame rate")
-    tv.add_argument("--seconds", type=positive_float, default=2.0)
+    tv.add_argument("--size", type=clip_bound("size"), default=32, help="clip size it reads: the keyframes' native size")
+    tv.add_argument("--fps", type=clip_bound("fps"), default=4.0, help="the keyframes' native frame rate")
+    tv.add_argument("--seconds", type=clip_bound("seconds"), default=2.0)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,14 +4,14 @@ from __future__ import annotations
 import argparse
 import time
 
-from kinema.cli.common import UsageError, add_video_options, video_stage, positive_int
+from kinema.cli.common import UsageError, add_video_options, check_memory, clip_bound, video_stage
 
 NAME, HELP = "upscale", "raise a video's resolution with the upscaler"
 
 
 def add_arguments(up: argparse.ArgumentParser) -> None:
     add_video_options(up, "upscaler")
-    up.add_argument("--size", type=positive_int, required=True, help="short side of the output, in pixels")
+    up.add_argument("--size", type=clip_bound("size"), required=True, help="short side of the output, in pixels")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     w, h = round(reader.width * args.size / short), round(reader.height * args.size / short)
     if w % 2 or h % 2:
         raise UsageError(f"{w}x{h} is not even (h264/yuv420p needs even sides): choose another --size")
+    check_memory(8 * w * h * 3 * 4 * 12, f"upscaling to {w}x{h}")  # a chunk of 8 frames, float working copies
     t0, n = time.perf_counter(), 0
     meta = {"generator": "kinema upscale", "source": str(args.input), "size": args.size,
             "upscaler_step": model.step}

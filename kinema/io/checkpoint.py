@@ -1,13 +1,19 @@
 """Components on disk: `NAME.safetensors` (weights) beside `NAME.json` (config and metadata).
 
-Nothing here unpickles: weights are safetensors, everything else is JSON. Files are written to a
-temporary name in the same folder and renamed, so a crash never leaves a half-written checkpoint.
+Nothing here unpickles: weights are safetensors, everything else is JSON. The JSON records the
+weights file's SHA-256 (`sha256`), checked on every load, so damaged weights are refused rather than
+run. Files are written to a temporary name in the same folder (`.NAME.*.kinema-tmp*`, locked by its
+writer) and renamed, so a crash never leaves a half-written file; the temporary files a killed
+writer leaves behind are removed at the next write to that folder.
 """
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -19,21 +25,58 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, corrupt, or does not fit what it is loaded into."""
 
 
-def atomic_write(path: Path, write) -> None:
-    """Call write(tmp_path), then rename tmp_path to path."""
+TEMP_MARK = ".kinema-tmp"
+
+
+def remove_stale_temps(folder: Path) -> list[Path]:
+    """Remove the temporary files of writers that died in `folder` (a live writer holds a lock on its own)."""
+    removed = []
+    for tmp in Path(folder).glob(f".*{TEMP_MARK}*"):
+        try:
+            with open(tmp, "rb") as f:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # taken: nobody is writing it
+                tmp.unlink()
+                removed.append(tmp)
+        except (BlockingIOError, FileNotFoundError, IsADirectoryError, PermissionError):
+            continue
+    return removed
+
+
+@contextmanager
+def temporary_beside(path: Path, suffix: str = ""):
+    """A locked temporary file in `path`'s folder, for a writer to fill and `publish`; removed if still there at
+    the end. Stale temporary files of dead writers in that folder go first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    remove_stale_temps(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_MARK + suffix, dir=path.parent)
     try:
-        write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
-        os.replace(tmp, path)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield Path(tmp)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        os.close(fd)
+
+
+def publish(tmp: Path, path: Path) -> None:
+    """Give a finished temporary file the usual mode (mkstemp makes 0600) and rename it over `path`."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call write(tmp_path), then rename tmp_path to path."""
+    with temporary_beside(path) as tmp:
+        write(tmp)
+        publish(tmp, Path(path))
+
+
+def file_digest(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def save_json(path: Path, data: dict) -> None:
@@ -47,12 +90,12 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[st
 
 def save_component(folder: str | Path, name: str, state: dict[str, torch.Tensor], config: dict,
                    dtype: torch.dtype | None = None) -> None:
-    """Write folder/name.safetensors (cast to dtype if given) and folder/name.json."""
+    """Write folder/name.safetensors (cast to dtype if given) and folder/name.json, with the weights' digest."""
     folder = Path(folder)
     if dtype is not None:
         state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
     save_tensors(folder / f"{name}.safetensors", state)
-    save_json(folder / f"{name}.json", config)
+    save_json(folder / f"{name}.json", {**config, "sha256": file_digest(folder / f"{name}.safetensors")})
 
 
 def load_json(path: Path) -> dict:
@@ -84,7 +127,10 @@ def read_component(folder: str | Path, name: str) -> tuple[dict[str, torch.Tenso
     if not folder.is_dir():
         raise CheckpointError(f"no model folder at {folder}")
     config = load_json(folder / f"{name}.json")
-    return load_tensors(folder / f"{name}.safetensors"), config
+    weights = folder / f"{name}.safetensors"
+    if "sha256" in config and weights.is_file() and file_digest(weights) != config["sha256"]:
+        raise CheckpointError(f"{weights}: damaged: its digest is not the one {name}.json records")
+    return load_tensors(weights), config
 
 
 def load_state_into(module: torch.nn.Module, state: dict[str, torch.Tensor], source: str,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kinema.io.checkpoint import atomic_write
+from kinema.io.checkpoint import atomic_write, publish, temporary_beside
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".gif"}
 
@@ -31,27 +31,50 @@ def output_kind(path: str | Path) -> str:
     raise ValueError(f"unsupported output {p!r}: use a .mp4 or .gif path, or a folder (ending in /) for PNG frames")
 
 
+def check_output(path: str | Path) -> None:
+    """ValueError for an output path kinema cannot write (`output_kind`'s kinds), before any work."""
+    kind = output_kind(path)
+    p = Path(path)
+    if kind == "png":
+        check_folder(p)
+        return
+    if p.exists() and not p.is_file():
+        raise ValueError(f"output {p} exists and is not a regular file (a folder or a device): choose a file name")
+    if not p.parent.is_dir():
+        raise ValueError(f"output folder {p.parent} does not exist")
+    if not os.access(p.parent, os.W_OK):
+        raise ValueError(f"output folder {p.parent} is not writable")
+
+
+def check_folder(p: Path) -> None:
+    """ValueError unless `p` is a folder kinema can write into, or can be made as one."""
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"output folder {p} exists and is not a folder")
+    existing = next(a for a in (p, *p.parents) if a.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise ValueError(f"cannot write into {existing}")
+
+
 class Mp4Writer:
     """Streaming h264/yuv420p mp4 writer: `with Mp4Writer(path, fps, w, h, meta) as out: out.write(frames)`.
 
     Frames go to a temporary file beside `path`, renamed over it only when the block ends without
-    an error, so an existing file is never left half-written."""
+    an error and at least one frame was written, so an existing file is never replaced by a half-written
+    or empty one."""
 
     def __init__(self, path: str | Path, fps: float, width: int, height: int, metadata: dict | None = None):
         if height % 2 or width % 2:
             raise ValueError(f"h264 yuv420p needs even width and height, got {width}x{height}")
         self.path, self.fps, self.size = Path(path), fps, (width, height)
         self.comment = json.dumps(metadata or {}, sort_keys=True)
+        self.frames = 0
 
     def __enter__(self) -> "Mp4Writer":
-        import tempfile
-
         import av
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp.mp4", dir=self.path.parent)
-        os.close(fd)
-        self.container = av.open(self.tmp, mode="w", format="mp4")
+        self.temporary = temporary_beside(self.path, ".mp4")
+        self.tmp = self.temporary.__enter__()
+        self.container = av.open(str(self.tmp), mode="w", format="mp4")
         self.container.metadata["comment"] = self.comment
         self.stream = self.container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1000))
         self.stream.width, self.stream.height = self.size
@@ -67,25 +90,26 @@ class Mp4Writer:
         for frame in frames:
             for packet in self.stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
                 self.container.mux(packet)
+            self.frames += 1
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            if exc_type is None:
+            if exc_type is None and self.frames:
                 for packet in self.stream.encode():
                     self.container.mux(packet)
             self.container.close()
-            if exc_type is None:
-                umask = os.umask(0)
-                os.umask(umask)
-                os.chmod(self.tmp, 0o666 & ~umask)
-                os.replace(self.tmp, self.path)
+            if exc_type is None and self.frames:
+                publish(self.tmp, self.path)
         finally:
-            if os.path.exists(self.tmp):
-                os.unlink(self.tmp)
+            self.temporary.__exit__(None, None, None)
+        if exc_type is None and not self.frames:
+            raise ValueError(f"no frames to write: {self.path} was left as it was")
 
 
 class VideoReader:
-    """Streaming reader: `.fps`, `.width`, `.height`, and `.chunks(n)` yielding uint8 (<=n, H, W, 3)."""
+    """Streaming reader: `.fps`, `.width`, `.height`, `.frames` (the container's count, or an estimate from its
+    duration), and `.chunks(n)` yielding uint8 (<=n, H, W, 3). Opening it decodes the first frame, so a file
+    with no decodable frame is refused (ValueError) before any work."""
 
     def __init__(self, path: str | Path):
         import av
@@ -98,10 +122,20 @@ class VideoReader:
                 stream = container.streams.video[0]
                 self.fps = float(stream.average_rate or stream.guessed_rate or 8)
                 self.width, self.height = stream.codec_context.width, stream.codec_context.height
-        except (av.error.FFmpegError, IndexError) as e:
+                seconds = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else \
+                    (container.duration or 0) / 1e6
+                self.frames = int(stream.frames or round(seconds * self.fps))
+                first = next(container.decode(stream), None)
+        except (av.error.FFmpegError, IndexError, ValueError, OverflowError) as e:
             raise ValueError(f"cannot read video {self.path}: {e}") from None
-        if not self.width or not self.height:
-            raise ValueError(f"cannot read video {self.path}: no frame size")
+        if not self.width or not self.height or first is None:
+            raise ValueError(f"cannot read video {self.path}: no decodable frame")
+        if not 0 < self.fps < 10_000:
+            raise ValueError(f"cannot read video {self.path}: frame rate {self.fps:g}")
+
+    def memory(self, factor: float = 1.0) -> int:
+        """Bytes that all its frames take as uint8 RGB, times `factor`."""
+        return int(max(self.frames, 1) * self.width * self.height * 3 * factor)
 
     def chunks(self, n: int):
         import av
@@ -156,21 +190,8 @@ def write_video(frames: np.ndarray, path: str | Path, fps: float, metadata: dict
 
 def read_video(path: str | Path) -> tuple[np.ndarray, float]:
     """All frames of a video file as uint8 (T, H, W, 3), and its frame rate."""
-    import av
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no video at {path}")
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            fps = float(stream.average_rate or stream.guessed_rate or 8)
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
-    except (av.error.FFmpegError, IndexError) as e:
-        raise ValueError(f"cannot read video {path}: {e}") from None
-    if not frames:
-        raise ValueError(f"video {path} has no frames")
-    return np.stack(frames), fps
+    reader = VideoReader(path)
+    return np.concatenate(list(reader.chunks(64))), reader.fps
 
 
 def read_metadata(path: str | Path) -> dict:

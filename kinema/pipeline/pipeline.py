@@ -33,7 +33,7 @@ from kinema.diffusion.rectified_flow import FlowConfig
 from kinema.diffusion.samplers import SAMPLERS, guided_velocity, time_grid
 from kinema.io.checkpoint import CheckpointError
 from kinema.io.frames import to_frames, to_model_space
-from kinema.io.video import output_kind, write_video
+from kinema.io.video import write_video
 from kinema.models.components import DEFAULT_MODEL, has_component, load_component
 from kinema.models.denoiser import compute_dtype
 from kinema.models.interpolator import interpolate_clip
@@ -314,11 +314,3 @@ def generate(prompt: str, *, model: str | None = None, **settings) -> Video:
     s = ClipSettings(**settings)
     check_clip(prompt, s)
     return Pipeline.load(model)(prompt, s)
-
-
-def check_output(path: str | Path) -> None:
-    """ValueError for an output path kinema cannot write, before any work."""
-    output_kind(path)
-    parent = Path(path).parent
-    if not parent.exists():
-        raise ValueError(f"output folder {parent} does not exist")

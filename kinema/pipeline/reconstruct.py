@@ -57,9 +57,11 @@ def reconstruct_file(src: str | Path, dst: str | Path, autoencoder: str | Path |
                      chunk: int = 4, tile: int | None = 32) -> dict:
     """Encode and decode `src` into mp4 `dst` at its own size and frame rate; returns figures incl. PSNR."""
     t0 = time.perf_counter()
-    ae = autoencoder if isinstance(autoencoder, VideoAutoencoder) else load_component(autoencoder, "autoencoder")
-    reader = VideoReader(src)
+    reader = VideoReader(src)  # a file with no decodable frame stops here, before the model loads
     w, h = reader.width, reader.height
+    if w < 2 or h < 2:
+        raise ValueError(f"{src}: {w}x{h} frames are too small to encode")
+    ae = autoencoder if isinstance(autoencoder, VideoAutoencoder) else load_component(autoencoder, "autoencoder")
     sq_err, count, frames_done, latent_t = 0.0, 0, 0, 0
     meta = {"reconstructed_from": str(src), "autoencoder": ae.cfg.compression, "generator": "kinema reconstruct"}
     with Mp4Writer(dst, reader.fps, w - w % 2, h - h % 2, meta) as out:
