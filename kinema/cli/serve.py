@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from kinema.cli.common import UsageError, clip_bound, model_folder, number
 
@@ -23,11 +24,16 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kinema.io.checkpoint import load_json
+    from kinema.io.video import check_folder
     from kinema.server.app import Limits
     from kinema.server.serve import serve
 
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be in 1..65535, got {args.port}")
+    try:
+        check_folder(Path(args.data_dir))
+    except ValueError as e:
+        raise UsageError(f"--data-dir: {e}") from None
     if args.model:
         load_json(model_folder(args.model) / "denoiser.json")  # a missing or corrupt model stops here, not in a worker
     limits = Limits(max_size=args.max_size, max_seconds=args.max_seconds, max_steps=args.max_steps,

@@ -35,7 +35,7 @@ def add_arguments(a: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from kinema.data.dataset import MixedDataset, RealCropsDataset, ShapesDataset
-    from kinema.data.real import default_real_sources
+    from kinema.data.real import check_readable, default_real_sources
     from kinema.io.video import VIDEO_SUFFIXES
     from kinema.models.autoencoder import AE_PRESETS
     from kinema.models.components import load_component
@@ -75,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
             raise UsageError(f"no such file: {missing[0]}")
+        try:
+            check_readable(paths)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
         videos = [p for p in paths if p.suffix.lower() in VIDEO_SUFFIXES]
         images = [p for p in paths if p not in videos]
         if not paths:

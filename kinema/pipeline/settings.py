@@ -90,6 +90,14 @@ def available_memory() -> int:
         return 8 << 30
 
 
+def is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def _check_value(name: str, value: Any, b: Bound) -> None:
     if b.choices is not None:
         if value not in b.choices:
@@ -111,6 +119,9 @@ def check_clip(prompt: str, s: ClipSettings) -> None:
     """ValueError, naming the option, for a request that cannot work: before any model is loaded."""
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("the prompt is empty: say what the video should show")
+    for name, text in (("prompt", prompt), ("negative prompt", s.negative)):
+        if isinstance(text, str) and not is_unicode(text):
+            raise ValueError(f"the {name} is not valid Unicode text (it holds an unpaired surrogate)")
     for name, b in bounds().items():
         value = getattr(s, name)
         if value is not None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Path as PathParam, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -71,6 +72,13 @@ def eval_type(annotation: str):
 
 JobRequest = create_model("JobRequest", __config__=ConfigDict(extra="forbid"), **_request_fields())
 _settings_fields = {k: v for k, v in _request_fields().items() if k not in ("prompt", "seed")}
+
+
+def printable(value) -> str | int:
+    """A value safe to put in a JSON answer: ints as they are, anything else as text without lone surrogates."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class Progress(BaseModel):
@@ -138,6 +146,14 @@ def create_app(data_dir: str | Path, limits: Limits = Limits(), token: str | Non
     app = FastAPI(title="kinema", version="1", description="Text to video: a job queue over kinema's pipeline.")
     app.add_middleware(BodyLimit, limit=limits.max_body)
     app.state.store, app.state.limits = store, limits
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 with where and what, never the rejected input itself (it may be NaN, or text that is not
+        Unicode, which JSON cannot carry back)."""
+        return JSONResponse({"detail": [{"loc": [printable(part) for part in e.get("loc", ())],
+                                         "msg": printable(e.get("msg", "invalid")), "type": printable(e.get("type", ""))}
+                                        for e in exc.errors()]}, status_code=422)
 
     def check_token(request: Request) -> None:
         if not token:

@@ -10,6 +10,11 @@ an earlier server can no longer touch a job the new server has taken back. After
 `recover()` looks at every job left `running`: if its video file exists (it was renamed into
 place, so it is whole) the job is done; otherwise it is queued again, or failed with its reason
 once it has been tried `max_attempts` times. No job is lost and none is completed twice.
+
+At start (`JobStore.open`) the database is checked (SQLite's quick_check and the jobs table's columns):
+a damaged one is moved aside (`jobs.sqlite3.damaged-TIME`) and a new one made, and every finished video
+the database does not list (after damage, or a database emptied by hand) is listed again from the
+settings its file records, so no finished job is forgotten while its video stays on disk.
 """
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ import sqlite3
 import time
 import uuid
 from pathlib import Path
+
+from kinema.io.checkpoint import remove_stale_temps
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 TERMINAL = ("done", "failed", "cancelled")
@@ -47,6 +54,32 @@ class QueueFull(Exception):
     """The queue holds as many waiting jobs as the server allows."""
 
 
+COLUMNS = {"id", "seq", "state", "settings", "created", "started", "finished", "step", "total", "attempts", "run",
+           "cancel", "error", "timings"}
+
+
+def database_problem(path: Path) -> str | None:
+    """What is wrong with the job database at `path` (None: nothing, or no database yet)."""
+    if not path.is_file():
+        return None
+    if path.stat().st_size == 0:  # emptied: a log of writes left beside it belongs to the database that was
+        return "emptied, beside the log of its last writes" if Path(f"{path}-wal").exists() else None
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            check = db.execute("PRAGMA quick_check").fetchone()[0]
+            columns = {r[1] for r in db.execute("PRAGMA table_info(jobs)").fetchall()}
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as e:
+        return str(e)
+    if check != "ok":
+        return f"integrity check: {check}"
+    if columns and columns != COLUMNS:
+        return "its jobs table is not kinema's"
+    return None
+
+
 class JobStore:
     def __init__(self, data_dir: str | Path, max_attempts: int = 2):
         self.dir = Path(data_dir)
@@ -54,8 +87,14 @@ class JobStore:
         self.videos.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / "jobs.sqlite3"
         self.max_attempts = max_attempts
-        with self._connect() as db:
+        db = self._connect()
+        try:
             db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise ValueError(f"the job database {self.path.name} cannot be used ({e}): start the server again to "
+                             "have it moved aside, or move it out of the data folder") from None
+        finally:
+            db.close()
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)  # autocommit; explicit BEGINs
@@ -75,6 +114,60 @@ class JobStore:
             return n
         finally:
             db.close()
+
+    @staticmethod
+    def open(data_dir: str | Path, max_attempts: int = 2) -> tuple["JobStore", list[str]]:
+        """The store of `data_dir` for a starting server, checked and repaired (see the module's docstring), with a
+        line for each repair made. ValueError (one line) when a damaged database cannot be moved aside."""
+        path, notes = Path(data_dir) / "jobs.sqlite3", []
+        problem = database_problem(path)
+        if problem:
+            aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+            try:
+                for suffix in ("", "-wal", "-shm"):
+                    if Path(f"{path}{suffix}").exists():
+                        Path(f"{path}{suffix}").rename(f"{aside}{suffix}")
+            except OSError as e:
+                raise ValueError(f"the job database {path.name} is damaged ({problem}) and could not be moved aside "
+                                 f"({e.strerror}): move it out of the data folder and start again") from None
+            notes.append(f"the job database was damaged ({problem}): moved aside to {aside.name}")
+        store = JobStore(data_dir, max_attempts)
+        listed, unreadable = store.list_videos()
+        if listed or unreadable:
+            notes.append(f"listed {listed} finished job(s) again from their videos"
+                         + (f"; {unreadable} video(s) record no settings" if unreadable else ""))
+        return store, notes
+
+    def list_videos(self) -> tuple[int, int]:
+        """Add a finished job for each video whose job the database lacks, from the settings the file records;
+        returns (jobs added, videos without readable settings)."""
+        from dataclasses import fields
+
+        from kinema.io.video import read_metadata
+        from kinema.pipeline.settings import ClipSettings
+
+        names = ["prompt", *(f.name for f in fields(ClipSettings))]
+        db = self._connect()
+        try:
+            known = {r[0] for r in db.execute("SELECT id FROM jobs").fetchall()}
+        finally:
+            db.close()
+        added = unreadable = 0
+        for video in sorted(self.videos.glob("*.mp4"), key=lambda v: v.stat().st_mtime):
+            if video.stem in known or len(video.stem) != 32:
+                continue
+            try:
+                meta = read_metadata(video)
+                settings = {k: meta[k] for k in ("prompt", "seed")} | {k: meta[k] for k in names if k in meta}
+            except Exception:  # noqa: BLE001 - any unreadable file is counted, not fatal
+                unreadable += 1
+                continue
+            when, steps = video.stat().st_mtime, int(settings.get("steps") or 0)
+            self._write("INSERT INTO jobs (id, seq, state, settings, created, started, finished, step, total, attempts) "
+                        "VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), 'done', ?, ?, ?, ?, ?, ?, 1)",
+                        (video.stem, json.dumps(settings), when, when, when, steps, steps))
+            added += 1
+        return added, unreadable
 
     def video_path(self, job_id: str) -> Path:
         return self.videos / f"{uuid.UUID(hex=job_id).hex}.mp4"  # only a well-formed id becomes a path
@@ -203,8 +296,7 @@ class JobStore:
             db.execute("COMMIT")
         finally:
             db.close()
-        for tmp in self.videos.glob(".*.tmp*"):  # half-written videos of interrupted jobs
-            tmp.unlink(missing_ok=True)
+        remove_stale_temps(self.videos)  # half-written videos of interrupted jobs
         return {"done": done, "requeued": requeued, "failed": failed, "cancelled": cancelled}
 
 

@@ -34,7 +34,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, data_dir:
         raise ValueError(f"binding to {host} needs an access token: pass --token or set {TOKEN_ENV}")
     if not has_component(model or DEFAULT_MODEL, "verifier"):  # nothing to choose among candidates with: one clip a job
         limits = replace(limits, max_candidates=1)
-    store = JobStore(data_dir)
+    store, notes = JobStore.open(data_dir)  # a damaged database is moved aside, its finished jobs listed again
+    for note in notes:
+        print(f"kinema serve: {note}", flush=True)
     recovered = store.recover()
     if any(recovered.values()):
         print(f"recovered after a stop: {recovered}", flush=True)
@@ -44,7 +46,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, data_dir:
                          name=f"kinema-worker-{i}") for i in range(workers)]
     for p in procs:
         p.start()
-    app = create_app(data_dir, limits, token, model_name=model or "default")
+    app = create_app(data_dir, limits, token, model_name=Path(model).name if model else "default")
     print(f"kinema serve: http://{host}:{port}/ with {workers} worker(s), data in {data_dir}", flush=True)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2)

@@ -8,10 +8,16 @@ renamed into place before the job is marked done (see kinema.server.jobs for why
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import time
 import traceback
+
+
+def without_paths(text: str) -> str:
+    """An error as API clients see it: each file path cut to its last part, so no server folder is named."""
+    return re.sub(r"(?:~|\.{1,2})?(?:/[^/\s'\"]+)+/", "", text)
 
 
 class _Stop(Exception):
@@ -67,4 +73,4 @@ def worker_main(data_dir: str, model: str | None, threads: int, parent: int, pol
             store.mark_cancelled(job_id, run)
         except Exception as e:  # the job fails with its reason; the worker goes on
             traceback.print_exc(file=sys.stderr)
-            store.fail(job_id, run, f"{type(e).__name__}: {e}")
+            store.fail(job_id, run, without_paths(f"{type(e).__name__}: {e}"))

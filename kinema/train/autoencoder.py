@@ -31,6 +31,7 @@ from kinema.train.common import (RunConfig, RunLog, dist_info, lr_at, save_train
 
 @dataclass
 class AutoencoderTrainConfig(RunConfig):
+    FIXED_ON_RESUME = ("frames", "size")
     steps: int = 3000
     frames: int = 9  # 1 + 2 groups of 4
     size: int = 64

@@ -33,6 +33,7 @@ PRESETS = {"interpolator": INTERPOLATOR_PRESETS, "upscaler": UPSCALER_PRESETS, "
 
 @dataclass
 class StageTrainConfig(RunConfig):
+    FIXED_ON_RESUME = ("stage", "preset")
     stage: str = "interpolator"
     preset: str = "small"
     steps: int = 2000

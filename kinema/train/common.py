@@ -6,17 +6,19 @@ moments as `opt.<param>.<key>`) beside `train_state.json` (step, param groups, c
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 import math
 import os
+import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.distributed as dist
 
-from kinema.io.checkpoint import (CheckpointError, read_component, load_json, load_state_into, load_tensors, save_json,
-                                  save_tensors)
+from kinema.io.checkpoint import (CheckpointError, atomic_write, load_json, load_state_into, load_tensors, read_component,
+                                  save_json, save_tensors)
 from kinema.train.plot import plot_loss
 
 
@@ -36,6 +38,23 @@ class RunConfig:
     seed: int = 0
     checkpoint_every: int = 200
     log_every: int = 10
+
+    # settings a resumed run must share with the run it continues ("clip.size": the size in the `clip` dict),
+    # each refused by its command-line option's name when it differs
+    FIXED_ON_RESUME: ClassVar[tuple[str, ...]] = ()
+
+
+def check_resumed_settings(cfg: RunConfig, saved: dict, source: Path) -> None:
+    """CheckpointError naming the option when `cfg` differs from the saved config in a FIXED_ON_RESUME setting."""
+    now = asdict(cfg)
+    for key in cfg.FIXED_ON_RESUME:
+        a, b = saved, now
+        for part in key.split("."):
+            a, b = (a or {}).get(part) if isinstance(a, dict) else None, b.get(part)
+        if a != b:
+            option = "--" + key.split(".")[-1].replace("_", "-")
+            raise CheckpointError(f"{source} was started with {option} {a}; resume it with the same {option} "
+                                  f"(not {b}), or start a new run")
 
 
 def dist_info() -> tuple[int, int, torch.device]:
@@ -135,7 +154,9 @@ def start_run(run: Path, build, component: str, cfg, resume: bool, device: torch
     opt = make_optimizer(model, cfg.lr, cfg.betas, cfg.weight_decay)
     start = 0
     if resume:
-        start = int(load_train_state(run, model, opt)["step"])
+        meta = load_train_state(run, model, opt)
+        check_resumed_settings(cfg, meta.get("train"), run / "train_state.json")
+        start = meta["step"]
         ema_state, _ = read_component(run, component)
         load_state_into(ema, ema_state, str(run / f"{component}.safetensors"))
     elif (run / "train_state.json").is_file():
@@ -163,14 +184,20 @@ def load_train_state(run: Path, model: torch.nn.Module, opt: torch.optim.Optimiz
     if not (run / "train_state.json").is_file():
         raise CheckpointError(f"nothing to resume in {run} (no train_state.json)")
     meta = load_json(run / "train_state.json")
+    step, groups = meta.get("step"), meta.get("param_groups")
+    if not isinstance(step, int) or step < 0 or not isinstance(groups, list) or not isinstance(meta.get("train"), dict):
+        raise CheckpointError(f"{run / 'train_state.json'}: damaged: no step, optimizer groups or training settings")
     tensors = load_tensors(run / "train_state.safetensors")
     load_state_into(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, str(run))
-    opt_state = {"state": {}, "param_groups": meta["param_groups"]}
-    for k, v in tensors.items():
-        if k.startswith("opt."):
-            _, idx, key = k.split(".", 2)
-            opt_state["state"].setdefault(int(idx), {})[key] = v
-    opt.load_state_dict(opt_state)
+    opt_state = {"state": {}, "param_groups": groups}
+    try:
+        for k, v in tensors.items():
+            if k.startswith("opt."):
+                _, idx, key = k.split(".", 2)
+                opt_state["state"].setdefault(int(idx), {})[key] = v
+        opt.load_state_dict(opt_state)
+    except (KeyError, ValueError, TypeError, IndexError) as e:
+        raise CheckpointError(f"{run / 'train_state.json'}: damaged: its optimizer state does not fit ({e})") from None
     return meta
 
 
@@ -182,8 +209,16 @@ class RunLog:
         self.values: dict[str, list[float]] = {}
         self.t_last, self.seen = time.time(), 0
         if enabled and self.path.exists():  # keep only the lines before the step we continue from
-            kept = [l for l in self.path.read_text().splitlines() if l and json.loads(l)["step"] <= start]
-            self.path.write_text("".join(l + "\n" for l in kept))
+            kept, damaged = [], 0
+            for line in self.path.read_text(errors="replace").splitlines():
+                try:
+                    if json.loads(line)["step"] <= start:
+                        kept.append(line)
+                except (ValueError, KeyError, TypeError):
+                    damaged += int(bool(line.strip()))
+            if damaged:
+                print(f"{self.path}: {damaged} damaged line(s) dropped", file=sys.stderr)
+            atomic_write(self.path, lambda p: p.write_text("".join(l + "\n" for l in kept)))
 
     def add(self, step: int, last: bool, **values: float) -> dict | None:
         """Record step `step` (0-based); returns the written record on logging steps."""

@@ -35,6 +35,7 @@ FIRST_SAMPLING = {"steps": 20, "guidance": 4.0, "sampler": "euler", "shift": 1.0
 
 @dataclass
 class TrainConfig(RunConfig):
+    FIXED_ON_RESUME = ("clip.size", "clip.fps", "clip.seconds")
     steps: int = 4000
     batch: int = 12  # per process
     lr: float = 4e-4

@@ -28,6 +28,7 @@ from kinema.models.verifier import Verifier, VerifierConfig
 
 @dataclass
 class VerifierTrainConfig(RunConfig):
+    FIXED_ON_RESUME = ("clip.size", "clip.fps", "clip.seconds")
     steps: int = 3000
     batch: int = 64  # scenes per process (each with its near miss)
     weight_decay: float = 0.01
