@@ -29,7 +29,10 @@ def number(kind: type, lo: float, hi: float, lo_open: bool = False):
         except (ValueError, OverflowError):
             raise argparse.ArgumentTypeError(f"not {'an integer' if kind is int else 'a number'}: {text!r}") from None
         if not math.isfinite(v) or v > hi or v < lo or (lo_open and v == lo):
-            raise argparse.ArgumentTypeError(f"must be in {'(' if lo_open else '['}{lo:g}, {hi:g}], got {text}")
+            from kinema.pipeline.settings import number_text
+
+            raise argparse.ArgumentTypeError(f"must be in {'(' if lo_open else '['}{number_text(lo)}, {number_text(hi)}], "
+                                             f"got {text}")
         return v
 
     return parse

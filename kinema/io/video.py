@@ -49,7 +49,8 @@ def check_output(path: str | Path) -> None:
 def check_folder(p: Path) -> None:
     """ValueError unless `p` is a folder kinema can write into, or can be made as one."""
     if p.exists() and not p.is_dir():
-        raise ValueError(f"output folder {p} exists and is not a folder")
+        raise ValueError(f"{p} is not a folder: PNG frames go into a folder (a path ending in /), clips into a "
+                         ".mp4 or .gif file")
     existing = next(a for a in (p, *p.parents) if a.exists())
     if not existing.is_dir() or not os.access(existing, os.W_OK):
         raise ValueError(f"cannot write into {existing}")

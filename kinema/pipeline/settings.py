@@ -30,7 +30,12 @@ class Bound:
     max_len: int | None = None
 
     def describe(self) -> str:
-        return f"{'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}]"
+        return f"{'(' if self.lo_open else '['}{number_text(self.lo)}, {number_text(self.hi)}]"
+
+
+def number_text(v: float) -> str:
+    """A bound or a value as people write it: integers in full, other numbers in %g."""
+    return str(v) if isinstance(v, int) else f"{v:g}"
 
 
 def setting(default: Any, bound: Bound) -> Any:
@@ -112,7 +117,7 @@ def _check_value(name: str, value: Any, b: Bound) -> None:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise ValueError(f"{flag(name)} must be a finite number, got {v!r}")
         if v > b.hi or v < b.lo or (b.lo_open and v == b.lo):
-            raise ValueError(f"{flag(name)} must be in {b.describe()}, got {v:g}")
+            raise ValueError(f"{flag(name)} must be in {b.describe()}, got {number_text(v)}")
 
 
 def check_clip(prompt: str, s: ClipSettings) -> None:
