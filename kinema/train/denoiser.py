@@ -49,6 +49,7 @@ class TrainConfig(RunConfig):
     data: str = "shapes"  # "shapes" or a folder of captioned clips
     recaption: float = 0.0  # a latent cache: the chance an item gets a fresh caption (kinema.data.latents)
     init: str | None = None  # a model folder whose denoiser weights a new run starts from
+    condition: float = 0.0  # the share of clips given some of their frames (given_frames): picture, clip to go on
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -60,6 +61,20 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
 # ---------------------------------------------------------------------------------------------
 # Checkpoints
 # ---------------------------------------------------------------------------------------------
+
+def given_frames(batch: int, frames: int, share: float, generator: torch.Generator) -> torch.Tensor:
+    """Which frames of each clip are given clean, (batch, frames) bool: with chance `share` a clip gets one of
+    its first frame (image to video), its first 2 or 3 frames (going on from a clip: a latent frame holds 4
+    pictures), or its first and last frames; at least one frame is always left to make. Training on them
+    teaches the denoiser every way a clip can start (kinema.diffusion.samplers.guided_velocity's `known`)."""
+    device = generator.device
+    given = torch.rand(batch, generator=generator, device=device) < share
+    kind = torch.randint(0, 4, (batch,), generator=generator, device=device)
+    first = torch.tensor([1, 2, 3, 1], device=device)[kind].clamp(max=frames - 1)[:, None]
+    idx = torch.arange(frames, device=device)[None]
+    known = (idx < first) | ((kind[:, None] == 3) & (idx == frames - 1) & (idx > 0))
+    return known & given[:, None]
+
 
 def model_card(denoiser: DenoiserConfig, flow: FlowConfig, train: TrainConfig, step: int, space: str) -> dict:
     """The JSON saved beside the denoiser: everything needed to rebuild and use it."""
@@ -122,7 +137,8 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
         keep = torch.rand(len(text), generator=gen, device=device) >= cfg.caption_dropout
         lr = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.cooldown)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            loss = flow_loss(ddp_model, x0, text.where(keep, null.to(device)), flow_cfg, gen)
+            known = given_frames(len(x0), x0.shape[2], cfg.condition, gen) if cfg.condition else None
+            loss = flow_loss(ddp_model, x0, text.where(keep, null.to(device)), flow_cfg, gen, known)
         due = step_and_log(model, ema, opt, loss, step, lr, cfg, log, bar, {"loss": ".4f"})
         done = step + 1
         if rank == 0 and due:
