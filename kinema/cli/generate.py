@@ -19,6 +19,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", help="output path: .mp4, .gif, or a folder/ for PNG frames")
     p.add_argument("--prompts", help="batch mode: a text file with one prompt per line")
     p.add_argument("--out-dir", help="batch mode: folder for 0000.mp4, 0001.mp4, ... and index.jsonl")
+    p.add_argument("--image", metavar="IMG", help="a picture the clip starts from: its frame 0 (image to video)")
+    p.add_argument("--extend", metavar="CLIP", help="a video the clip goes on from: the output is CLIP's frames, then "
+                   "--seconds more")
+    p.add_argument("--storyboard", metavar="FILE", help='a JSON list of {"prompt": ..., "seconds": ...}: one clip '
+                   "telling each part in turn, the world carried across the joins (instead of a prompt)")
     add_model_options(p)
     add_clip_options(p)
 
@@ -46,7 +51,7 @@ def progress_bars(desc: str):
 
     def progress(stage: str, k: int, n: int) -> None:
         if stage not in bars:
-            bars[stage] = tqdm(total=n, desc=f"{desc} {stage}", unit="step" if stage == "keyframes" else "chunk",
+            bars[stage] = tqdm(total=n, desc=f"{desc} {stage}", unit="step" if stage.startswith(("keyframes", "window")) else "chunk",
                                file=sys.stderr, leave=False, dynamic_ncols=True)
         bars[stage].update(k - bars[stage].n)
         if k == n:
@@ -58,6 +63,7 @@ def progress_bars(desc: str):
 def run(args: argparse.Namespace) -> int:
     from kinema.io.video import check_folder, check_output
     from kinema.pipeline import Pipeline, check_clip
+    from kinema.pipeline.inputs import read_start, read_storyboard
     from kinema.pipeline.settings import settings_from
 
     # 1. check everything the user gave, once, before loading anything
@@ -73,14 +79,22 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.out_dir:
             raise UsageError("--out-dir is for batch mode (--prompts FILE)")
-        if args.prompt is None:
-            raise UsageError('give a prompt: kinema generate "a red ball bouncing on a white background" -o out.mp4')
+        if (args.prompt is None) == (args.storyboard is None):
+            raise UsageError('give a prompt: kinema generate "a red ball bouncing on a white background" -o out.mp4 '
+                             "(or a --storyboard FILE instead)")
         jobs = [(0, args.prompt)]
         outputs = [Path(args.output or "kinema.mp4")]
+    if batch and (args.image or args.extend or args.storyboard):
+        raise UsageError("--image, --extend and --storyboard make one clip: not with --prompts")
     try:
         settings = [settings_from(args, args.seed + k) for k in range(len(jobs))]
+        parts = None
+        if args.storyboard:
+            parts = read_storyboard(args.storyboard, settings[0])
+            jobs = [(0, " | ".join(p for p, _ in parts))]
         for (_, prompt), s in zip(jobs, settings):
             check_clip(prompt, s)
+        start = read_start(args.image, args.extend)
         if batch:
             check_folder(out_dir)
         for out in outputs:
@@ -97,13 +111,16 @@ def run(args: argparse.Namespace) -> int:
           file=sys.stderr)
     try:
         settings = [pipe.resolve(s) for s in settings]
+        if (start is not None or parts is not None) and not pipe.goes_on:
+            raise ValueError(f"the model {pipe.name} was not trained to go on from given frames (kinema train "
+                             f"--condition): it makes clips of up to {float(pipe.clip['seconds']):g} s from text alone")
     except ValueError as e:
         raise UsageError(str(e)) from None
     if batch:
         out_dir.mkdir(parents=True, exist_ok=True)
     records = []
     for k, ((line, prompt), s, out) in enumerate(zip(jobs, settings, outputs)):
-        video = pipe.make(prompt, s, progress=progress_bars(f"clip {k + 1}/{len(jobs)}"))
+        video = pipe.make(prompt, s, progress=progress_bars(f"clip {k + 1}/{len(jobs)}"), start=start, parts=parts)
         video.save(out)
         records.append({"index": k, "line": line, "file": out.name, **video.metadata})
         print(f"wrote {out} ({len(video.frames)} frames, {video.frames.shape[2]}x{video.frames.shape[1]}, "

@@ -195,6 +195,27 @@ def read_video(path: str | Path) -> tuple[np.ndarray, float]:
     return np.concatenate(list(reader.chunks(64))), reader.fps
 
 
+MAX_PICTURE_PIXELS = 4096 * 4096
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """A picture file as uint8 (1, H, W, 3); ValueError for a file that is not a picture kinema can use."""
+    from PIL import Image
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no picture at {path}")
+    try:
+        with Image.open(path) as im:
+            if im.width * im.height > MAX_PICTURE_PIXELS:
+                raise ValueError(f"{im.width}x{im.height} is larger than {MAX_PICTURE_PIXELS} pixels")
+            if min(im.width, im.height) < 8:
+                raise ValueError(f"{im.width}x{im.height} is too small")
+            return np.asarray(im.convert("RGB"))[None]
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise ValueError(f"cannot read picture {path}: {e}") from None
+
+
 def read_metadata(path: str | Path) -> dict:
     """The metadata kinema recorded in an mp4 or GIF it wrote."""
     path = Path(path)

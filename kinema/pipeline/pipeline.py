@@ -39,10 +39,12 @@ from kinema.models.denoiser import compute_dtype
 from kinema.models.interpolator import interpolate_clip
 from kinema.models.refiner import refine_clip
 from kinema.models.upscaler import upscale_clip
+from kinema.pipeline.inputs import Start
 from kinema.pipeline.settings import SAMPLING, ClipSettings, check_clip
 from kinema.text.encoder import TextEmbedding, TextEncoder, load_text_encoder
 
 CASCADE = ("refiner", "interpolator", "upscaler")  # the stages after the keyframes, each optional
+CONTEXT_FRAMES = 5  # pictures a window goes on from: frame 0 alone and a group of 4, two latent frames
 
 
 @dataclass
@@ -203,34 +205,115 @@ class Pipeline:
 
     def __call__(self, prompt: str, settings: ClipSettings = ClipSettings(),
                  callback: Callable[[int, int], None] | None = None,
-                 progress: Callable[[str, int, int], None] | None = None) -> Video:
+                 progress: Callable[[str, int, int], None] | None = None, start: Start | None = None) -> Video:
         """Check the request, resolve it against the model's defaults, make the clip (see `make`)."""
         check_clip(prompt, settings)
-        return self.make(prompt, self.resolve(settings), callback, progress)
+        return self.make(prompt, self.resolve(settings), callback, progress, start)
+
+    @property
+    def goes_on(self) -> bool:
+        """Whether the denoiser was trained to go on from given frames (`kinema train --condition`): pictures,
+        clips to extend, clips longer than its own."""
+        return self.autoencoder is not None and bool(self.card.get("train", {}).get("condition"))
+
+    def rolls(self, s: ClipSettings, start: Start | None = None, parts: list | None = None) -> bool:
+        """Whether the clip is made window by window (`rolling`): it starts from given pictures, tells a
+        storyboard, or is longer than the denoiser's own clips and the denoiser can go on from its windows (one
+        that cannot makes a long clip in one piece, as it was trained to make its own)."""
+        return start is not None or parts is not None or (self.goes_on and s.seconds > float(self.clip["seconds"]))
 
     @torch.no_grad()
     def make(self, prompt: str, s: ClipSettings, callback: Callable[[int, int], None] | None = None,
-             progress: Callable[[str, int, int], None] | None = None) -> Video:
+             progress: Callable[[str, int, int], None] | None = None, start: Start | None = None,
+             parts: list[tuple[str, float]] | None = None) -> Video:
         """One clip from checked settings that `resolve` has completed. `callback(k, n)` after each denoising
-        step; `progress(stage, k, n)` through every stage ("keyframes", "interpolate", "upscale")."""
-        keyframes, scores = self.keyframes(prompt, s, callback, progress)  # steps 1-5
-        best = 0 if scores is None else int(np.argmax(scores))
+        step; `progress(stage, k, n)` through every stage ("keyframes", "interpolate", "upscale"). `start`:
+        pictures the clip starts from (a Start: one picture, or a clip to go on from, then in the output);
+        `parts`: a storyboard, [(prompt, seconds)], told one after the other in one clip (`prompt` then names it)."""
+        scores = None
+        if self.rolls(s, start, parts):
+            if not self.goes_on:  # (asked to start from pictures or to tell a storyboard)
+                raise ValueError(f"the model in {self.source} was not trained to go on from given frames "
+                                 f"(kinema train --condition): it makes clips of {float(self.clip['seconds']):g} s "
+                                 "from text alone")
+            keyframes, s_out = self.rolling(parts or [(prompt, s.seconds)], s, callback, progress, start)
+        else:
+            keyframes, scores = self.keyframes(prompt, s, callback, progress)  # steps 1-5
+            best = 0 if scores is None else int(np.argmax(scores))
+            keyframes, s_out = keyframes[best], s
 
         # 6-7. motion between the keyframes up to the requested frame rate, then the requested size
-        frames = self.cascade(keyframes[best], s, progress)  # records the timings "interpolate" and "upscale"
+        frames = self.cascade(keyframes, s_out, progress)  # records the timings "interpolate" and "upscale"
         meta = {"prompt": prompt, "model": self.name, "model_step": self.card.get("step"), **asdict(s),
                 "precision": str(next(self.denoiser.parameters()).dtype).removeprefix("torch."),
                 "stages": self.stages(s), "generator": "kinema"}
         if scores is not None:
             meta["verifier"] = {"step": self.verifier.step, "scores": [round(float(v), 4) for v in scores],
                                 "chosen": best}
+        if start is not None:
+            meta["start"] = {"kind": start.kind, "source": start.source, "frames": len(start.frames)}
+        if parts is not None:
+            meta["storyboard"] = [{"prompt": p, "seconds": sec} for p, sec in parts]
         return Video(frames, s.fps, meta)
 
     @torch.no_grad()
+    def rolling(self, parts: list[tuple[str, float]], s: ClipSettings, callback, progress,
+                start: Start | None) -> tuple[np.ndarray, ClipSettings]:
+        """Keyframes window by window, each window the denoiser's own length and each going on from the last
+        CONTEXT_FRAMES pictures of the clip so far (encoded as the start of its latent and given), so the cost
+        grows linearly with the length and memory stays flat. A picture to start from is the first window's
+        frame 0; a clip to extend is kept at the start, at the native size and frame rate. Each part of a
+        storyboard is made under its own prompt, the world carried across the joins. The first window, from
+        text alone, is chosen among s.candidates by the verifier. Returns the native keyframes (T, H, W, 3)
+        and the settings of the whole clip, for the cascade."""
+        native_fps, native_size = float(self.clip["fps"]), int(self.clip["size"])
+        ends = np.cumsum([round(sec * native_fps) for _, sec in parts])  # frames made by each part's end
+        pictures = None if start is None else start.native(native_fps, native_size)
+        frames = [pictures] if start is not None and start.kind == "clip" else []  # an extended clip comes first
+        kept = sum(len(f) for f in frames)
+        context = pictures[-CONTEXT_FRAMES:] if pictures is not None else None
+        generator = torch.Generator().manual_seed(s.seed)
+        window = replace(s, seconds=float(self.clip["seconds"]))  # each window is the denoiser's own length
+        made = windows = 0
+        while made < ends[-1]:
+            prompt = parts[min(int(np.searchsorted(ends, made, side="right")), len(parts) - 1)][0]
+            stage = f"window {windows + 1}" if ends[-1] > len(frames) else "keyframes"
+            if context is None:  # from text alone: the candidates, and the verifier's choice among them
+                keyframes, scores = self.keyframes(prompt, window, callback, progress, None, generator, stage)
+                new = keyframes[0 if scores is None else int(np.argmax(scores))]
+            else:
+                keyframes, _ = self.keyframes(prompt, replace(window, candidates=1), callback, progress,
+                                              self.start_latents(context), generator, stage)
+                picture_first = start is not None and start.kind == "image" and windows == 0
+                new = keyframes[0] if picture_first else keyframes[0][len(context):]
+                if picture_first:  # frame 0 is the picture itself, not the decoder's drawing of it
+                    new = np.concatenate([pictures, new[1:]])
+            frames.append(new)
+            made += len(new)
+            context = np.concatenate(frames)[-CONTEXT_FRAMES:]
+            windows += 1
+        self.timings["windows"] = windows
+        keyframes = np.concatenate(frames)[:kept + int(ends[-1])]
+        return keyframes, replace(s, seconds=len(keyframes) / native_fps)
+
+    def start_latents(self, pictures: np.ndarray) -> torch.Tensor:
+        """uint8 pictures (k, H, W, 3) at the native size -> the latent they begin a clip with, (1, C, Tk, h, w):
+        the causal autoencoder encodes frame 0 alone and each later 4 together, so a picture and a clip's
+        last 5 frames enter the denoiser the same way."""
+        device = next(self.denoiser.parameters()).device
+        return self.autoencoder.encode(to_model_space(pictures).to(device))
+
+    @torch.no_grad()
     def keyframes(self, prompt: str, s: ClipSettings, callback: Callable[[int, int], None] | None = None,
-                  progress: Callable[[str, int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                  progress: Callable[[str, int, int], None] | None = None, given: torch.Tensor | None = None,
+                  generator: torch.Generator | None = None,
+                  stage: str = "keyframes") -> tuple[np.ndarray, np.ndarray | None]:
         """The candidates' keyframes (N, T, H, W, 3) uint8 at the native size and frame rate, and the verifier's
-        scores (N,) of them against the prompt (None for one candidate), for resolved settings `s`."""
+        scores (N,) of them against the prompt (None for one candidate), for resolved settings `s`.
+
+        `given`: latent frames the window starts with (1, C, Tk, h, w), kept as they are (a picture, the end of
+        the clip so far: see `rolling`); the keyframes are then every frame the window's latents decode to,
+        the given ones first. `generator`: the noise source to draw from (a new one from s.seed if None)."""
         device = next(self.denoiser.parameters()).device
         timings = {}
 
@@ -250,19 +333,29 @@ class Pipeline:
             shape = (n, c, math.ceil(t / pt) * pt, h, w)
         else:
             shape = (n, self.denoiser.config.in_channels, math.ceil(n_native / pt) * pt, native_size, native_size)
-        generator = torch.Generator().manual_seed(s.seed)  # the starting noise, then any noise the sampler takes in
+        if generator is None:  # the starting noise, then any noise the sampler takes in
+            generator = torch.Generator().manual_seed(s.seed)
         noise = torch.randn(shape, generator=generator).to(device)
+        known = x_known = None
+        if given is not None:  # the first Tk latent frames are given: 0 noise for them, kept by the velocity
+            known = torch.zeros(n, shape[2], dtype=torch.bool, device=device)
+            known[:, :given.shape[2]] = True
+            x_known = torch.zeros(shape, device=device)
+            x_known[:, :, :given.shape[2]] = given.to(device)
+            noise = torch.where(known[:, None, :, None, None], x_known, noise)
 
         # 3. integrate the guided flow from noise (t = 1) to a clip (t = 0)
         def on_step(k: int, n: int) -> None:
             if callback:
                 callback(k, n)
             if progress:
-                progress("keyframes", k, n)
+                progress(stage, k, n)
 
         velocity = guided_velocity(self.denoiser, self.flow, cond.repeat(n), uncond.repeat(n), s.guidance,
-                                   s.guidance_interval)
+                                   s.guidance_interval, known, x_known)
         x0 = SAMPLERS[s.sampler](velocity, noise, time_grid(s.steps, s.shift), on_step, eta=s.eta, generator=generator)
+        if known is not None:  # given frames as given (the sampler's own state there is never read)
+            x0 = torch.where(known[:, None, :, None, None], x_known, x0)
         timings["denoise"] = time.perf_counter() - t0
 
         # 4. decode latents (if the model works in a latent space), then restore what decoding loses
@@ -271,11 +364,12 @@ class Pipeline:
             t0 = time.perf_counter()
             x0 = self.autoencoder.decode(x0, chunk=4)
             timings["decode"] = time.perf_counter() - t0
+        keep = n_native if given is None else x0.shape[2]  # a window keeps every frame it decodes to
         if s.refine_passes:
             t0 = time.perf_counter()
-            x0 = refine_clip(self.refiner, x0[:, :, :n_native], cond.repeat(n), passes=s.refine_passes)
+            x0 = refine_clip(self.refiner, x0[:, :, :keep], cond.repeat(n), passes=s.refine_passes)
             timings["refine"] = time.perf_counter() - t0
-        keyframes = to_frames(x0)[:, :n_native]  # (N, T, H, W, 3) uint8
+        keyframes = to_frames(x0)[:, :keep]  # (N, T, H, W, 3) uint8
 
         # 5. the verifier's score of each candidate against the prompt
         scores = None
@@ -306,11 +400,15 @@ def verifier_clip(verifier: torch.nn.Module) -> dict:
     return verifier.card.get("clip") or {"size": verifier.config.size}
 
 
-def generate(prompt: str, *, model: str | None = None, **settings) -> Video:
+def generate(prompt: str, *, model: str | None = None, image=None, extend=None, **settings) -> Video:
     """Make a clip from a prompt: `kinema.generate("a red ball bouncing on a white background").save("a.mp4")`.
-    Keyword arguments are ClipSettings' fields (seed, steps, guidance, negative, seconds, fps, size, ...).
-    Returns a Video whose `.frames` is uint8 (T, H, W, 3); loads the model each call (hold a Pipeline to
-    make many clips)."""
+    Keyword arguments are ClipSettings' fields (seed, steps, guidance, negative, seconds, fps, size, ...), and
+    `image` (a picture file or uint8 (H, W, 3) pixels: the clip's frame 0) or `extend` (a video file the clip
+    goes on from). Returns a Video whose `.frames` is uint8 (T, H, W, 3); loads the model each call (hold a
+    Pipeline to make many clips)."""
+    from kinema.pipeline.inputs import read_start
+
     s = ClipSettings(**settings)
     check_clip(prompt, s)
-    return Pipeline.load(model)(prompt, s)
+    start = read_start(image, extend)
+    return Pipeline.load(model)(prompt, s, start=start)

@@ -58,7 +58,8 @@ class ClipSettings:
     guidance: float | None = setting(None, Bound("classifier-free guidance scale (default: the model's)", 0, 50))
     negative: str = setting("", Bound("negative prompt: what to steer away from", max_len=2000))
     sampler: str | None = setting(None, Bound("the sampler (default: the model's)", choices=tuple(SAMPLERS)))
-    seconds: float = setting(2.0, Bound("length of the clip in seconds", 0, 30, lo_open=True))
+    seconds: float = setting(2.0, Bound("length of the clip in seconds (past the model's own length: made window by "
+                                        "window, each going on from the last)", 0, 60, lo_open=True))
     fps: float = setting(8.0, Bound("frames per second", 1, 60))
     size: int = setting(64, Bound("width and height in pixels (even)", 16, 1024))
     guidance_interval: tuple[float, float] | None = setting(None, Bound(

@@ -1,0 +1,88 @@
+"""What a clip may start from besides its prompt, read and checked before any model loads: a picture
+(`--image`: image to video), a clip to go on from (`--extend`), a storyboard (`--storyboard`: prompts told
+one after another in one clip). Each bad one is a ValueError naming the file and what is wrong."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kinema.pipeline.settings import bounds, check_clip, ClipSettings
+
+MAX_PARTS = 20
+MAX_EXTEND_FRAMES = 2000  # frames of a clip to go on from that are read (its end is what matters)
+
+
+@dataclass
+class Start:
+    """Pictures a clip starts from: one picture (kind "image": it becomes frame 0) or a clip to go on from
+    (kind "clip": it is kept at the start of the output), uint8 (T, H, W, 3) at `fps`, of any size."""
+    frames: np.ndarray
+    kind: str
+    source: str = ""
+    fps: float = 8.0
+
+    def native(self, fps: float, size: int) -> np.ndarray:
+        """The pictures at the denoiser's frame rate and size: centre-cropped square, area/bicubic resized."""
+        from kinema.io.video import resample_clip
+
+        n = 1 if self.kind == "image" else max(round(len(self.frames) * fps / self.fps), 1)
+        return resample_clip(self.frames, self.fps, fps, n, size)
+
+    @property
+    def seconds(self) -> float:
+        """How long the start lasts in the output (a picture is frame 0 of the new part)."""
+        return 0.0 if self.kind == "image" else len(self.frames) / self.fps
+
+
+def read_start(image: str | Path | np.ndarray | None = None, extend: str | Path | None = None) -> Start | None:
+    """The Start of a picture (a file, or uint8 (H, W, 3) pixels) or of a video file to extend; None for neither."""
+    from kinema.io.video import VideoReader, read_image, read_video
+
+    if image is not None and extend is not None:
+        raise ValueError("give a picture to start from or a clip to extend, not both")
+    if image is not None:
+        if isinstance(image, np.ndarray):
+            if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3 or min(image.shape[:2]) < 8:
+                raise ValueError(f"a picture must be uint8 (H, W, 3) of at least 8x8, got {image.dtype} {image.shape}")
+            return Start(image[None], "image", "array")
+        return Start(read_image(image), "image", Path(image).name)
+    if extend is not None:
+        reader = VideoReader(extend)  # a file with no decodable frame stops here
+        if reader.frames > MAX_EXTEND_FRAMES:
+            raise ValueError(f"{extend}: {reader.frames} frames; kinema extends clips of up to {MAX_EXTEND_FRAMES}")
+        frames, fps = read_video(extend)
+        return Start(frames, "clip", Path(extend).name, fps)
+    return None
+
+
+def read_storyboard(path: str | Path, settings: ClipSettings) -> list[tuple[str, float]]:
+    """A storyboard file: a JSON list of {"prompt": ..., "seconds": ...}, each prompt checked as a clip's and the
+    whole no longer than a clip may be. Returns [(prompt, seconds)]."""
+    path = Path(path)
+    try:
+        parts = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"cannot read storyboard {path}: {e}") from None
+    if not isinstance(parts, list) or not 1 <= len(parts) <= MAX_PARTS:
+        raise ValueError(f"storyboard {path}: a JSON list of 1 to {MAX_PARTS} parts is expected")
+    out = []
+    for k, part in enumerate(parts):
+        seconds = part.get("seconds") if isinstance(part, dict) else None
+        if not isinstance(part, dict) or set(part) - {"prompt", "seconds"} or not isinstance(part.get("prompt"), str) \
+                or isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
+            raise ValueError(f"storyboard {path}, part {k + 1}: expected {{\"prompt\": TEXT, \"seconds\": NUMBER}}")
+        if not 0 < seconds <= bounds()["seconds"].hi:
+            raise ValueError(f"storyboard {path}, part {k + 1}: seconds must be in (0, {bounds()['seconds'].hi:g}]")
+        try:
+            check_clip(part["prompt"], settings)
+        except ValueError as e:
+            raise ValueError(f"storyboard {path}, part {k + 1}: {e}") from None
+        out.append((part["prompt"], float(seconds)))
+    total = sum(sec for _, sec in out)
+    if total > bounds()["seconds"].hi:
+        raise ValueError(f"storyboard {path}: {total:g} s in all; a clip is at most {bounds()['seconds'].hi:g} s")
+    return out

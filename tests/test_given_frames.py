@@ -1,0 +1,155 @@
+"""Frames given: the denoiser and sampler keep them, windows go on from them, and every way a clip can start
+(a picture, a clip to extend, a storyboard, a long clip) works on a tiny latent model trained to."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_train_config
+from kinema.cli.main import main
+from kinema.data.dataset import ShapesDataset
+from kinema.data.latents import LatentDataset, cache_latents
+from kinema.diffusion.rectified_flow import FlowConfig, flow_loss
+from kinema.diffusion.samplers import euler, guided_velocity, time_grid
+from kinema.io.video import read_metadata, read_video, write_video
+from kinema.models.autoencoder import AE_PRESETS
+from kinema.models.denoiser import VideoDiT, preset
+from kinema.pipeline import ClipSettings, Pipeline
+from kinema.pipeline.inputs import Start
+from kinema.train.autoencoder import AutoencoderTrainConfig, train_autoencoder
+from kinema.train.denoiser import given_frames, train
+
+PROMPT = "a red circle moving right on a black background"
+
+
+def perturbed_denoiser(seed: int = 0) -> VideoDiT:
+    torch.manual_seed(seed)
+    model = VideoDiT(preset("tiny-latent", in_channels=4))
+    with torch.no_grad():  # off the zero initialisation, so its output depends on its input
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape))
+    return model.eval()
+
+
+def test_given_frames_are_what_the_model_sees_whatever_the_sampler_holds(text_encoder):
+    """The velocity reads given frames from x_known, not from the sampler's state there (which stochastic steps
+    re-noise), and is 0 on them; the pipeline takes x_known for them at the end."""
+    model, flow = perturbed_denoiser(), FlowConfig()
+    cond, uncond = text_encoder.encode([PROMPT, PROMPT]), text_encoder.empty()
+    g = torch.Generator().manual_seed(0)
+    x_known = torch.randn(2, 4, 5, 4, 4, generator=g)
+    known = torch.tensor([[True, True, False, False, False], [True, False, False, False, True]])
+    k = known[:, None, :, None, None].expand_as(x_known)
+    v = guided_velocity(model, flow, cond, uncond, 3.0, (0.0, 1.0), known, x_known)
+    x = torch.randn(2, 4, 5, 4, 4, generator=g)
+    garbage = torch.where(k, 100 * torch.randn(x.shape, generator=g), x)
+    a, b = v(x, 0.7), v(garbage, 0.7)
+    assert torch.equal(a, b) and torch.all(a[k] == 0) and a[~k].abs().sum() > 0
+    plain = guided_velocity(model, flow, cond, uncond, 3.0)(x, 0.7)  # with nothing given: the frames differ
+    assert not torch.allclose(plain[~k], a[~k])
+    out = euler(v, x, time_grid(6, 3.0), eta=1.0, generator=g)
+    assert torch.isfinite(out).all()
+
+
+def test_per_frame_times_equal_to_one_time_give_the_same_prediction(text_encoder):
+    model = perturbed_denoiser()
+    x, cond = torch.randn(2, 4, 3, 4, 4), text_encoder.encode([PROMPT, PROMPT])
+    t = torch.tensor([0.3, 0.8])
+    assert torch.allclose(model(x, t, cond), model(x, t[:, None].expand(2, 3), cond), atol=1e-5)
+    frames = torch.tensor([[0.0, 0.3, 0.3], [0.8, 0.8, 0.8]])  # a given first frame changes the prediction
+    assert not torch.allclose(model(x, frames, cond)[0], model(x, t, cond)[0], atol=1e-4)
+    with pytest.raises(ValueError, match="per-frame"):
+        model(x, torch.zeros(2, 5), cond)
+
+
+def test_the_loss_ignores_given_frames_and_the_training_mix_gives_some(text_encoder):
+    model, cond = perturbed_denoiser(), text_encoder.encode([PROMPT] * 4)
+    x0 = torch.randn(4, 4, 5, 4, 4)
+    known = torch.tensor([[True, False, False, False, False]] * 4)
+    a = flow_loss(model, x0, cond, FlowConfig(loss="x0"), torch.Generator().manual_seed(1), known)
+    assert torch.isfinite(a) and a > 0
+    g = torch.Generator().manual_seed(3)
+    masks = torch.stack([given_frames(8, 5, 0.5, g) for _ in range(50)])  # (50, 8, 5)
+    assert 0.3 < masks.any(-1).float().mean() < 0.7  # about half the clips are given frames
+    assert not masks.all(-1).any()  # never every frame
+    assert given_frames(8, 5, 0.0, g).sum() == 0
+
+
+@pytest.fixture(scope="module")
+def going_on_model(tmp_path_factory, text_encoder):
+    """A tiny latent model folder (32x32 at 4 fps: 3 latent frames) whose denoiser trained with given frames."""
+    tmp = tmp_path_factory.mktemp("going-on")
+    ae_cfg = AutoencoderTrainConfig(steps=2, batch=2, frames=5, size=32, warmup=1, checkpoint_every=100, log_every=1)
+    train_autoencoder(tmp / "ae", ShapesDataset(0, 32, 8, 5 / 8), AE_PRESETS["tiny"], ae_cfg, progress=False)
+    clip = {"size": 32, "fps": 4, "seconds": 2.0}
+    cache = cache_latents(ShapesDataset(1, 32, 4, 2.0), tmp / "ae", tmp / "cache", 6, clip, text_encoder,
+                          shard_size=6, batch=3, progress=False)
+    train(tmp / "run", LatentDataset(cache), preset("tiny-latent", in_channels=4), FlowConfig(),
+          tiny_train_config(steps=2, clip=clip, condition=0.5), text_encoder=text_encoder, progress=False)
+    return tmp / "run"
+
+
+def test_rolling_matches_one_shot_where_they_agree_and_windows_depend_only_on_their_context(going_on_model):
+    pipe = Pipeline.load(going_on_model)
+    assert pipe.goes_on
+    s = pipe.resolve(ClipSettings(seed=3, steps=2, size=32, fps=4))
+    one = pipe.make(PROMPT, s)
+    assert np.array_equal(pipe.make(PROMPT, s, parts=[(PROMPT, 2.0)]).frames, one.frames)
+    long = pipe.make(PROMPT, pipe.resolve(ClipSettings(seed=3, steps=2, size=32, fps=4, seconds=6)))
+    assert long.frames.shape == (24, 32, 32, 3) and pipe.timings["windows"] > 1
+    assert np.array_equal(long.frames[:8], one.frames)  # the first window is the one-shot clip
+    # a window sees the last 5 pictures of the clip so far and nothing before them
+    rng = np.random.default_rng(0)
+    tail = rng.integers(0, 255, (5, 32, 32, 3), dtype=np.uint8)
+    a = Start(np.concatenate([rng.integers(0, 255, (7, 32, 32, 3), dtype=np.uint8), tail]), "clip", fps=4)
+    b = Start(np.concatenate([np.zeros((3, 32, 32, 3), np.uint8), tail]), "clip", fps=4)
+    s2 = pipe.resolve(ClipSettings(seed=5, steps=2, size=32, fps=4, seconds=1))
+    va, vb = pipe.make(PROMPT, s2, start=a), pipe.make(PROMPT, s2, start=b)
+    assert np.array_equal(va.frames[:12], a.frames) and np.array_equal(vb.frames[:8], b.frames)
+    assert np.array_equal(va.frames[12:], vb.frames[8:]) and len(va.frames) == 16
+
+
+def test_a_picture_is_frame_zero_and_a_storyboard_is_told_in_turn(going_on_model, tmp_path):
+    pipe = Pipeline.load(going_on_model)
+    picture = np.random.default_rng(1).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    s = pipe.resolve(ClipSettings(seed=1, steps=2, size=32, fps=4))
+    video = pipe.make(PROMPT, s, start=Start(picture[None], "image", "p.png"))
+    assert np.array_equal(video.frames[0], picture) and len(video.frames) == 8
+    assert video.metadata["start"] == {"kind": "image", "source": "p.png", "frames": 1}
+    board = tmp_path / "board.json"
+    board.write_text(json.dumps([{"prompt": PROMPT, "seconds": 2}, {"prompt": "a blue square falling on a white "
+                                                                            "background", "seconds": 1}]))
+    out = tmp_path / "story.mp4"
+    assert main(["generate", "--storyboard", str(board), "--model", str(going_on_model), "--steps", "2",
+                 "--size", "32", "--fps", "4", "-o", str(out)]) == 0
+    frames, _ = read_video(out)
+    assert len(frames) == 12 and [p["seconds"] for p in read_metadata(out)["storyboard"]] == [2, 1]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--image", "{tmp}/not-a-picture.png"], "cannot read picture"),
+    (["--image", "{tmp}/clip.mp4"], "cannot read picture"),
+    (["--extend", "{tmp}/not-a-picture.png"], "cannot read video"),
+    (["--image", "{tmp}/picture.png", "--extend", "{tmp}/clip.mp4"], "not both"),
+    (["--seconds", "61"], "--seconds must be in"),
+    (["--storyboard", "{tmp}/board-bad.json"], "part 2"),
+    (["--storyboard", "{tmp}/board-long.json"], "at most 60"),
+])
+def test_bad_starts_are_refused_before_any_model_loads(tmp_path, capsys, argv, message):
+    (tmp_path / "not-a-picture.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(30))
+    write_video(np.zeros((4, 16, 16, 3), np.uint8), tmp_path / "clip.mp4", 8)
+    from PIL import Image
+
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "picture.png")
+    (tmp_path / "board-bad.json").write_text(json.dumps([{"prompt": PROMPT, "seconds": 2}, {"prompt": PROMPT}]))
+    (tmp_path / "board-long.json").write_text(json.dumps([{"prompt": PROMPT, "seconds": 40}] * 2))
+    before = sorted(tmp_path.iterdir())
+    args = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    prompt = [] if "--storyboard" in argv else [PROMPT]
+    code = main(["generate", *prompt, *args, "-o", str(tmp_path / "out.mp4"), "--model", str(tmp_path / "none")])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1 and "no model folder" not in err
+    assert sorted(tmp_path.iterdir()) == before
