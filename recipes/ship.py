@@ -6,8 +6,7 @@
 RUN is a `kinema train` run folder: its EMA denoiser (and, for a latent run, its autoencoder, stored in
 float16) replaces the shipped one. Each component given replaces the shipped one; those not given stay.
 The sampling options (the sampling fields of kinema.pipeline.settings.ClipSettings) set the shipped
-model card's sampling defaults, their only home; those not given keep their value (from RUN's card for a
-new denoiser). Everything is checked before anything is written.
+model card's sampling defaults, their only home; those not given keep the shipped model's value. Everything is checked before anything is written.
 
 An autoencoder whose decoder alone was trained on (`kinema train-autoencoder --init ... --decoder-only`)
 ships with --autoencoder: its encoder and latent statistics must equal those of the autoencoder it
@@ -28,6 +27,7 @@ STAGES = ("refiner", "interpolator", "upscaler", "verifier")
 p = argparse.ArgumentParser()
 p.add_argument("run", nargs="?", help="the run folder whose EMA denoiser is shipped (default: keep the shipped one)")
 p.add_argument("--autoencoder", help="run folder of a decoder-only fine-tune of the run's (or the shipped) autoencoder")
+p.add_argument("--recipe", default="recipes/denoiser.sh", help="the recipe that made RUN's denoiser (recorded in its card)")
 for stage in STAGES:
     p.add_argument(f"--{stage}", help=f"run folder of the {stage}")
 add_clip_options(p, SAMPLING)
@@ -55,7 +55,9 @@ for kind, folder in sources.items():
 if a.autoencoder:
     same_latent_space(a.autoencoder, run if latent else DEFAULT_MODEL)
 card = load_json((run or DEFAULT_MODEL) / "denoiser.json")
-card["sampling"] = {**card["sampling"], **{k: getattr(a, k) for k in SAMPLING if getattr(a, k) is not None}}
+shipped = DEFAULT_MODEL / "denoiser.json"
+base = load_json(shipped)["sampling"] if shipped.is_file() else card["sampling"]  # those not given keep their value
+card["sampling"] = {**base, **{k: getattr(a, k) for k in SAMPLING if getattr(a, k) is not None}}
 try:
     check_clip("a check", ClipSettings(**{k: v if k != "guidance_interval" else tuple(v)
                                           for k, v in card["sampling"].items()}))
@@ -74,7 +76,7 @@ for kind, folder in sources.items():
     save_component(DEFAULT_MODEL, kind, weights, component, dtype=torch.float16 if kind == "autoencoder" else None)
 if run is not None:
     shutil.copyfile(run / "denoiser.safetensors", DEFAULT_MODEL / "denoiser.safetensors")
-    card["recipe"] = "recipes/denoiser.sh"
+    card["recipe"] = a.recipe
     if not latent:
         for name in ("autoencoder.safetensors", "autoencoder.json"):
             (DEFAULT_MODEL / name).unlink(missing_ok=True)
