@@ -153,3 +153,13 @@ def test_bad_starts_are_refused_before_any_model_loads(tmp_path, capsys, argv, m
     err = capsys.readouterr().err
     assert code == 2 and message in err and err.count("\n") == 1 and "no model folder" not in err
     assert sorted(tmp_path.iterdir()) == before
+
+
+def test_eval_judges_long_and_started_clips_window_by_window(going_on_model, tmp_path):
+    base = ["eval", "--model", str(going_on_model), "--limit", "2", "--steps", "2", "--size", "32", "--fps", "4",
+            "--json"]
+    assert main(base + ["--out", str(tmp_path / "long"), "--seconds", "4"]) == 0
+    long = json.loads((tmp_path / "long" / "results.json").read_text())
+    assert 0 <= long["windows"] <= 1 and all(len(c["windows"]) == 2 for c in long["clips"])
+    assert main(base + ["--out", str(tmp_path / "image"), "--start", "image"]) == 0
+    assert main(base + ["--out", str(tmp_path / "clip"), "--start", "clip", "--rendered"]) == 2  # one or the other

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+
+import numpy as np
 from pathlib import Path
 
 from kinema.cli.common import UsageError, add_model_options, positive_int
@@ -21,6 +23,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="judge keyframes rendered by the shapes world at the model's native size and frame rate "
                         "(encoded and decoded by a latent model's autoencoder), taken to --size and --fps by the "
                         "model's cascade (the cascade's ceiling)")
+    p.add_argument("--start", choices=("image", "clip"), default=None,
+                   help="start each clip from its scene as the shapes world renders it: frame 0 (image to video), or "
+                        "its first 2 seconds (continuation: the output is those, then --seconds more); the given "
+                        "frames' PSNR is reported")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--limit", type=positive_int, default=None, help="only the first N captions")
     add_model_options(p)
@@ -34,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     from kinema.models.refiner import refine_frames
     from kinema.pipeline import Pipeline, check_clip
     from kinema.pipeline.reconstruct import reconstruct_clip
+    from kinema.pipeline.inputs import Start
+    from kinema.pipeline.reconstruct import psnr
     from kinema.pipeline.settings import settings_from
 
     # 1. read and check the captions and settings
@@ -43,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
             check_clip(item.caption, settings_from(args))
     except ValueError as e:
         raise UsageError(str(e)) from None
-    if args.rendered and args.rendered_keyframes:
-        raise UsageError("--rendered and --rendered-keyframes exclude each other")
+    if sum(map(bool, (args.rendered, args.rendered_keyframes, args.start))) > 1:
+        raise UsageError("--rendered, --rendered-keyframes and --start exclude each other")
     out = Path(args.out)
 
     # 2. the clip maker: the shapes world itself (the ceiling), its keyframes through the model's cascade
@@ -77,10 +85,22 @@ def run(args: argparse.Namespace) -> int:
         source = f"model {pipe.name} (step {pipe.card.get('step')})" + (
             f", best of {s.candidates} by the verifier (step {pipe.verifier.step})" if s.candidates > 1 else "") + (
             f", {s.refine_passes} refiner passes" if s.refine_passes > 1 else "")
-        clips = out / "clips"
+        clips, given_psnr = out / "clips", []
+        if args.start and not pipe.goes_on:
+            raise UsageError(f"--start needs a model trained to go on from given frames; {pipe.name} was not")
+        native = rendered_clip(args.seed, int(pipe.clip["size"]), float(pipe.clip["fps"]), float(pipe.clip["seconds"]))
 
         def make(i, item):
-            video = pipe.make(item.caption, pipe.resolve(settings_from(args, args.seed + i)))
+            start = None
+            if args.start:
+                given = native(i, item)[0]
+                start = Start(given[:1] if args.start == "image" else given, args.start, "shapes world",
+                              float(pipe.clip["fps"]))
+            video = pipe.make(item.caption, pipe.resolve(settings_from(args, args.seed + i)), start=start)
+            if start is not None:
+                shown = start.native(float(pipe.clip["fps"]), int(pipe.clip["size"]))
+                given_psnr.append(psnr(video.frames[:len(shown)], shown) if video.frames.shape[1:] == shown.shape[1:]
+                                  else float("nan"))
             video.save(clips / f"{i:04d}.mp4")
             return video.frames, video.fps
 
@@ -88,10 +108,16 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(total=len(items), desc="eval", file=sys.stderr, disable=args.json) as bar:
         result = evaluate(items, make, out, bar)
     result["source"] = source
+    if not (args.rendered or args.rendered_keyframes) and args.start:
+        result["given_psnr"] = float(np.nanmean(given_psnr))
     if args.json:
         print(json.dumps(result, indent=1))
     else:
         print(f"{len(items)} captions, clips {source}, {args.size}x{args.size} at {args.fps:g} fps")
         print(format_table(result))
+        if "windows" in result:
+            print(f"2-second windows that follow their caption: {100 * result['windows']:.1f}%")
+        if "given_psnr" in result:
+            print(f"given frames: {result['given_psnr']:.2f} dB PSNR")
         print(f"contact sheet: {out / 'contact_sheet.png'}; per-clip results: {out / 'results.json'}")
     return 0

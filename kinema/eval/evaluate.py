@@ -18,7 +18,7 @@ import numpy as np
 from kinema.world.captions import (HELD_OUT, Description, canonical, paraphrase, parse_canonical, scene_for)
 from kinema.world.shapes import sample_scene
 from kinema.eval.optical_flow import warp_error
-from kinema.world.judge import ATTRIBUTES, Verdict, judge
+from kinema.world.judge import ATTRIBUTES, Verdict, judge_clip
 from kinema.io.checkpoint import atomic_write
 
 BUILTIN_CAPTIONS = Path(__file__).resolve().parent.parent / "world" / "eval_captions.jsonl"
@@ -102,21 +102,25 @@ def evaluate(items: list[EvalItem], make_clip: Callable[[int, EvalItem], tuple[n
              out: Path, progress: Iterable | None = None) -> dict:
     """Judge make_clip(i, item) -> (frames, fps) for every item; write results.json and contact_sheet.png."""
     out.mkdir(parents=True, exist_ok=True)
-    verdicts, warps, rows, records = [], [], [], []
+    verdicts, warps, rows, records, windows = [], [], [], [], []
     for i, item in enumerate(items):
         frames, fps = make_clip(i, item)
-        v = judge(frames, fps, item.description)
+        v, clip_windows = judge_clip(frames, fps, item.description)  # a long clip: window by window
+        windows += [w.all_correct for w in clip_windows]
         verdicts.append(v)
         warps.append(warp_error(frames))
         rows.append((frames, item.caption, v))
         records.append({"index": i, "caption": item.caption, "canonical": canonical(item.description),
-                        "split": item.split, **v.to_dict(), "warp_error": warps[-1]})
+                        "split": item.split, **v.to_dict(), "warp_error": warps[-1],
+                        **({"windows": [w.all_correct for w in clip_windows]} if clip_windows else {})})
         if progress is not None:
             progress.update(1)
     splits = sorted({it.split for it in items})
     result = {"n": len(items), "overall": accuracy(verdicts),
               "splits": {s: accuracy([v for v, it in zip(verdicts, items) if it.split == s]) for s in splits},
               "two_objects": accuracy([v for v, it in zip(verdicts, items) if len(it.description.objects) == 2])}
+    if windows:  # long clips: the share of their 2-second windows that follow the caption
+        result["windows"] = float(np.mean(windows))
     # temporal consistency: the optical-flow warping error (kinema.eval.optical_flow), mean per split
     result["warp_error"] = {"overall": float(np.mean(warps)),
                             **{s: float(np.mean([w for w, it in zip(warps, items) if it.split == s])) for s in splits}}

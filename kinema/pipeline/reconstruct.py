@@ -76,5 +76,10 @@ def reconstruct_file(src: str | Path, dst: str | Path, autoencoder: str | Path |
             "latent": (zshape[0], latent_t) + zshape[2:], "seconds": time.perf_counter() - t0}
 
 
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR of uint8 frames a against b, in dB."""
+    return psnr_from_mse(float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean()))
+
+
 def psnr_from_mse(mse: float, peak: float = 255.0) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(peak * peak / mse)

@@ -185,3 +185,18 @@ def long_motion(o: ObjectDescription, window: np.ndarray, whole: np.ndarray, fps
     # a bounce's lowest frame may fall up to one frame's travel short of the floor contact between frames
     at_floor = all(y[i] >= floor - max(abs(y[i] - y[i - 1]), abs(y[i + 1] - y[i])) for i in lows)
     return at_floor and all(b >= a - 0.02 for a, b in zip(peaks, peaks[1:]))
+
+
+def judge_clip(frames: np.ndarray, fps: float, description: Description) -> tuple[Verdict, list[Verdict]]:
+    """A clip's verdict and, for a clip of two windows or more, its windows' (judge_long): then each attribute
+    holds for the clip only when it holds in every window."""
+    n = max(int(round(JUDGED_SECONDS * fps)), 1)
+    if len(frames) < 2 * n:
+        return judge(frames, fps, description), []
+    windows = judge_long(frames, fps, description)
+    objects = [ObjectVerdict(*(all(getattr(w.objects[k], a) for w in windows)
+                               for a in ("colour", "shape", "motion", "consistency")),
+                             min(w.objects[k].presence for w in windows),
+                             float(np.mean([w.objects[k].fill for w in windows])), [])
+               for k in range(len(description.objects))]
+    return Verdict(all(w.background for w in windows), objects), windows
