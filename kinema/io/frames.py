@@ -19,4 +19,4 @@ def to_model_space(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 def to_frames(x: torch.Tensor) -> np.ndarray:
     """float (B, 3, T, H, W) in [-1, 1] -> uint8 frames (B, T, H, W, 3)."""
-    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 4, 1).numpy()
+    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 4, 1).cpu().numpy()
