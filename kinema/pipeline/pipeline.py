@@ -277,7 +277,7 @@ class Pipeline:
         made = windows = 0
         while made < ends[-1]:
             prompt = parts[min(int(np.searchsorted(ends, made, side="right")), len(parts) - 1)][0]
-            stage = f"window {windows + 1}" if ends[-1] > len(frames) else "keyframes"
+            stage = f"window {windows + 1}"
             if context is None:  # from text alone: the candidates, and the verifier's choice among them
                 keyframes, scores = self.keyframes(prompt, window, callback, progress, None, generator, stage)
                 new = keyframes[0 if scores is None else int(np.argmax(scores))]
@@ -290,7 +290,7 @@ class Pipeline:
                     new = np.concatenate([pictures, new[1:]])
             frames.append(new)
             made += len(new)
-            context = np.concatenate(frames)[-CONTEXT_FRAMES:]
+            context = last_frames(frames, CONTEXT_FRAMES)
             windows += 1
         self.timings["windows"] = windows
         keyframes = np.concatenate(frames)[:kept + int(ends[-1])]
@@ -393,6 +393,15 @@ class Pipeline:
         clips = np.stack([resample(k, fps, v_fps, n, size) for k in keyframes])
         x = to_model_space(clips[:, :self.verifier.config.max_frames]).to(device)
         return self.verifier(x, cond.index(slice(0, 1)).repeat(len(x)).to(device)).float().cpu().numpy()
+
+
+def last_frames(pieces: list[np.ndarray], n: int) -> np.ndarray:
+    """The last n frames of a clip kept as pieces (T_i, H, W, 3), copying only the pieces they lie in."""
+    k, have = len(pieces), 0
+    while k > 0 and have < n:
+        k -= 1
+        have += len(pieces[k])
+    return np.concatenate(pieces[k:])[-n:]
 
 
 def verifier_clip(verifier: torch.nn.Module) -> dict:
