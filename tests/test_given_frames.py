@@ -163,3 +163,21 @@ def test_eval_judges_long_and_started_clips_window_by_window(going_on_model, tmp
     assert 0 <= long["windows"] <= 1 and all(len(c["windows"]) == 2 for c in long["clips"])
     assert main(base + ["--out", str(tmp_path / "image"), "--start", "image"]) == 0
     assert main(base + ["--out", str(tmp_path / "clip"), "--start", "clip", "--rendered"]) == 2  # one or the other
+
+
+def test_first_and_last_pictures(going_on_model, tmp_path, capsys):
+    pipe = Pipeline.load(going_on_model)
+    rng = np.random.default_rng(4)
+    first, last = (rng.integers(0, 255, (32, 32, 3), dtype=np.uint8) for _ in range(2))
+    s = pipe.resolve(ClipSettings(seed=1, steps=2, size=32, fps=4))
+    video = pipe.make(PROMPT, s, start=Start(first[None], "image"), end=last)
+    assert len(video.frames) == 8 and np.array_equal(video.frames[0], first) and np.array_equal(video.frames[-1], last)
+    with pytest.raises(ValueError, match="last picture"):
+        pipe.make(PROMPT, pipe.resolve(ClipSettings(seed=1, steps=2, size=32, fps=4, seconds=4)), end=last)
+    from PIL import Image
+
+    Image.fromarray(last).save(tmp_path / "last.png")
+    write_video(np.zeros((4, 16, 16, 3), np.uint8), tmp_path / "clip.mp4", 8)
+    assert main(["generate", PROMPT, "--last-image", str(tmp_path / "last.png"), "--extend", str(tmp_path / "clip.mp4"),
+                 "-o", str(tmp_path / "o.mp4"), "--model", str(going_on_model)]) == 2
+    assert "--last-image goes with" in capsys.readouterr().err and not (tmp_path / "o.mp4").exists()

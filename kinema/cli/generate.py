@@ -20,6 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompts", help="batch mode: a text file with one prompt per line")
     p.add_argument("--out-dir", help="batch mode: folder for 0000.mp4, 0001.mp4, ... and index.jsonl")
     p.add_argument("--image", metavar="IMG", help="a picture the clip starts from: its frame 0 (image to video)")
+    p.add_argument("--last-image", metavar="IMG", help="a picture the clip ends on (alone, or with --image: first and "
+                   "last frame; within the model's own length)")
     p.add_argument("--extend", metavar="CLIP", help="a video the clip goes on from: the output is CLIP's frames, then "
                    "--seconds more")
     p.add_argument("--storyboard", metavar="FILE", help='a JSON list of {"prompt": ..., "seconds": ...}: one clip '
@@ -61,7 +63,7 @@ def progress_bars(desc: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from kinema.io.video import check_folder, check_output
+    from kinema.io.video import check_folder, check_output, read_image
     from kinema.pipeline import Pipeline, check_clip
     from kinema.pipeline.inputs import read_start, read_storyboard
     from kinema.pipeline.settings import settings_from
@@ -84,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
                              "(or a --storyboard FILE instead)")
         jobs = [(0, args.prompt)]
         outputs = [Path(args.output or "kinema.mp4")]
-    if batch and (args.image or args.extend or args.storyboard):
-        raise UsageError("--image, --extend and --storyboard make one clip: not with --prompts")
+    if batch and (args.image or args.extend or args.storyboard or args.last_image):
+        raise UsageError("--image, --last-image, --extend and --storyboard make one clip: not with --prompts")
     try:
         settings = [settings_from(args, args.seed + k) for k in range(len(jobs))]
         parts = None
@@ -95,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
         for (_, prompt), s in zip(jobs, settings):
             check_clip(prompt, s)
         start = read_start(args.image, args.extend)
+        end = None if args.last_image is None else read_image(args.last_image)[0]
+        if end is not None and (args.extend or args.storyboard):
+            raise ValueError("--last-image goes with a prompt (and --image), not with --extend or --storyboard")
         if batch:
             check_folder(out_dir)
         for out in outputs:
@@ -111,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
           file=sys.stderr)
     try:
         settings = [pipe.resolve(s) for s in settings]
-        if (start is not None or parts is not None) and not pipe.goes_on:
+        if (start is not None or parts is not None or end is not None) and not pipe.goes_on:
             raise ValueError(f"the model {pipe.name} was not trained to go on from given frames (kinema train "
                              f"--condition): it makes clips of up to {float(pipe.clip['seconds']):g} s from text alone")
     except ValueError as e:
@@ -120,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
     records = []
     for k, ((line, prompt), s, out) in enumerate(zip(jobs, settings, outputs)):
-        video = pipe.make(prompt, s, progress=progress_bars(f"clip {k + 1}/{len(jobs)}"), start=start, parts=parts)
+        video = pipe.make(prompt, s, progress=progress_bars(f"clip {k + 1}/{len(jobs)}"), start=start, parts=parts,
+                          end=end)
         video.save(out)
         records.append({"index": k, "line": line, "file": out.name, **video.metadata})
         print(f"wrote {out} ({len(video.frames)} frames, {video.frames.shape[2]}x{video.frames.shape[1]}, "

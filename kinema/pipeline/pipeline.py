@@ -225,13 +225,20 @@ class Pipeline:
     @torch.no_grad()
     def make(self, prompt: str, s: ClipSettings, callback: Callable[[int, int], None] | None = None,
              progress: Callable[[str, int, int], None] | None = None, start: Start | None = None,
-             parts: list[tuple[str, float]] | None = None) -> Video:
+             parts: list[tuple[str, float]] | None = None, end: np.ndarray | None = None) -> Video:
         """One clip from checked settings that `resolve` has completed. `callback(k, n)` after each denoising
         step; `progress(stage, k, n)` through every stage ("keyframes", "interpolate", "upscale"). `start`:
         pictures the clip starts from (a Start: one picture, or a clip to go on from, then in the output);
-        `parts`: a storyboard, [(prompt, seconds)], told one after the other in one clip (`prompt` then names it)."""
+        `parts`: a storyboard, [(prompt, seconds)], told one after the other in one clip (`prompt` then names it).
+        `end`: a picture (H, W, 3) the clip ends on (first and last frame: with a picture `start`, within one window)."""
         scores = None
-        if self.rolls(s, start, parts):
+        if end is not None:
+            if not self.goes_on or parts is not None or (start is not None and start.kind != "image") \
+                    or s.seconds > float(self.clip["seconds"]):
+                raise ValueError(f"a last picture needs a model trained to go on from given frames, a clip of at most "
+                                 f"{float(self.clip['seconds']):g} s, and no storyboard or clip to extend")
+            keyframes, s_out = self.first_and_last(prompt, s, callback, progress, start, end)
+        elif self.rolls(s, start, parts):
             if not self.goes_on:  # (asked to start from pictures or to tell a storyboard)
                 raise ValueError(f"the model in {self.source} was not trained to go on from given frames "
                                  f"(kinema train --condition): it makes clips of {float(self.clip['seconds']):g} s "
@@ -254,6 +261,8 @@ class Pipeline:
             meta["start"] = {"kind": start.kind, "source": start.source, "frames": len(start.frames)}
         if parts is not None:
             meta["storyboard"] = [{"prompt": p, "seconds": sec} for p, sec in parts]
+        if end is not None:
+            meta["end"] = "a picture"
         return Video(frames, s.fps, meta)
 
     @torch.no_grad()
@@ -296,6 +305,24 @@ class Pipeline:
         keyframes = np.concatenate(frames)[:kept + int(ends[-1])]
         return keyframes, replace(s, seconds=len(keyframes) / native_fps)
 
+    @torch.no_grad()
+    def first_and_last(self, prompt: str, s: ClipSettings, callback, progress, start: Start | None,
+                       end: np.ndarray) -> tuple[np.ndarray, ClipSettings]:
+        """One window that ends on the picture `end` (and starts from `start`'s picture, if given): its last latent
+        frame is the picture held for a group of 4 frames, given; the clip's last frame is the picture itself."""
+        native_fps, native_size = float(self.clip["fps"]), int(self.clip["size"])
+        last = Start(end[None], "image").native(native_fps, native_size)
+        given_end = self.start_latents(np.repeat(last, CONTEXT_FRAMES, axis=0))[:, :, 1:2]  # a group of 4 pictures
+        first = None if start is None else start.native(native_fps, native_size)
+        keyframes, _ = self.keyframes(prompt, replace(s, candidates=1), callback, progress,
+                                      None if first is None else self.start_latents(first),
+                                      torch.Generator().manual_seed(s.seed), given_end=given_end)
+        frames = keyframes[0][:max(round(s.seconds * native_fps), 2)].copy()
+        frames[-1] = last[0]  # the clip ends on the picture itself, not the decoder's drawing of it
+        if first is not None:
+            frames[0] = first[0]
+        return frames, s
+
     def start_latents(self, pictures: np.ndarray) -> torch.Tensor:
         """uint8 pictures (k, H, W, 3) at the native size -> the latent they begin a clip with, (1, C, Tk, h, w):
         the causal autoencoder encodes frame 0 alone and each later 4 together, so a picture and a clip's
@@ -306,14 +333,15 @@ class Pipeline:
     @torch.no_grad()
     def keyframes(self, prompt: str, s: ClipSettings, callback: Callable[[int, int], None] | None = None,
                   progress: Callable[[str, int, int], None] | None = None, given: torch.Tensor | None = None,
-                  generator: torch.Generator | None = None,
-                  stage: str = "keyframes") -> tuple[np.ndarray, np.ndarray | None]:
+                  generator: torch.Generator | None = None, stage: str = "keyframes",
+                  given_end: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """The candidates' keyframes (N, T, H, W, 3) uint8 at the native size and frame rate, and the verifier's
         scores (N,) of them against the prompt (None for one candidate), for resolved settings `s`.
 
         `given`: latent frames the window starts with (1, C, Tk, h, w), kept as they are (a picture, the end of
         the clip so far: see `rolling`); the keyframes are then every frame the window's latents decode to,
-        the given ones first. `generator`: the noise source to draw from (a new one from s.seed if None)."""
+        the given ones first. `given_end`: a latent frame the window ends with (1, C, 1, h, w: a last picture).
+        `generator`: the noise source to draw from (a new one from s.seed if None)."""
         device = next(self.denoiser.parameters()).device
         timings = {}
 
@@ -337,11 +365,16 @@ class Pipeline:
             generator = torch.Generator().manual_seed(s.seed)
         noise = torch.randn(shape, generator=generator).to(device)
         known = x_known = None
-        if given is not None:  # the first Tk latent frames are given: 0 noise for them, kept by the velocity
+        if given is not None or given_end is not None:  # given latent frames: 0 noise, kept by the velocity
             known = torch.zeros(n, shape[2], dtype=torch.bool, device=device)
-            known[:, :given.shape[2]] = True
             x_known = torch.zeros(shape, device=device)
-            x_known[:, :, :given.shape[2]] = given.to(device)
+            if given is not None:
+                known[:, :given.shape[2]] = True
+                x_known[:, :, :given.shape[2]] = given.to(device)
+            if given_end is not None:
+                last = min(t, shape[2]) - 1 if self.autoencoder is not None else shape[2] - 1
+                known[:, last] = True
+                x_known[:, :, last:last + 1] = given_end.to(device)
             noise = torch.where(known[:, None, :, None, None], x_known, noise)
 
         # 3. integrate the guided flow from noise (t = 1) to a clip (t = 0)
