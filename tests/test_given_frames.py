@@ -181,3 +181,6 @@ def test_first_and_last_pictures(going_on_model, tmp_path, capsys):
     assert main(["generate", PROMPT, "--last-image", str(tmp_path / "last.png"), "--extend", str(tmp_path / "clip.mp4"),
                  "-o", str(tmp_path / "o.mp4"), "--model", str(going_on_model)]) == 2
     assert "--last-image goes with" in capsys.readouterr().err and not (tmp_path / "o.mp4").exists()
+    assert main(["generate", PROMPT, "--last-image", str(tmp_path / "last.png"), "--seconds", "4", "-o",
+                 str(tmp_path / "o.mp4"), "--model", str(going_on_model)]) == 2  # past the model's own length
+    assert "ends a clip of at most 2 s" in capsys.readouterr().err and not (tmp_path / "o.mp4").exists()

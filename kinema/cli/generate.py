@@ -119,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
         if (start is not None or parts is not None or end is not None) and not pipe.goes_on:
             raise ValueError(f"the model {pipe.name} was not trained to go on from given frames (kinema train "
                              f"--condition): it makes clips of up to {float(pipe.clip['seconds']):g} s from text alone")
+        if end is not None and settings[0].seconds > float(pipe.clip["seconds"]):
+            raise ValueError(f"--last-image ends a clip of at most {float(pipe.clip['seconds']):g} s (the model's own "
+                             f"length), not {settings[0].seconds:g} s")
     except ValueError as e:
         raise UsageError(str(e)) from None
     if batch:
