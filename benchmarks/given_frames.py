@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from kinema.eval.evaluate import load_captions  # noqa: E402
 from kinema.pipeline import ClipSettings, Pipeline  # noqa: E402
 from kinema.pipeline.inputs import Start  # noqa: E402
+from kinema.pipeline.reconstruct import psnr  # noqa: E402
 from kinema.world.captions import parse_canonical, scene_for  # noqa: E402
 from kinema.world.judge import judge, judge_long  # noqa: E402
 from kinema.world.shapes import render  # noqa: E402
@@ -40,11 +41,6 @@ pipe = Pipeline.load(sys.argv[1] or None)
 video = pipe("a red circle moving right on a black background", ClipSettings(seed=1, seconds=float(sys.argv[2])))
 print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, len(video.frames))
 """
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
-    return float("inf") if mse == 0 else 10 * np.log10(255 ** 2 / mse)
 
 
 def main() -> None:

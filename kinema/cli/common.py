@@ -95,15 +95,19 @@ def check_cooldown(args: argparse.Namespace) -> None:
 def check_video_to_mp4(command: str, source: str, output: str) -> None:
     """The checks every video-file-in, mp4-out command makes before any work (reconstruct,
     interpolate, upscale): UsageError for a non-mp4 output, a missing input, an output that would
-    overwrite the input, or an output folder that does not exist."""
+    overwrite the input, or one kinema.io.video.check_output refuses (a folder, a missing folder...)."""
+    from kinema.io.video import check_output
+
     if Path(output).suffix.lower() != ".mp4":
         raise UsageError(f"{command} writes .mp4, got {output}")
     if not Path(source).is_file():
         raise UsageError(f"no video at {source}")
     if Path(source).resolve() == Path(output).resolve():
         raise UsageError("the output would overwrite the input")
-    if not Path(output).resolve().parent.is_dir():
-        raise UsageError(f"output folder {Path(output).parent} does not exist")
+    try:
+        check_output(output)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def add_video_options(p: argparse.ArgumentParser, kind: str) -> None:

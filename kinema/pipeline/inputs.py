@@ -32,11 +32,6 @@ class Start:
         n = 1 if self.kind == "image" else max(round(len(self.frames) * fps / self.fps), 1)
         return resample_clip(self.frames, self.fps, fps, n, size)
 
-    @property
-    def seconds(self) -> float:
-        """How long the start lasts in the output (a picture is frame 0 of the new part)."""
-        return 0.0 if self.kind == "image" else len(self.frames) / self.fps
-
 
 def read_start(image: str | Path | np.ndarray | None = None, extend: str | Path | None = None) -> Start | None:
     """The Start of a picture (a file, or uint8 (H, W, 3) pixels) or of a video file to extend; None for neither."""

@@ -293,10 +293,10 @@ class Pipeline:
             else:
                 keyframes, _ = self.keyframes(prompt, replace(window, candidates=1), callback, progress,
                                               self.start_latents(context), generator, stage)
-                picture_first = start is not None and start.kind == "image" and windows == 0
-                new = keyframes[0] if picture_first else keyframes[0][len(context):]
-                if picture_first:  # frame 0 is the picture itself, not the decoder's drawing of it
-                    new = np.concatenate([pictures, new[1:]])
+                if start is not None and start.kind == "image" and windows == 0:  # the picture is frame 0 itself,
+                    new = np.concatenate([pictures, keyframes[0][1:]])  # not the decoder's drawing of it
+                else:
+                    new = keyframes[0][len(context):]
             frames.append(new)
             made += len(new)
             context = last_frames(frames, CONTEXT_FRAMES)
