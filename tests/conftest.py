@@ -5,6 +5,9 @@ import pytest
 import torch
 
 from kinema.data.dataset import ShapesDataset
+from kinema.data.latents import LatentDataset, cache_latents
+from kinema.models.autoencoder import AE_PRESETS
+from kinema.train.autoencoder import AutoencoderTrainConfig, train_autoencoder
 from kinema.models.denoiser import preset
 from kinema.diffusion.rectified_flow import FlowConfig
 from kinema.text.encoder import load_text_encoder
@@ -40,3 +43,17 @@ def tiny_model(tmp_path_factory, text_encoder):
     train(run, tiny_dataset(), preset("tiny"), FlowConfig(), tiny_train_config(), text_encoder=text_encoder,
           progress=False)
     return run
+
+
+@pytest.fixture(scope="session")
+def going_on_model(tmp_path_factory, text_encoder):
+    """A tiny latent model folder (32x32 at 4 fps: 3 latent frames) whose denoiser trained with given frames."""
+    tmp = tmp_path_factory.mktemp("going-on")
+    ae_cfg = AutoencoderTrainConfig(steps=2, batch=2, frames=5, size=32, warmup=1, checkpoint_every=100, log_every=1)
+    train_autoencoder(tmp / "ae", ShapesDataset(0, 32, 8, 5 / 8), AE_PRESETS["tiny"], ae_cfg, progress=False)
+    clip = {"size": 32, "fps": 4, "seconds": 2.0}
+    cache = cache_latents(ShapesDataset(1, 32, 4, 2.0, late=0.5), tmp / "ae", tmp / "cache", 6, clip, text_encoder,
+                          shard_size=6, batch=3, progress=False)
+    train(tmp / "run", LatentDataset(cache), preset("tiny-latent", in_channels=4), FlowConfig(),
+          tiny_train_config(steps=2, clip=clip, condition=0.5), text_encoder=text_encoder, progress=False)
+    return tmp / "run"

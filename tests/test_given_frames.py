@@ -8,19 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import tiny_train_config
 from kinema.cli.main import main
 from kinema.data.dataset import ShapesDataset
 from kinema.data.latents import LatentDataset, cache_latents
 from kinema.diffusion.rectified_flow import FlowConfig, flow_loss
 from kinema.diffusion.samplers import euler, guided_velocity, time_grid
 from kinema.io.video import read_metadata, read_video, write_video
-from kinema.models.autoencoder import AE_PRESETS
 from kinema.models.denoiser import VideoDiT, preset
 from kinema.pipeline import ClipSettings, Pipeline
 from kinema.pipeline.inputs import Start
-from kinema.train.autoencoder import AutoencoderTrainConfig, train_autoencoder
-from kinema.train.denoiser import given_frames, train
+from kinema.train.denoiser import given_frames
 
 PROMPT = "a red circle moving right on a black background"
 
@@ -76,20 +73,32 @@ def test_the_loss_ignores_given_frames_and_the_training_mix_gives_some(text_enco
     assert 0.3 < masks.any(-1).float().mean() < 0.7  # about half the clips are given frames
     assert not masks.all(-1).any()  # never every frame
     assert given_frames(8, 5, 0.0, g).sum() == 0
+    going_on = torch.tensor([True, False] * 4)
+    masks = torch.stack([given_frames(8, 5, 0.0, g, going_on) for _ in range(50)])
+    assert set(masks[:, ::2].sum(-1).flatten().tolist()) == {2, 3}  # late clips: always their first 2 or 3 frames
+    assert masks[:, ::2, 0].all() and masks[:, 1::2].sum() == 0
 
 
-@pytest.fixture(scope="module")
-def going_on_model(tmp_path_factory, text_encoder):
-    """A tiny latent model folder (32x32 at 4 fps: 3 latent frames) whose denoiser trained with given frames."""
-    tmp = tmp_path_factory.mktemp("going-on")
-    ae_cfg = AutoencoderTrainConfig(steps=2, batch=2, frames=5, size=32, warmup=1, checkpoint_every=100, log_every=1)
-    train_autoencoder(tmp / "ae", ShapesDataset(0, 32, 8, 5 / 8), AE_PRESETS["tiny"], ae_cfg, progress=False)
-    clip = {"size": 32, "fps": 4, "seconds": 2.0}
-    cache = cache_latents(ShapesDataset(1, 32, 4, 2.0), tmp / "ae", tmp / "cache", 6, clip, text_encoder,
-                          shard_size=6, batch=3, progress=False)
-    train(tmp / "run", LatentDataset(cache), preset("tiny-latent", in_channels=4), FlowConfig(),
-          tiny_train_config(steps=2, clip=clip, condition=0.5), text_encoder=text_encoder, progress=False)
-    return tmp / "run"
+def test_late_clips_show_the_same_scene_later_in_its_long_clip():
+    plain, late = ShapesDataset(5, 32, 4, 2.0), ShapesDataset(5, 32, 4, 2.0, late=0.5, late_until=30.0)
+    starts = [late.start(i) for i in range(40)]
+    assert 0.2 < np.mean([s > 0 for s in starts]) < 0.8 and all(s == 0 or 2.0 <= s <= 30.0 for s in starts)
+    for i in range(6):  # the scene and caption are the plain dataset's; only when the clip starts differs
+        assert late.scene_and_caption(i) == plain.scene_and_caption(i)
+        same = np.array_equal(late[i][0], plain[i][0])
+        moving = late.scene(i).objects[0].motion != "still" or len(late.scene(i).objects) > 1
+        assert same == (starts[i] == 0) or not moving
+
+
+def test_a_cache_of_late_clips_says_which_go_on(tmp_path, text_encoder, going_on_model):
+    from shutil import copyfile
+
+    for name in ("autoencoder.safetensors", "autoencoder.json"):
+        copyfile(going_on_model / name, tmp_path / name)
+    data = ShapesDataset(1, 32, 4, 2.0, late=0.5)
+    cache = cache_latents(data, tmp_path, tmp_path / "cache", 6, {"size": 32, "fps": 4, "seconds": 2.0},
+                          text_encoder, shard_size=6, batch=3, progress=False)
+    assert LatentDataset(cache).going_on(0, 6).tolist() == [data.start(i) > 0 for i in range(6)]
 
 
 def test_rolling_matches_one_shot_where_they_agree_and_windows_depend_only_on_their_context(going_on_model):
@@ -180,7 +189,7 @@ def test_first_and_last_pictures(going_on_model, tmp_path, capsys):
     write_video(np.zeros((4, 16, 16, 3), np.uint8), tmp_path / "clip.mp4", 8)
     assert main(["generate", PROMPT, "--last-image", str(tmp_path / "last.png"), "--extend", str(tmp_path / "clip.mp4"),
                  "-o", str(tmp_path / "o.mp4"), "--model", str(going_on_model)]) == 2
-    assert "--last-image goes with" in capsys.readouterr().err and not (tmp_path / "o.mp4").exists()
+    assert "a last picture goes with" in capsys.readouterr().err and not (tmp_path / "o.mp4").exists()
     assert main(["generate", PROMPT, "--last-image", str(tmp_path / "last.png"), "--seconds", "4", "-o",
                  str(tmp_path / "o.mp4"), "--model", str(going_on_model)]) == 2  # past the model's own length
     assert "ends a clip of at most 2 s" in capsys.readouterr().err and not (tmp_path / "o.mp4").exists()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kinema.cli.common import UsageError, clip_bound, positive_int
+from kinema.cli.common import UsageError, clip_bound, fraction, positive_int
 
 NAME, HELP = "cache-latents", "encode a dataset's clips to latents with their text embeddings"
 
@@ -18,6 +18,11 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--fps", type=clip_bound("fps"), default=8.0)
     c.add_argument("--seconds", type=clip_bound("seconds"), default=2.0)
     c.add_argument("--seed", type=clip_bound("seed"), default=0)
+    c.add_argument("--late", type=fraction, default=0.0, metavar="P",
+                   help="share of shapes-world clips rendered from later in a long clip (walls, landings), "
+                        "trained only as going on from their first frames")
+    c.add_argument("--late-until", type=clip_bound("seconds"), default=30.0, metavar="S",
+                   help="latest start of a --late clip, in seconds")
     c.add_argument("--no-progress", action="store_true")
 
 
@@ -31,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     if args.data == "shapes":
         from kinema.data.dataset import ShapesDataset
 
-        dataset, count = ShapesDataset(args.seed, args.size, args.fps, args.seconds), args.clips
+        dataset, count = ShapesDataset(args.seed, args.size, args.fps, args.seconds, late=args.late,
+                                       late_until=args.late_until), args.clips
     else:
         from kinema.data.dataset import VideoFolderDataset
 

@@ -5,7 +5,10 @@ A dataset here is indexable: `ds[i] -> (frames, caption)` with frames uint8 (T, 
 pure function of its seed and step, and resuming at a step reproduces the same batches.
 
 - `ShapesDataset`: the shapes world, rendered on the fly; item i is the scene drawn from the seed
-  sequence (seed, i), so it is deterministic and effectively endless.
+  sequence (seed, i), so it is deterministic and effectively endless. With `late`, that share of the
+  clips is rendered from a later time of a long clip (objects reflected off walls, landed, bouncing
+  lower): such a clip is only trained as going on from its first frames (`going_on`), since its caption
+  names the motion the clip started with.
 - `VideoFolderDataset`: a folder of video files, each with a caption in a `.txt` file of the same
   name, resampled to the training size, frame rate and length.
 """
@@ -25,8 +28,12 @@ ENDLESS = 2**62
 
 
 class ShapesDataset:
-    def __init__(self, seed: int = 0, size: int = 64, fps: float = 8, seconds: float = 2.0, p_two: float = 0.5):
+    def __init__(self, seed: int = 0, size: int = 64, fps: float = 8, seconds: float = 2.0, p_two: float = 0.5,
+                 late: float = 0.0, late_until: float = 30.0):
+        if not 0.0 <= late <= 1.0:
+            raise ValueError(f"late must be a share in [0, 1], got {late}")
         self.seed, self.size, self.fps, self.seconds, self.p_two = seed, size, fps, seconds, p_two
+        self.late, self.late_until = late, late_until
 
     def __len__(self) -> int:
         return ENDLESS
@@ -36,9 +43,17 @@ class ShapesDataset:
         scene = sample_scene(rng, self.p_two)
         return scene, training_caption(scene, rng)
 
+    def start(self, i: int) -> float:
+        """When item i starts in its scene's long clip, in seconds: 0, or for a `late` share of the items a
+        time drawn uniformly from (seconds, late_until) (its own draw: `late` leaves the scenes as they are)."""
+        rng = np.random.default_rng([self.seed, i, 11])
+        if self.late == 0 or rng.random() >= self.late:
+            return 0.0
+        return float(rng.uniform(self.seconds, self.late_until))
+
     def __getitem__(self, i: int) -> tuple[np.ndarray, str]:
         scene, caption = self.scene_and_caption(i)
-        return render(scene, self.size, self.fps, self.seconds), caption
+        return render(scene, self.size, self.fps, self.seconds, self.start(i)), caption
 
     def scene(self, i: int) -> Scene:
         """The scene of item i (modulo the length)."""

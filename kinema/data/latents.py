@@ -72,8 +72,11 @@ def cache_latents(dataset, autoencoder_dir: str | Path, out: str | Path, count: 
 
 
 def _scene_record(dataset, i: int) -> dict:
-    """{"scene": ...} for item i of a shapes-world dataset, {} for footage (whose caption is all there is)."""
-    return {"scene": dataset.scene_and_caption(i)[0].to_dict()} if hasattr(dataset, "scene_and_caption") else {}
+    """{"scene": ..., "start": seconds} for item i of a shapes-world dataset, {} for footage (whose caption is all
+    there is)."""
+    if not hasattr(dataset, "scene_and_caption"):
+        return {}
+    return {"scene": dataset.scene_and_caption(i)[0].to_dict(), "start": dataset.start(i)}
 
 
 def _write_lines(path: Path, lines: list[dict]) -> None:
@@ -95,11 +98,15 @@ def _add_scenes(dataset, path: Path) -> None:
     _write_lines(path, lines)
 
 
+def _cache_lines(folder: str | Path) -> list[dict]:
+    shards = sorted(Path(folder).glob("shard-*.safetensors"))
+    return [json.loads(line) for p in shards for line in p.with_suffix(".jsonl").read_text().splitlines()]
+
+
 def cache_scenes(folder: str | Path) -> list[Scene] | None:
     """The shapes-world scene of each item of a cache folder, in order; None where any item records none
     (footage, or a cache written before scenes were recorded)."""
-    shards = sorted(Path(folder).glob("shard-*.safetensors"))
-    lines = [json.loads(line) for p in shards for line in p.with_suffix(".jsonl").read_text().splitlines()]
+    lines = _cache_lines(folder)
     if not all("scene" in line for line in lines):
         return None
     return [Scene.from_dict(line["scene"]) for line in lines]
@@ -127,6 +134,8 @@ class LatentDataset:
         self.scenes = cache_scenes(self.folder)
         if self.scenes is not None and len(self.scenes) != len(self.latent):
             self.scenes = None
+        starts = [line.get("start", 0.0) for line in _cache_lines(self.folder)]
+        self.late = torch.tensor(starts) > 0 if len(starts) == len(self.latent) else torch.zeros(len(self.latent), dtype=torch.bool)
         if recaption > 0:
             if text_encoder is None:
                 raise ValueError("recaption needs a text encoder")
@@ -141,6 +150,11 @@ class LatentDataset:
     def scene(self, i: int) -> Scene | None:
         """The shapes-world scene of item i (modulo the length), None where the cache records none."""
         return self.scenes[i % len(self)] if self.scenes is not None else None
+
+    def going_on(self, first: int, n: int) -> torch.Tensor:
+        """(n,) bool: which items of `batch(first, n)` start late in a long clip (ShapesDataset's `late`) and so
+        are trained only as going on from their first frames."""
+        return self.late[torch.arange(first, first + n) % len(self)]
 
     def batch(self, first: int, n: int) -> tuple[torch.Tensor, TextEmbedding]:
         idx = torch.arange(first, first + n) % len(self)

@@ -62,14 +62,19 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
 # Checkpoints
 # ---------------------------------------------------------------------------------------------
 
-def given_frames(batch: int, frames: int, share: float, generator: torch.Generator) -> torch.Tensor:
+def given_frames(batch: int, frames: int, share: float, generator: torch.Generator,
+                 going_on: torch.Tensor | None = None) -> torch.Tensor:
     """Which frames of each clip are given clean, (batch, frames) bool: with chance `share` a clip gets one of
     its first frame (image to video), its first 2 or 3 frames (going on from a clip: a latent frame holds 4
     pictures), or its first and last frames; at least one frame is always left to make. Training on them
-    teaches the denoiser every way a clip can start (kinema.diffusion.samplers.guided_velocity's `known`)."""
+    teaches the denoiser every way a clip can start (kinema.diffusion.samplers.guided_velocity's `known`).
+    going_on: (batch,) bool, clips that always get their first 2 or 3 frames (a window late in a long clip)."""
     device = generator.device
     given = torch.rand(batch, generator=generator, device=device) < share
     kind = torch.randint(0, 4, (batch,), generator=generator, device=device)
+    if going_on is not None:
+        going_on = going_on.to(device)
+        given, kind = given | going_on, kind.where(~going_on, 1 + kind % 2)
     first = torch.tensor([1, 2, 3, 1], device=device)[kind].clamp(max=frames - 1)[:, None]
     idx = torch.arange(frames, device=device)[None]
     known = (idx < first) | ((kind[:, None] == 3) & (idx == frames - 1) & (idx > 0))
@@ -137,7 +142,9 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
         keep = torch.rand(len(text), generator=gen, device=device) >= cfg.caption_dropout
         lr = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.cooldown)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            known = given_frames(len(x0), x0.shape[2], cfg.condition, gen) if cfg.condition else None
+            going_on = dataset.going_on(first, cfg.batch) if latent else None
+            known = (given_frames(len(x0), x0.shape[2], cfg.condition, gen, going_on)
+                     if cfg.condition or (going_on is not None and going_on.any()) else None)
             loss = flow_loss(ddp_model, x0, text.where(keep, null.to(device)), flow_cfg, gen, known)
         due = step_and_log(model, ema, opt, loss, step, lr, cfg, log, bar, {"loss": ".4f"})
         done = step + 1
