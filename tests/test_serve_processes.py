@@ -11,6 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kinema.io.video import read_metadata, read_video
@@ -65,6 +66,13 @@ class Server:
         self.log.close()
 
 
+def launch(playwright):
+    """Debian's chromium, headless, offline, allowed to autoplay."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"])
+
+
 def wait_for(predicate, timeout: float, what: str, poll: float = 0.1):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -113,9 +121,7 @@ def test_browser_submits_a_prompt_and_plays_the_clip(tiny_model, tmp_path):
     shots.mkdir(exist_ok=True)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"])
+            browser = launch(p)
             page = browser.new_page(viewport={"width": 1100, "height": 800})
             page.goto(server.url + "/")
             page.fill("#prompt", PROMPT)
@@ -141,3 +147,106 @@ def test_browser_submits_a_prompt_and_plays_the_clip(tiny_model, tmp_path):
     finally:
         server.stop()
     assert (shots / "serve-page.png").stat().st_size > 10_000
+
+
+def wait_done(server: Server, job_id: str) -> dict:
+    job = wait_for(lambda: (lambda j: j if j["state"] in ("done", "failed", "cancelled") else None)(
+        call(f"{server.url}/api/jobs/{job_id}")), 120, f"job {job_id} finished")
+    assert job["state"] == "done", job
+    return job
+
+
+def shapes_picture(path: Path) -> Path:
+    """Frame 0 of a rendered shapes-world scene, 32x32, as a PNG file."""
+    from PIL import Image
+
+    from kinema.data.dataset import ShapesDataset
+
+    Image.fromarray(ShapesDataset(3, 32, 4, 2.0)[0][0][0]).save(path)
+    return path
+
+
+def test_served_jobs_start_from_an_upload_extend_a_job_and_tell_a_storyboard(going_on_model, tmp_path):
+    from kinema.pipeline.reconstruct import psnr
+
+    data = tmp_path / "data"
+    server = Server(data, going_on_model)
+    small = {"steps": 2, "size": 32, "fps": 4, "seed": 5}
+    try:
+        limits = call(server.url + "/api/limits")
+        assert limits["given_frames"] is True and limits["model_seconds"] == 2.0
+        req = urllib.request.Request(server.url + "/api/uploads", data=shapes_picture(tmp_path / "p.png").read_bytes(),
+                                     headers={"Content-Type": "image/png"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            picture = json.loads(r.read())["id"]
+        first = wait_done(server, call(server.url + "/api/jobs", {"prompt": PROMPT, "image": picture, **small})["id"])
+        more = wait_done(server, call(server.url + "/api/jobs", {"prompt": PROMPT, "extend": first["id"], **small})["id"])
+        story = wait_done(server, call(server.url + "/api/jobs", {"storyboard": [
+            {"prompt": PROMPT, "seconds": 1}, {"prompt": PROMPT.replace("right", "left"), "seconds": 1.5}], **small})["id"])
+    finally:
+        server.stop()
+    frames = {j["id"]: read_video(data / "videos" / f"{j['id']}.mp4")[0] for j in (more, story)}
+    from PIL import Image
+
+    given = np.asarray(Image.open(tmp_path / "p.png").convert("RGB"))
+    assert len(frames[more["id"]]) == 16 and psnr(frames[more["id"]][0], given) > 25  # the picture, then going on
+    assert len(frames[story["id"]]) == 10 and story["prompt"].count(" | ") == 1
+    meta = read_metadata(data / "videos" / f"{more['id']}.mp4")
+    assert meta["start"]["kind"] == "clip" and meta["start"]["frames"] == 8
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("KINEMA_REQUIRE_BROWSER"),
+                    reason="Debian's chromium is not installed (tests/setup.sh installs it)")
+def test_browser_uploads_a_picture_extends_a_gallery_item_and_tells_a_storyboard(going_on_model, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    server = Server(tmp_path / "data", going_on_model)
+    shots = ROOT / "test-artifacts"
+    shots.mkdir(exist_ok=True)
+
+    def newest_job() -> dict:
+        return wait_done(server, call(server.url + "/api/jobs?limit=1")["jobs"][0]["id"])
+
+    try:
+        with sync_playwright() as p:
+            browser = launch(p)
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.goto(server.url + "/")
+            for field, value in (("#steps", "2"), ("#size", "32"), ("#fps", "4"), ("#seed", "3")):
+                page.fill(field, value)
+            # 1. a picture: uploaded when chosen, shown, sent as the job's image
+            page.set_input_files("#image", str(shapes_picture(tmp_path / "p.png")))
+            page.wait_for_selector("#image-given img", timeout=20_000)
+            page.fill("#prompt", PROMPT)
+            page.click("#generate")
+            page.wait_for_function("document.querySelector('#status').textContent.startsWith('done')", timeout=90_000)
+            first = newest_job()
+            assert first["image"] and first["extend"] is None
+            page.click("#image-given button")  # removed: the next clip is not given it
+            # 2. "Extend" on the gallery item
+            page.wait_for_selector(f"#gallery .card[data-job='{first['id']}'] button.extend", timeout=20_000)
+            page.click(f"#gallery .card[data-job='{first['id']}'] button.extend")
+            assert "going on from" in page.inner_text("#extend-given")
+            page.click("#generate")
+            page.wait_for_function(f"document.querySelector('#player').dataset.job !== '{first['id']}' && "
+                                   "document.querySelector('#status').textContent.startsWith('done')", timeout=90_000)
+            more = newest_job()
+            assert more["extend"] == first["id"] and more["image"] is None
+            page.click("#extend-given button")
+            # 3. a storyboard instead of the prompt; a malformed line is refused on the page
+            page.fill("#prompt", "")
+            page.fill("#storyboard", "1: " + PROMPT + "\nthis line has no seconds")
+            page.click("#generate")
+            page.wait_for_function("document.querySelector('#error').textContent.includes('SECONDS: PROMPT')")
+            page.fill("#storyboard", "1: " + PROMPT + "\n1.5 s: " + PROMPT.replace("right", "left"))
+            page.click("#generate")
+            page.wait_for_function(f"document.querySelector('#player').dataset.job !== '{more['id']}' && "
+                                   "document.querySelector('#status').textContent.startsWith('done')", timeout=90_000)
+            story = newest_job()
+            assert [p["seconds"] for p in story["storyboard"]] == [1.0, 1.5] and story["extend"] is None
+            page.wait_for_selector("#gallery .card:nth-child(3) video", timeout=10_000)
+            assert "extended" in page.inner_text("#gallery") and "2 parts" in page.inner_text("#gallery")
+            page.screenshot(path=str(shots / "serve-page-given.png"), full_page=True)
+            browser.close()
+    finally:
+        server.stop()

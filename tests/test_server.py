@@ -160,3 +160,77 @@ def test_workers_in_parallel_processes_never_share_a_job(tmp_path):
         out.get(timeout=0.5)  # and no 41st claim
     assert sorted(claimed) == sorted(ids)  # every job once, none twice
     assert store.counts()["done"] == 40
+
+
+def png_bytes(size: int = 32, seed: int = 0) -> bytes:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(seed).integers(0, 255, (size, size, 3), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def mp4_bytes(tmp_path) -> bytes:
+    import numpy as np
+
+    from kinema.io.video import write_video
+
+    write_video(np.full((6, 32, 32, 3), 90, np.uint8), tmp_path / "clip.mp4", 8)
+    return (tmp_path / "clip.mp4").read_bytes()
+
+
+def test_uploads_are_checked_whole_before_they_are_kept(client, tmp_path):
+    picture = client.post("/api/uploads", content=png_bytes(), headers={"Content-Type": "image/png"})
+    assert picture.status_code == 201 and picture.json()["kind"] == "image" and picture.json()["width"] == 32
+    again = client.post("/api/uploads", content=png_bytes())  # the same bytes: the same upload
+    assert again.json()["id"] == picture.json()["id"]
+    clip = client.post("/api/uploads", content=mp4_bytes(tmp_path), headers={"Content-Type": "video/mp4"})
+    assert clip.status_code == 201 and clip.json()["kind"] == "video" and clip.json()["frames"] == 6
+    for body in (b"not a picture", png_bytes()[:200], mp4_bytes(tmp_path)[:300], b"\x00" * 5000):
+        r = client.post("/api/uploads", content=body)
+        assert r.status_code == 422 and "not a picture or a video" in r.json()["detail"], r.text
+    assert client.post("/api/uploads", content=b"").status_code == 422
+    assert client.post("/api/uploads", content=b"x" * 9_000_000).status_code == 413
+    kept = sorted(p.name for p in (tmp_path / "data" / "uploads").iterdir())
+    assert len(kept) == 4 and not any(name.startswith(".") for name in kept)  # two uploads, each with its record
+
+
+def test_jobs_given_pictures_clips_and_storyboards_are_checked_before_they_queue(client, tmp_path):
+    picture = client.post("/api/uploads", content=png_bytes()).json()["id"]
+    clip = client.post("/api/uploads", content=mp4_bytes(tmp_path)).json()["id"]
+    missing = "0" * 32
+    bad = [
+        ({"prompt": PROMPT, "image": missing}, "no uploaded picture"),
+        ({"prompt": PROMPT, "image": clip}, "no uploaded picture"),
+        ({"prompt": PROMPT, "image": "../../etc/passwd"}, "pattern"),
+        ({"prompt": PROMPT, "extend": picture}, "is a picture"),
+        ({"prompt": PROMPT, "extend": missing}, "no uploaded video or finished job"),
+        ({"prompt": PROMPT, "image": picture, "extend": clip}, "not both"),
+        ({"prompt": PROMPT, "last_image": picture, "extend": clip}, "last picture goes with"),
+        ({"prompt": PROMPT, "last_image": picture, "seconds": 4}, "at most 2 s"),
+        ({"storyboard": []}, "at least 1"),
+        ({"storyboard": [{"prompt": PROMPT}]}, "seconds"),
+        ({"storyboard": [{"prompt": PROMPT, "seconds": 2, "x": 1}]}, "extra"),
+        ({"storyboard": [{"prompt": "  ", "seconds": 2}]}, "prompt is empty"),
+        ({"storyboard": [{"prompt": PROMPT, "seconds": 6}, {"prompt": PROMPT, "seconds": 6}]}, "seconds are limited"),
+        ({"prompt": "", "negative": ""}, "prompt is empty"),
+    ]
+    for body, words in bad:
+        r = client.post("/api/jobs", json=body)
+        assert r.status_code == 422 and words in r.text, (body, r.text)
+    assert client.get("/api/jobs").json()["jobs"] == []
+    ok = client.post("/api/jobs", json={"storyboard": [{"prompt": PROMPT, "seconds": 2},
+                                                       {"prompt": PROMPT.replace("left", "right"), "seconds": 2}]})
+    assert ok.status_code == 201 and " | " in ok.json()["prompt"] and len(ok.json()["storyboard"]) == 2
+    job = client.post("/api/jobs", json={"prompt": PROMPT, "image": picture, "last_image": picture}).json()
+    assert (job["image"], job["last_image"], job["extend"]) == (picture, picture, None)
+
+
+def test_a_model_that_cannot_go_on_refuses_given_frames_before_they_queue(tmp_path):
+    c = TestClient(create_app(tmp_path / "data", Limits(given_frames=False)))
+    picture = c.post("/api/uploads", content=png_bytes()).json()["id"]
+    r = c.post("/api/jobs", json={"prompt": PROMPT, "image": picture})
+    assert r.status_code == 422 and "not trained to go on" in r.text

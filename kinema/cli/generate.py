@@ -65,7 +65,7 @@ def progress_bars(desc: str):
 def run(args: argparse.Namespace) -> int:
     from kinema.io.video import check_folder, check_output, read_image
     from kinema.pipeline import Pipeline, check_clip
-    from kinema.pipeline.inputs import read_start, read_storyboard
+    from kinema.pipeline.inputs import check_combination, read_start, read_storyboard
     from kinema.pipeline.settings import settings_from
 
     # 1. check everything the user gave, once, before loading anything
@@ -96,10 +96,10 @@ def run(args: argparse.Namespace) -> int:
             jobs = [(0, " | ".join(p for p, _ in parts))]
         for (_, prompt), s in zip(jobs, settings):
             check_clip(prompt, s)
+        check_combination(args.image is not None, args.last_image is not None, args.extend is not None,
+                          args.storyboard is not None)
         start = read_start(args.image, args.extend)
         end = None if args.last_image is None else read_image(args.last_image)[0]
-        if end is not None and (args.extend or args.storyboard):
-            raise ValueError("--last-image goes with a prompt (and --image), not with --extend or --storyboard")
         if batch:
             check_folder(out_dir)
         for out in outputs:
@@ -116,12 +116,7 @@ def run(args: argparse.Namespace) -> int:
           file=sys.stderr)
     try:
         settings = [pipe.resolve(s) for s in settings]
-        if (start is not None or parts is not None or end is not None) and not pipe.goes_on:
-            raise ValueError(f"the model {pipe.name} was not trained to go on from given frames (kinema train "
-                             f"--condition): it makes clips of up to {float(pipe.clip['seconds']):g} s from text alone")
-        if end is not None and settings[0].seconds > float(pipe.clip["seconds"]):
-            raise ValueError(f"--last-image ends a clip of at most {float(pipe.clip['seconds']):g} s (the model's own "
-                             f"length), not {settings[0].seconds:g} s")
+        pipe.check_given(settings[0], start, parts, end)
     except ValueError as e:
         raise UsageError(str(e)) from None
     if batch:

@@ -33,18 +33,33 @@ class Start:
         return resample_clip(self.frames, self.fps, fps, n, size)
 
 
+def check_combination(image: bool, last_image: bool, extend: bool, storyboard: bool) -> None:
+    """Which of a picture to start from, a picture to end on, a clip to extend and a storyboard go together."""
+    if image and extend:
+        raise ValueError("give a picture to start from or a clip to extend, not both")
+    if last_image and (extend or storyboard):
+        raise ValueError("a last picture goes with a prompt (and a first picture), not with a clip to extend or a "
+                         "storyboard")
+
+
+def read_picture(image: str | Path | np.ndarray) -> np.ndarray:
+    """A picture, a file or uint8 (H, W, 3) pixels, as uint8 (H, W, 3)."""
+    from kinema.io.video import read_image
+
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3 or min(image.shape[:2]) < 8:
+            raise ValueError(f"a picture must be uint8 (H, W, 3) of at least 8x8, got {image.dtype} {image.shape}")
+        return image
+    return read_image(image)[0]
+
+
 def read_start(image: str | Path | np.ndarray | None = None, extend: str | Path | None = None) -> Start | None:
     """The Start of a picture (a file, or uint8 (H, W, 3) pixels) or of a video file to extend; None for neither."""
-    from kinema.io.video import VideoReader, read_image, read_video
+    from kinema.io.video import VideoReader, read_video
 
-    if image is not None and extend is not None:
-        raise ValueError("give a picture to start from or a clip to extend, not both")
+    check_combination(image is not None, False, extend is not None, False)
     if image is not None:
-        if isinstance(image, np.ndarray):
-            if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3 or min(image.shape[:2]) < 8:
-                raise ValueError(f"a picture must be uint8 (H, W, 3) of at least 8x8, got {image.dtype} {image.shape}")
-            return Start(image[None], "image", "array")
-        return Start(read_image(image), "image", Path(image).name)
+        return Start(read_picture(image)[None], "image", "array" if isinstance(image, np.ndarray) else Path(image).name)
     if extend is not None:
         reader = VideoReader(extend)  # a file with no decodable frame stops here
         if reader.frames > MAX_EXTEND_FRAMES:
@@ -55,29 +70,34 @@ def read_start(image: str | Path | np.ndarray | None = None, extend: str | Path 
 
 
 def read_storyboard(path: str | Path, settings: ClipSettings) -> list[tuple[str, float]]:
-    """A storyboard file: a JSON list of {"prompt": ..., "seconds": ...}, each prompt checked as a clip's and the
-    whole no longer than a clip may be. Returns [(prompt, seconds)]."""
+    """A storyboard file: a JSON list of {"prompt": ..., "seconds": ...} (see `check_storyboard`)."""
     path = Path(path)
     try:
         parts = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"cannot read storyboard {path}: {e}") from None
+    return check_storyboard(parts, settings, f"storyboard {path}")
+
+
+def check_storyboard(parts, settings: ClipSettings, where: str = "storyboard") -> list[tuple[str, float]]:
+    """A storyboard as parsed JSON: a list of {"prompt": ..., "seconds": ...}, each prompt checked as a clip's and
+    the whole no longer than a clip may be. Returns [(prompt, seconds)]; ValueError starting with `where`."""
     if not isinstance(parts, list) or not 1 <= len(parts) <= MAX_PARTS:
-        raise ValueError(f"storyboard {path}: a JSON list of 1 to {MAX_PARTS} parts is expected")
+        raise ValueError(f"{where}: a JSON list of 1 to {MAX_PARTS} parts is expected")
     out = []
     for k, part in enumerate(parts):
         seconds = part.get("seconds") if isinstance(part, dict) else None
         if not isinstance(part, dict) or set(part) - {"prompt", "seconds"} or not isinstance(part.get("prompt"), str) \
                 or isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
-            raise ValueError(f"storyboard {path}, part {k + 1}: expected {{\"prompt\": TEXT, \"seconds\": NUMBER}}")
+            raise ValueError(f"{where}, part {k + 1}: expected {{\"prompt\": TEXT, \"seconds\": NUMBER}}")
         if not 0 < seconds <= bounds()["seconds"].hi:
-            raise ValueError(f"storyboard {path}, part {k + 1}: seconds must be in (0, {bounds()['seconds'].hi:g}]")
+            raise ValueError(f"{where}, part {k + 1}: seconds must be in (0, {bounds()['seconds'].hi:g}]")
         try:
             check_clip(part["prompt"], settings)
         except ValueError as e:
-            raise ValueError(f"storyboard {path}, part {k + 1}: {e}") from None
+            raise ValueError(f"{where}, part {k + 1}: {e}") from None
         out.append((part["prompt"], float(seconds)))
     total = sum(sec for _, sec in out)
     if total > bounds()["seconds"].hi:
-        raise ValueError(f"storyboard {path}: {total:g} s in all; a clip is at most {bounds()['seconds'].hi:g} s")
+        raise ValueError(f"{where}: {total:g} s in all; a clip is at most {bounds()['seconds'].hi:g} s")
     return out

@@ -77,6 +77,12 @@ def resample(frames: np.ndarray, fps: float, new_fps: float, n_frames: int, size
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
+def goes_on(card: dict) -> bool:
+    """Whether the denoiser whose card this is was trained to go on from given frames (`kinema train --condition`,
+    in a latent space: the causal autoencoder encodes a picture as a latent frame of its own)."""
+    return card.get("space") == "latent" and bool(card.get("train", {}).get("condition"))
+
+
 class Pipeline:
     """Text encoder + denoiser + sampler, then the cascade. `Pipeline.load()` reads a model folder.
 
@@ -214,13 +220,30 @@ class Pipeline:
     def goes_on(self) -> bool:
         """Whether the denoiser was trained to go on from given frames (`kinema train --condition`): pictures,
         clips to extend, clips longer than its own."""
-        return self.autoencoder is not None and bool(self.card.get("train", {}).get("condition"))
+        return self.autoencoder is not None and goes_on(self.card)
 
     def rolls(self, s: ClipSettings, start: Start | None = None, parts: list | None = None) -> bool:
         """Whether the clip is made window by window (`rolling`): it starts from given pictures, tells a
         storyboard, or is longer than the denoiser's own clips and the denoiser can go on from its windows (one
         that cannot makes a long clip in one piece, as it was trained to make its own)."""
         return start is not None or parts is not None or (self.goes_on and s.seconds > float(self.clip["seconds"]))
+
+    def check_given(self, s: ClipSettings, start: Start | None = None, parts: list | None = None,
+                    end: np.ndarray | None = None) -> None:
+        """What only the model can refuse of what a clip is given (ValueError): pictures, a clip to go on from or a
+        storyboard from a model not trained to go on from given frames; a last picture past the model's own length.
+        The rest is checked without the model (kinema.pipeline.inputs.check_combination)."""
+        from kinema.pipeline.inputs import check_combination
+
+        check_combination(start is not None and start.kind == "image", end is not None,
+                          start is not None and start.kind == "clip", parts is not None)
+        native = float(self.clip["seconds"])
+        if (start is not None or parts is not None or end is not None) and not self.goes_on:
+            raise ValueError(f"the model {self.name} was not trained to go on from given frames (kinema train "
+                             f"--condition): it makes clips of up to {native:g} s from text alone")
+        if end is not None and s.seconds > native:
+            raise ValueError(f"a last picture ends a clip of at most {native:g} s (the model's own length), "
+                             f"not {s.seconds:g} s")
 
     @torch.no_grad()
     def make(self, prompt: str, s: ClipSettings, callback: Callable[[int, int], None] | None = None,
@@ -231,18 +254,11 @@ class Pipeline:
         pictures the clip starts from (a Start: one picture, or a clip to go on from, then in the output);
         `parts`: a storyboard, [(prompt, seconds)], told one after the other in one clip (`prompt` then names it).
         `end`: a picture (H, W, 3) the clip ends on (first and last frame: with a picture `start`, within one window)."""
+        self.check_given(s, start, parts, end)
         scores = None
         if end is not None:
-            if not self.goes_on or parts is not None or (start is not None and start.kind != "image") \
-                    or s.seconds > float(self.clip["seconds"]):
-                raise ValueError(f"a last picture needs a model trained to go on from given frames, a clip of at most "
-                                 f"{float(self.clip['seconds']):g} s, and no storyboard or clip to extend")
             keyframes, s_out = self.first_and_last(prompt, s, callback, progress, start, end)
         elif self.rolls(s, start, parts):
-            if not self.goes_on:  # (asked to start from pictures or to tell a storyboard)
-                raise ValueError(f"the model in {self.source} was not trained to go on from given frames "
-                                 f"(kinema train --condition): it makes clips of {float(self.clip['seconds']):g} s "
-                                 "from text alone")
             keyframes, s_out = self.rolling(parts or [(prompt, s.seconds)], s, callback, progress, start)
         else:
             keyframes, scores = self.keyframes(prompt, s, callback, progress)  # steps 1-5
@@ -442,15 +458,28 @@ def verifier_clip(verifier: torch.nn.Module) -> dict:
     return verifier.card.get("clip") or {"size": verifier.config.size}
 
 
-def generate(prompt: str, *, model: str | None = None, image=None, extend=None, **settings) -> Video:
+def generate(prompt: str | None = None, *, model: str | None = None, image=None, last_image=None, extend=None,
+             storyboard=None, **settings) -> Video:
     """Make a clip from a prompt: `kinema.generate("a red ball bouncing on a white background").save("a.mp4")`.
-    Keyword arguments are ClipSettings' fields (seed, steps, guidance, negative, seconds, fps, size, ...), and
-    `image` (a picture file or uint8 (H, W, 3) pixels: the clip's frame 0) or `extend` (a video file the clip
-    goes on from). Returns a Video whose `.frames` is uint8 (T, H, W, 3); loads the model each call (hold a
-    Pipeline to make many clips)."""
-    from kinema.pipeline.inputs import read_start
+    Keyword arguments are ClipSettings' fields (seed, steps, guidance, negative, seconds, fps, size, ...), and what
+    the clip is given: `image` (a picture file or uint8 (H, W, 3) pixels: the clip's frame 0), `last_image` (a
+    picture the clip ends on), `extend` (a video file the clip goes on from), `storyboard` (a JSON file or a list
+    of {"prompt": ..., "seconds": ...}: one clip told part by part; the prompt may then be left out). Returns a
+    Video whose `.frames` is uint8 (T, H, W, 3); loads the model each call (hold a Pipeline to make many clips)."""
+    from kinema.pipeline.inputs import check_combination, check_storyboard, read_picture, read_start, read_storyboard
 
+    # 1. check everything given, before the model loads
     s = ClipSettings(**settings)
-    check_clip(prompt, s)
+    parts = None
+    if storyboard is not None:
+        parts = read_storyboard(storyboard, s) if isinstance(storyboard, (str, Path)) else check_storyboard(storyboard, s)
+        prompt = prompt or " | ".join(p for p, _ in parts)
+    check_clip(prompt or "", s)
+    check_combination(image is not None, last_image is not None, extend is not None, storyboard is not None)
     start = read_start(image, extend)
-    return Pipeline.load(model)(prompt, s, start=start)
+    end = None if last_image is None else read_picture(last_image)
+    # 2. load the model, resolve the settings against it, check what only it can refuse; 3. make the clip
+    pipe = Pipeline.load(model)
+    s = pipe.resolve(s)
+    pipe.check_given(s, start, parts, end)
+    return pipe.make(prompt, s, start=start, parts=parts, end=end)

@@ -20,6 +20,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Streamin
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from kinema.server.jobs import TERMINAL, JobStore, QueueFull
+from kinema.server.uploads import Uploads
 
 PAGE = Path(__file__).with_name("page.html")
 JobId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{32}$", description="a job id: 32 hex digits")]
@@ -36,6 +37,9 @@ class Limits:
     max_queued: int = 64
     max_candidates: int = 8
     max_body: int = 16_384  # bytes of a request body
+    max_upload: int = 8_000_000  # bytes of a picture or clip sent to POST /api/uploads
+    given_frames: bool = True  # whether the model goes on from given frames (pictures, clips, storyboards)
+    model_seconds: float = 2.0  # the model's own clip length: a clip ending on a picture is at most this long
 
 
 def _request_fields() -> dict:
@@ -43,7 +47,8 @@ def _request_fields() -> dict:
     come from the same fields: kinema.pipeline.settings)."""
     from kinema.pipeline.settings import ClipSettings, bounds
 
-    out = {"prompt": (str, Field(min_length=1, max_length=2000, description="what the video shows"))}
+    out = {"prompt": (str, Field("", max_length=2000, description="what the video shows (with a storyboard: may be "
+                                                                  "left out)"))}
     for f in fields(ClipSettings):
         b = bounds()[f.name]
         kind = eval_type(f.type)
@@ -70,8 +75,23 @@ def eval_type(annotation: str):
             "str | None": str | None, "tuple[float, float] | None": tuple[float, float] | None}[annotation]
 
 
-JobRequest = create_model("JobRequest", __config__=ConfigDict(extra="forbid"), **_request_fields())
-_settings_fields = {k: v for k, v in _request_fields().items() if k not in ("prompt", "seed")}
+class StoryPart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prompt: str = Field(max_length=2000)
+    seconds: float = Field(gt=0)
+
+
+UploadId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+GIVEN = {  # what a clip may be given besides its prompt (kinema.pipeline.inputs), as the job holds it
+    "image": (UploadId | None, Field(None, description="an uploaded picture (POST /api/uploads): the clip's frame 0")),
+    "last_image": (UploadId | None, Field(None, description="an uploaded picture the clip ends on")),
+    "extend": (UploadId | None, Field(None, description="an uploaded video, or a finished job, the clip goes on from "
+                                                        "(the output holds its frames, then `seconds` more)")),
+    "storyboard": (list[StoryPart] | None, Field(None, min_length=1, max_length=20,
+                                                 description="parts told one after the other in one clip")),
+}
+JobRequest = create_model("JobRequest", __config__=ConfigDict(extra="forbid"), **_request_fields(), **GIVEN)
+_settings_fields = {k: v for k, v in _request_fields().items() if k not in ("prompt", "seed")} | GIVEN
 
 
 def printable(value) -> str | int:
@@ -114,18 +134,30 @@ class Health(BaseModel):
     counts: dict[str, int]
 
 
-class BodyLimit:
-    """ASGI middleware: 413 for request bodies over `limit` bytes, declared or streamed."""
+class Upload(BaseModel):
+    id: str
+    kind: Literal["image", "video"]
+    bytes: int
+    width: int
+    height: int
+    frames: int
+    fps: float | None = None
 
-    def __init__(self, app, limit: int):
-        self.app, self.limit = app, limit
+
+class BodyLimit:
+    """ASGI middleware: 413 for request bodies over `limit` bytes (`upload_limit` for POST /api/uploads), declared
+    or streamed."""
+
+    def __init__(self, app, limit: int, upload_limit: int):
+        self.app, self.limit, self.upload_limit = app, limit, upload_limit
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self.upload_limit if scope.get("path") == "/api/uploads" else self.limit
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            return await JSONResponse({"detail": f"request body over {self.limit} bytes"}, 413)(scope, receive, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            return await JSONResponse({"detail": f"request body over {limit} bytes"}, 413)(scope, receive, send)
         seen = 0
 
         async def limited():
@@ -133,8 +165,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise HTTPException(413, f"request body over {self.limit} bytes")
+                if seen > limit:
+                    raise HTTPException(413, f"request body over {limit} bytes")
             return message
 
         return await self.app(scope, limited, send)
@@ -142,9 +174,9 @@ class BodyLimit:
 
 def create_app(data_dir: str | Path, limits: Limits = Limits(), token: str | None = None,
                model_name: str = "default") -> FastAPI:
-    store = JobStore(data_dir)
+    store, uploads = JobStore(data_dir), Uploads(Path(data_dir) / "uploads")
     app = FastAPI(title="kinema", version="1", description="Text to video: a job queue over kinema's pipeline.")
-    app.add_middleware(BodyLimit, limit=limits.max_body)
+    app.add_middleware(BodyLimit, limit=limits.max_body, upload_limit=limits.max_upload)
     app.state.store, app.state.limits = store, limits
 
     @app.exception_handler(RequestValidationError)
@@ -190,11 +222,13 @@ def create_app(data_dir: str | Path, limits: Limits = Limits(), token: str | Non
         from kinema.pipeline.settings import ClipSettings, check_clip
 
         problems = []
-        if len(req.prompt) > limits.max_prompt or len(req.negative) > limits.max_prompt:
+        parts = [p.model_dump() for p in req.storyboard] if req.storyboard else None
+        prompts = [req.prompt, req.negative] + [p["prompt"] for p in parts or []]
+        if max(len(p) for p in prompts) > limits.max_prompt:
             problems.append(f"prompts are limited to {limits.max_prompt} characters")
         if req.size > limits.max_size:
             problems.append(f"size is limited to {limits.max_size}")
-        if req.seconds > limits.max_seconds:
+        if (sum(p["seconds"] for p in parts) if parts else req.seconds) > limits.max_seconds:
             problems.append(f"seconds are limited to {limits.max_seconds:g}")
         if req.fps > limits.max_fps:
             problems.append(f"fps is limited to {limits.max_fps:g}")
@@ -203,11 +237,13 @@ def create_app(data_dir: str | Path, limits: Limits = Limits(), token: str | Non
         if req.candidates is not None and req.candidates > limits.max_candidates:
             problems.append(f"candidates are limited to {limits.max_candidates}")
         settings = req.model_dump()
-        settings["prompt"] = req.prompt.strip()
+        settings["prompt"] = req.prompt.strip() or (" | ".join(p["prompt"] for p in parts) if parts else "")
         settings["seed"] = random.randrange(2**31) if req.seed is None else req.seed
         if not problems:
             try:
-                check_clip(req.prompt, ClipSettings(**{k: v for k, v in settings.items() if k != "prompt"}))
+                clip = ClipSettings(**{k: v for k, v in settings.items() if k not in ("prompt", *GIVEN)})
+                check_clip(settings["prompt"], clip)
+                check_given(req, parts, clip)
             except ValueError as e:
                 problems.append(str(e))
         if problems:
@@ -216,6 +252,47 @@ def create_app(data_dir: str | Path, limits: Limits = Limits(), token: str | Non
             return store.create(settings, limits.max_queued)
         except QueueFull as e:
             raise HTTPException(429, str(e), headers={"Retry-After": "5"}) from None
+
+    def check_given(req, parts: list | None, clip) -> None:
+        """What the job is given, checked as the CLI checks its files: each upload there and of the right kind, a job
+        to extend finished with its video, the storyboard's parts; ValueError naming the field."""
+        from kinema.pipeline.inputs import check_combination, check_storyboard
+
+        if req.image is None and req.last_image is None and req.extend is None and parts is None:
+            return
+        check_combination(req.image is not None, req.last_image is not None, req.extend is not None, parts is not None)
+        if not limits.given_frames:
+            raise ValueError(f"the model {model_name} was not trained to go on from given frames: it makes clips "
+                             f"of up to {limits.model_seconds:g} s from text alone")
+        for name in ("image", "last_image"):
+            upload = uploads.get(getattr(req, name)) if getattr(req, name) else None
+            if getattr(req, name) and (upload is None or upload["kind"] != "image"):
+                raise ValueError(f"{name}: no uploaded picture {getattr(req, name)} (POST it to /api/uploads first)")
+        if req.last_image is not None and req.seconds > limits.model_seconds:
+            raise ValueError(f"a last picture ends a clip of at most {limits.model_seconds:g} s (the model's own "
+                             f"length), not {req.seconds:g} s")
+        if req.extend is not None:
+            upload, job = uploads.get(req.extend), store.get(req.extend)
+            if upload is not None and upload["kind"] != "video":
+                raise ValueError(f"extend: upload {req.extend} is a picture; give it as image")
+            if upload is None and (job is None or job["state"] != "done" or not store.video_path(req.extend).is_file()):
+                raise ValueError(f"extend: no uploaded video or finished job {req.extend}")
+        if parts is not None:
+            check_storyboard(parts, clip)
+
+    @app.post("/api/uploads", response_model=Upload, status_code=201, dependencies=api,
+              responses={413: {"description": "over max_upload bytes"},
+                         422: {"description": "not a picture or a video kinema can read"}})
+    async def upload(request: Request) -> dict:
+        """A picture or a clip for jobs to start from (image, last_image, extend): the raw file as the body, checked
+        whole before it is kept. Returns its id."""
+        data = await request.body()
+        if not data:
+            raise HTTPException(422, "send the picture or video file as the request body")
+        try:
+            return await asyncio.to_thread(uploads.add, data)
+        except ValueError as e:
+            raise HTTPException(422, str(e)) from None
 
     @app.get("/api/jobs", response_model=JobList, dependencies=api)
     def list_jobs(limit: Annotated[int, Query(ge=1, le=200)] = 50, offset: Annotated[int, Query(ge=0, le=10**9)] = 0,

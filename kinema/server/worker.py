@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 import traceback
+from pathlib import Path
 
 
 def without_paths(text: str) -> str:
@@ -34,6 +35,26 @@ def _die_with_parent() -> None:
         pass
 
 
+def given(job: dict, store, uploads, s):
+    """The Start, storyboard parts and last picture of a job (kinema.pipeline.inputs), read from its uploads and,
+    for a job that extends another, that job's video; ValueError when one has gone since the job was queued."""
+    from kinema.pipeline.inputs import check_storyboard, read_picture, read_start
+
+    def upload(name: str, kind: str) -> Path | None:
+        if not job.get(name):
+            return None
+        record = uploads.get(job[name])
+        if record is not None and record["kind"] == kind:
+            return uploads.path(record)
+        if name == "extend" and store.video_path(job[name]).is_file():
+            return store.video_path(job[name])
+        raise ValueError(f"{name}: {job[name]} is gone (deleted since the job was queued)")
+
+    image, extend, last = upload("image", "image"), upload("extend", "video"), upload("last_image", "image")
+    parts = check_storyboard(job["storyboard"], s) if job.get("storyboard") else None
+    return read_start(image, extend), parts, None if last is None else read_picture(last)
+
+
 def worker_main(data_dir: str, model: str | None, threads: int, parent: int, poll: float = 0.2) -> None:
     _die_with_parent()
     import torch
@@ -42,9 +63,10 @@ def worker_main(data_dir: str, model: str | None, threads: int, parent: int, pol
 
     from kinema.pipeline import ClipSettings, Pipeline
     from kinema.server.jobs import JobStore
+    from kinema.server.uploads import Uploads
 
     torch.set_num_threads(max(threads, 1))
-    store = JobStore(data_dir)
+    store, uploads = JobStore(data_dir), Uploads(Path(data_dir) / "uploads")
     pipe = Pipeline.load(model)
     while os.getppid() == parent:
         job = store.claim()
@@ -60,7 +82,10 @@ def worker_main(data_dir: str, model: str | None, threads: int, parent: int, pol
 
         try:
             t0 = time.perf_counter()
-            video = pipe.make(job["prompt"], pipe.resolve(settings), callback=callback)  # checked by the web process
+            s = pipe.resolve(settings)  # checked by the web process
+            start, parts, end = given(job, store, uploads, s)
+            pipe.check_given(s, start, parts, end)
+            video = pipe.make(job["prompt"], s, callback=callback, start=start, parts=parts, end=end)
             video.metadata["job"] = job_id
             path = store.video_path(job_id)
             video.save(path)
