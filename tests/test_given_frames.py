@@ -193,3 +193,25 @@ def test_first_and_last_pictures(going_on_model, tmp_path, capsys):
     assert main(["generate", PROMPT, "--last-image", str(tmp_path / "last.png"), "--seconds", "4", "-o",
                  str(tmp_path / "o.mp4"), "--model", str(going_on_model)]) == 2  # past the model's own length
     assert "ends a clip of at most 2 s" in capsys.readouterr().err and not (tmp_path / "o.mp4").exists()
+
+
+def test_the_python_api_takes_every_way_a_clip_starts(going_on_model, monkeypatch):
+    import kinema
+    from kinema.pipeline import pipeline
+
+    small = dict(model=str(going_on_model), steps=2, size=32, fps=4, seed=2)
+    story = kinema.generate(storyboard=[{"prompt": PROMPT, "seconds": 1}, {"prompt": PROMPT, "seconds": 1}], **small)
+    assert len(story.frames) == 8 and story.metadata["prompt"] == f"{PROMPT} | {PROMPT}"
+    last = np.full((32, 32, 3), 200, np.uint8)
+    ends = kinema.generate(PROMPT, last_image=last, **small)
+    assert np.array_equal(ends.frames[-1], last)
+
+    def no_load(*a, **k):
+        raise AssertionError("the model loaded before the request was checked")
+
+    monkeypatch.setattr(pipeline.Pipeline, "load", staticmethod(no_load))
+    for bad, words in [(dict(storyboard=[{"prompt": PROMPT}]), "expected"), (dict(storyboard=[]), "1 to 20 parts"),
+                       (dict(last_image=last, extend="clip.mp4"), "last picture goes with"),
+                       (dict(last_image=np.zeros((4, 4, 3), np.uint8)), "at least 8x8")]:
+        with pytest.raises(ValueError, match=words):
+            kinema.generate(PROMPT, **small, **bad)
