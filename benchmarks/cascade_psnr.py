@@ -37,7 +37,7 @@ from kinema.data.real import HELD_OUT_IMAGES, HELD_OUT_VIDEOS, skimage_images, s
 from kinema.world.shapes import render, sample_scene  # noqa: E402
 from kinema.eval.optical_flow import warp_error  # noqa: E402
 from kinema.io.video import read_video  # noqa: E402
-from kinema.pipeline.pipeline import resample  # noqa: E402
+from kinema.pipeline.cascade import resample  # noqa: E402
 
 SEED = 77_777
 

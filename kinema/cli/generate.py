@@ -16,7 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from kinema.pipeline.settings import add_clip_options
 
     p.add_argument("prompt", nargs="?", help="what the video shows")
-    p.add_argument("-o", "--output", help="output path: .mp4, .gif, or a folder/ for PNG frames")
+    p.add_argument("-o", "--output", help="output path: .mp4, .gif, a folder/ for PNG frames, or - for YUV4MPEG2 on "
+                   "standard output, each window as it is made (kinema generate ... -o - | ffplay -)")
     p.add_argument("--prompts", help="batch mode: a text file with one prompt per line")
     p.add_argument("--out-dir", help="batch mode: folder for 0000.mp4, 0001.mp4, ... and index.jsonl")
     p.add_argument("--image", metavar="IMG", help="a picture the clip starts from: its frame 0 (image to video)")
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         if batch:
             check_folder(out_dir)
         for out in outputs:
-            if not batch or out_dir.is_dir():  # (a batch's new folder holds nothing to collide with)
+            if str(out) != "-" and (not batch or out_dir.is_dir()):  # (a batch's new folder: nothing to collide with)
                 check_output(out)
     except ValueError as e:
         raise UsageError(str(e)) from None
@@ -121,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if batch:
         out_dir.mkdir(parents=True, exist_ok=True)
+    if str(outputs[0]) == "-":
+        return stream(pipe, prompt, settings[0], start, parts, end)
     records = []
     for k, ((line, prompt), s, out) in enumerate(zip(jobs, settings, outputs)):
         video = pipe.make(prompt, s, progress=progress_bars(f"clip {k + 1}/{len(jobs)}"), start=start, parts=parts,
@@ -135,4 +138,24 @@ def run(args: argparse.Namespace) -> int:
 
         text = "".join(json.dumps(r) + "\n" for r in records)
         atomic_write(out_dir / "index.jsonl", lambda p: p.write_text(text))
+    return 0
+
+
+def stream(pipe, prompt: str, s, start, parts, end) -> int:
+    """The clip as YUV4MPEG2 on standard output, each piece as soon as it is final; a reader that goes away (the
+    player closed) stops generating, with one line on standard error and status 0."""
+    import os
+
+    from kinema.io.video import Y4MWriter
+
+    out, writer = sys.stdout.buffer, None
+    try:
+        for frames in pipe.frames(prompt, s, progress=progress_bars("clip"), start=start, parts=parts, end=end):
+            writer = writer or Y4MWriter(out, s.fps, frames.shape[2], frames.shape[1])
+            writer.write(frames)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())  # (so that exiting does not flush to it again)
+        print(f"kinema: the reader went away after {writer.frames if writer else 0} frames; stopped", file=sys.stderr)
+        return 0
+    print(f"streamed {writer.frames} frames ({s.fps:g} fps, seed {s.seed})", file=sys.stderr)
     return 0

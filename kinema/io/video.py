@@ -56,6 +56,36 @@ def check_folder(p: Path) -> None:
         raise ValueError(f"cannot write into {existing}")
 
 
+class Y4MWriter:
+    """YUV4MPEG2 to a binary stream, frame by frame (`kinema generate -o -`): `ffplay -` and `mpv -` show each
+    frame as it comes. 4:4:4, BT.601 in the limited range players assume; `write(frames)` flushes after each piece.
+    A reader that goes away raises BrokenPipeError from `write`."""
+
+    def __init__(self, stream, fps: float, width: int, height: int):
+        rate = Fraction(fps).limit_denominator(1001)
+        self.stream, self.shape = stream, (height, width)
+        self.header = f"YUV4MPEG2 W{width} H{height} F{rate.numerator}:{rate.denominator} Ip A1:1 C444\n".encode()
+        self.frames = 0
+
+    def write(self, frames: np.ndarray) -> None:
+        if frames.shape[1:3] != self.shape:
+            raise ValueError(f"frames of {frames.shape[2]}x{frames.shape[1]}, the stream is {self.shape[1]}x{self.shape[0]}")
+        out = [self.header] if self.frames == 0 else []
+        for f in frames:
+            out += [b"FRAME\n", rgb_to_yuv444(f).tobytes()]
+        self.stream.write(b"".join(out))
+        self.stream.flush()
+        self.frames += len(frames)
+
+
+def rgb_to_yuv444(frame: np.ndarray) -> np.ndarray:
+    """uint8 RGB (H, W, 3) -> uint8 planes (3, H, W): Y, Cb, Cr of BT.601, limited range (Y 16-235, C 16-240)."""
+    x = frame.astype(np.float32)
+    m = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]], np.float32) / 255
+    yuv = np.einsum("hwc,kc->khw", x, m) + np.array([16, 128, 128], np.float32)[:, None, None]
+    return np.clip(np.rint(yuv), 0, 255).astype(np.uint8)
+
+
 class Mp4Writer:
     """Streaming h264/yuv420p mp4 writer: `with Mp4Writer(path, fps, w, h, meta) as out: out.write(frames)`.
 

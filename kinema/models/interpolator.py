@@ -188,40 +188,71 @@ def fine_factor(fps_in: float, fps_out: float, max_factor: int = 12) -> int:
     return max_factor
 
 
-@torch.no_grad()
 def interpolate_clip(model: Interpolator, frames: np.ndarray, fps_in: float, fps_out: float, n_out: int,
                      window: int = 8, callback=None) -> np.ndarray:
-    """uint8 frames (T, H, W, 3) at fps_in -> (n_out, H, W, 3) at fps_out.
+    """uint8 frames (T, H, W, 3) at fps_in -> (n_out, H, W, 3) at fps_out, in one go (see Interpolation)."""
+    return Interpolation(model, fps_in, fps_out, len(frames), n_out, window, callback).push(frames)
+
+
+class Interpolation:
+    """A clip's frames at fps_in -> its n_out frames at fps_out, as its frames arrive: `push(frames)` returns the
+    output frames that are now final, in order (all of them once the n_in-th frame is in).
 
     The model runs on the fine grid (m frames per input frame, `fine_factor`), `window` input frames
     at a time with enough context on each side to cover the model's reach (so the result is the
-    same as one pass over the whole clip) and memory does not grow with length; output frames are
-    then taken from the fine grid (the last input frame is held past the end)."""
-    from kinema.io.frames import to_frames, to_model_space
+    same as one pass over the whole clip, and the same however the frames arrive) and memory does not
+    grow with length; output frames are then taken from the fine grid (the last input frame is held
+    past the end)."""
 
-    m = fine_factor(fps_in, fps_out)
-    n_in, h, w = frames.shape[:3]
-    ph, pw = (-h) % 4, (-w) % 4
-    device = next(model.parameters()).device
-    pos = np.minimum(np.rint(np.arange(n_out) / fps_out * fps_in * m).astype(int), (n_in - 1) * m)  # on the grid
-    if m == 1:  # no faster than the input: the nearest input frames
-        return frames[pos]
-    out = np.empty((n_out, h, w, 3), dtype=np.uint8)
-    ctx = -(-model.reach // m) + 1  # input frames of context: the reach, plus the known frame behind it
-    starts = list(range(0, max(n_in - 1, 1), window))
-    for i, a in enumerate(starts):
-        b = min(a + window, n_in - 1)
-        lo, hi = max(a - ctx, 0), min(b + ctx, n_in - 1)
-        seg = frames[lo:hi + 1]  # input frames lo..hi
+    def __init__(self, model: Interpolator, fps_in: float, fps_out: float, n_in: int, n_out: int, window: int = 8,
+                 callback=None):
+        self.model, self.n_in, self.window, self.callback = model, n_in, window, callback
+        self.m = m = fine_factor(fps_in, fps_out)
+        self.pos = np.minimum(np.rint(np.arange(n_out) / fps_out * fps_in * m).astype(int), (n_in - 1) * m)  # grid
+        self.ctx = -(-model.reach // m) + 1  # input frames of context: the reach, plus the known frame behind it
+        self.starts = list(range(0, max(n_in - 1, 1), window))
+        self.frames, self.base = None, 0  # the input frames kept (from input frame `base` on)
+        self.done = 0  # segments (m > 1) or output frames (m == 1) made
+
+    def push(self, frames: np.ndarray) -> np.ndarray:
+        self.frames = frames if self.frames is None else np.concatenate([self.frames, frames])
+        have = self.base + len(self.frames)  # input frames received
+        if self.m == 1:  # no faster than the input: the nearest input frames
+            ready = int(np.searchsorted(self.pos, have))  # (pos is non-decreasing)
+            out, self.done = self.frames[self.pos[self.done:ready] - self.base], ready
+            return out
+        out = []
+        while self.done < len(self.starts):
+            a = self.starts[self.done]
+            b = min(a + self.window, self.n_in - 1)
+            lo, hi = max(a - self.ctx, 0), min(b + self.ctx, self.n_in - 1)
+            if hi >= have:
+                break
+            out.append(self._segment(a, b, lo, hi))
+            self.done += 1
+            if self.callback:
+                self.callback(self.done, len(self.starts))
+        keep_from = max(self.starts[self.done] - self.ctx, 0) if self.done < len(self.starts) else have
+        self.frames, self.base = self.frames[keep_from - self.base:], keep_from
+        h, w = frames.shape[1:3]
+        return np.concatenate(out) if out else np.empty((0, h, w, 3), np.uint8)
+
+    @torch.no_grad()
+    def _segment(self, a: int, b: int, lo: int, hi: int) -> np.ndarray:
+        """The output frames on the fine grid in [a*m, b*m) (up to b*m itself for the last segment)."""
+        from kinema.io.frames import to_frames, to_model_space
+
+        m, seg = self.m, self.frames[lo - self.base:hi + 1 - self.base]  # input frames lo..hi
+        h, w = seg.shape[1:3]
+        ph, pw = (-h) % 4, (-w) % 4
+        device = next(self.model.parameters()).device
         t_fine = (hi - lo) * m + 1
         x = torch.zeros(1, 3, t_fine, h + ph, w + pw)
         x[:, :, ::m] = F.pad(to_model_space(seg), (0, pw, 0, ph, 0, 0), mode="replicate")
         mask = torch.zeros(1, t_fine)
         mask[:, ::m] = 1
-        y = model(x.to(device), mask.to(device)).cpu()[..., :h, :w]
+        y = self.model(x.to(device), mask.to(device)).cpu()[..., :h, :w]
         fine = to_frames(y)[0]  # (t_fine, h, w, 3)
-        keep = (pos >= a * m) & ((pos < b * m) | ((b == n_in - 1) & (pos <= b * m)))
-        out[keep] = fine[pos[keep] - lo * m]
-        if callback:
-            callback(i + 1, len(starts))
-    return out
+        pos = self.pos
+        keep = (pos >= a * m) & ((pos < b * m) | ((b == self.n_in - 1) & (pos <= b * m)))
+        return fine[pos[keep] - lo * m]

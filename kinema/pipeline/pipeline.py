@@ -19,12 +19,11 @@ follows the prompt best, before the cascade: a search over the starting noise (M
 """
 from __future__ import annotations
 
-import functools
 import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -36,9 +35,8 @@ from kinema.io.frames import to_frames, to_model_space
 from kinema.io.video import write_video
 from kinema.models.components import DEFAULT_MODEL, has_component, load_component
 from kinema.models.denoiser import compute_dtype
-from kinema.models.interpolator import interpolate_clip
 from kinema.models.refiner import refine_clip
-from kinema.models.upscaler import upscale_clip
+from kinema.pipeline.cascade import Cascade, resample
 from kinema.pipeline.inputs import Start
 from kinema.pipeline.settings import SAMPLING, ClipSettings, check_clip
 from kinema.text.encoder import TextEmbedding, TextEncoder, load_text_encoder
@@ -57,24 +55,6 @@ class Video:
     def save(self, path: str | Path) -> Path:
         """Write mp4 (h264/yuv420p), .gif, or a folder/ of PNG frames, metadata included."""
         return write_video(self.frames, path, self.fps, self.metadata)
-
-
-def resample(frames: np.ndarray, fps: float, new_fps: float, n_frames: int, size: int) -> np.ndarray:
-    """Linear blend in time to `new_fps` (n_frames), then area (down) or bicubic (up) to size x size:
-    uint8 in and out."""
-    import cv2
-
-    x = frames.astype(np.float32)
-    if n_frames != len(frames) or new_fps != fps:
-        pos = np.clip(np.arange(n_frames) * fps / new_fps, 0, len(frames) - 1)
-        lo = np.floor(pos).astype(int)
-        hi = np.minimum(lo + 1, len(frames) - 1)
-        w = (pos - lo)[:, None, None, None].astype(np.float32)
-        x = x[lo] * (1 - w) + x[hi] * w
-    if x.shape[1] != size:
-        method = cv2.INTER_AREA if size < x.shape[1] else cv2.INTER_CUBIC
-        x = np.stack([cv2.resize(f, (size, size), interpolation=method) for f in x])
-    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
 def goes_on(card: dict) -> bool:
@@ -191,23 +171,18 @@ class Pipeline:
     def cascade(self, frames: np.ndarray, s: ClipSettings,
                 progress: Callable[[str, int, int], None] | None = None) -> np.ndarray:
         """Keyframes (T, H, W, 3) uint8 at the denoiser's native size and frame rate -> the clip of settings
-        `s`: the interpolator (or plain resampling) to s.fps and length, then the upscaler to s.size."""
-        native_fps, native_size = float(self.clip["fps"]), int(self.clip["size"])
-        stage = (lambda name: functools.partial(progress, name)) if progress else (lambda name: None)
-        t0 = time.perf_counter()
-        if self.interpolates(s):
-            frames = interpolate_clip(self.interpolator, frames, native_fps, s.fps, s.frames,
-                                      callback=stage("interpolate"))
-        elif s.frames != len(frames) or s.fps != native_fps:
-            frames = resample(frames, native_fps, s.fps, s.frames, native_size)
-        self.timings["interpolate"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        if self.upscales(s):
-            frames = upscale_clip(self.upscaler, frames, s.size, callback=stage("upscale"))
-        elif s.size != native_size:
-            frames = resample(frames, s.fps, s.fps, len(frames), s.size)
-        self.timings["upscale"] = time.perf_counter() - t0
-        return frames
+        `s` in one go: the interpolator (or plain resampling) to s.fps and length, then the upscaler to s.size."""
+        cascade = self.cascade_for(s, len(frames), progress)
+        out = cascade.push(frames)
+        self.timings.update(cascade.timings)
+        return out
+
+    def cascade_for(self, s: ClipSettings, n_keyframes: int,
+                    progress: Callable[[str, int, int], None] | None = None) -> Cascade:
+        """The cascade (kinema.pipeline.cascade) from n_keyframes native keyframes to the clip of settings `s`."""
+        return Cascade(float(self.clip["fps"]), int(self.clip["size"]), n_keyframes, s.fps, s.frames, s.size,
+                       self.interpolator if self.interpolates(s) else None,
+                       self.upscaler if self.upscales(s) else None, progress)
 
     def __call__(self, prompt: str, settings: ClipSettings = ClipSettings(),
                  callback: Callable[[int, int], None] | None = None,
@@ -245,7 +220,6 @@ class Pipeline:
             raise ValueError(f"a last picture ends a clip of at most {native:g} s (the model's own length), "
                              f"not {s.seconds:g} s")
 
-    @torch.no_grad()
     def make(self, prompt: str, s: ClipSettings, callback: Callable[[int, int], None] | None = None,
              progress: Callable[[str, int, int], None] | None = None, start: Start | None = None,
              parts: list[tuple[str, float]] | None = None, end: np.ndarray | None = None) -> Video:
@@ -254,25 +228,14 @@ class Pipeline:
         pictures the clip starts from (a Start: one picture, or a clip to go on from, then in the output);
         `parts`: a storyboard, [(prompt, seconds)], told one after the other in one clip (`prompt` then names it).
         `end`: a picture (H, W, 3) the clip ends on (first and last frame: with a picture `start`, within one window)."""
-        self.check_given(s, start, parts, end)
-        scores = None
-        if end is not None:
-            keyframes, s_out = self.first_and_last(prompt, s, callback, progress, start, end)
-        elif self.rolls(s, start, parts):
-            keyframes, s_out = self.rolling(parts or [(prompt, s.seconds)], s, callback, progress, start)
-        else:
-            keyframes, scores = self.keyframes(prompt, s, callback, progress)  # steps 1-5
-            best = 0 if scores is None else int(np.argmax(scores))
-            keyframes, s_out = keyframes[best], s
-
-        # 6-7. motion between the keyframes up to the requested frame rate, then the requested size
-        frames = self.cascade(keyframes, s_out, progress)  # records the timings "interpolate" and "upscale"
+        made: dict = {}
+        frames = np.concatenate(list(self.frames(prompt, s, callback, progress, start, parts, end, made)))
         meta = {"prompt": prompt, "model": self.name, "model_step": self.card.get("step"), **asdict(s),
                 "precision": str(next(self.denoiser.parameters()).dtype).removeprefix("torch."),
                 "stages": self.stages(s), "generator": "kinema"}
-        if scores is not None:
-            meta["verifier"] = {"step": self.verifier.step, "scores": [round(float(v), 4) for v in scores],
-                                "chosen": best}
+        if made.get("scores") is not None:
+            meta["verifier"] = {"step": self.verifier.step, "scores": [round(float(v), 4) for v in made["scores"]],
+                                "chosen": int(np.argmax(made["scores"]))}
         if start is not None:
             meta["start"] = {"kind": start.kind, "source": start.source, "frames": len(start.frames)}
         if parts is not None:
@@ -282,20 +245,52 @@ class Pipeline:
         return Video(frames, s.fps, meta)
 
     @torch.no_grad()
-    def rolling(self, parts: list[tuple[str, float]], s: ClipSettings, callback, progress,
-                start: Start | None) -> tuple[np.ndarray, ClipSettings]:
+    def frames(self, prompt: str, s: ClipSettings, callback: Callable[[int, int], None] | None = None,
+               progress: Callable[[str, int, int], None] | None = None, start: Start | None = None,
+               parts: list[tuple[str, float]] | None = None, end: np.ndarray | None = None,
+               made: dict | None = None) -> Iterator[np.ndarray]:
+        """`make`'s frames as they become final, uint8 chunks (k, H, W, 3): window by window for a clip made so
+        (`rolls`), the whole clip at once otherwise; one after the other they are exactly `make`'s frames.
+        `made` (a dict) gets the verifier's "scores" of the candidates, where it chose among them."""
+        self.check_given(s, start, parts, end)
+        native_fps, native_size = float(self.clip["fps"]), int(self.clip["size"])
+        if end is not None:  # 1-5. the keyframes: one window to a last picture,
+            keyframes, s_out = self.first_and_last(prompt, s, callback, progress, start, end)
+            pieces, total = [keyframes], len(keyframes)
+        elif self.rolls(s, start, parts):  # window by window,
+            parts = parts or [(prompt, s.seconds)]
+            pictures = None if start is None else start.native(native_fps, native_size)
+            total = (len(pictures) if start.kind == "clip" else 0) if start is not None else 0
+            total += int(np.sum([round(sec * native_fps) for _, sec in parts]))
+            s_out = replace(s, seconds=total / native_fps)
+            pieces = self.windows(parts, s, callback, progress, start, pictures)
+        else:  # or the candidates of one clip from text alone, and the verifier's choice
+            keyframes, scores = self.keyframes(prompt, s, callback, progress)
+            pieces, total, s_out = [keyframes[0 if scores is None else int(np.argmax(scores))]], len(keyframes[0]), s
+            if made is not None:
+                made["scores"] = scores
+        # 6-7. motion between the keyframes up to the requested frame rate, then the requested size, as they come
+        cascade = self.cascade_for(s_out, total, progress)
+        for piece in pieces:
+            out = cascade.push(piece)
+            if len(out):
+                yield out
+        self.timings.update(cascade.timings)
+
+    @torch.no_grad()
+    def windows(self, parts: list[tuple[str, float]], s: ClipSettings, callback, progress, start: Start | None,
+                pictures: np.ndarray | None) -> Iterator[np.ndarray]:
         """Keyframes window by window, each window the denoiser's own length and each going on from the last
         CONTEXT_FRAMES pictures of the clip so far (encoded as the start of its latent and given), so the cost
-        grows linearly with the length and memory stays flat. A picture to start from is the first window's
-        frame 0; a clip to extend is kept at the start, at the native size and frame rate. Each part of a
-        storyboard is made under its own prompt, the world carried across the joins. The first window, from
-        text alone, is chosen among s.candidates by the verifier. Returns the native keyframes (T, H, W, 3)
-        and the settings of the whole clip, for the cascade."""
-        native_fps, native_size = float(self.clip["fps"]), int(self.clip["size"])
+        grows linearly with the length and memory stays flat. A picture to start from (`pictures`: `start` at the
+        native size and frame rate) is the first window's frame 0; a clip to extend is kept at the start. Each
+        part of a storyboard is made under its own prompt, the world carried across the joins. The first window,
+        from text alone, is chosen among s.candidates by the verifier. Yields each window's new native keyframes
+        (T, H, W, 3), a clip to extend first; the last window cut to the parts' length."""
+        native_fps = float(self.clip["fps"])
         ends = np.cumsum([round(sec * native_fps) for _, sec in parts])  # frames made by each part's end
-        pictures = None if start is None else start.native(native_fps, native_size)
-        frames = [pictures] if start is not None and start.kind == "clip" else []  # an extended clip comes first
-        kept = sum(len(f) for f in frames)
+        if start is not None and start.kind == "clip":  # an extended clip comes first
+            yield pictures
         context = pictures[-CONTEXT_FRAMES:] if pictures is not None else None
         generator = torch.Generator().manual_seed(s.seed)
         window = replace(s, seconds=float(self.clip["seconds"]))  # each window is the denoiser's own length
@@ -313,13 +308,12 @@ class Pipeline:
                     new = np.concatenate([pictures, keyframes[0][1:]])  # not the decoder's drawing of it
                 else:
                     new = keyframes[0][len(context):]
-            frames.append(new)
+            new = new[:int(ends[-1]) - made]
             made += len(new)
-            context = last_frames(frames, CONTEXT_FRAMES)
+            context = np.concatenate([context, new])[-CONTEXT_FRAMES:] if context is not None else new[-CONTEXT_FRAMES:]
             windows += 1
-        self.timings["windows"] = windows
-        keyframes = np.concatenate(frames)[:kept + int(ends[-1])]
-        return keyframes, replace(s, seconds=len(keyframes) / native_fps)
+            self.timings["windows"] = windows
+            yield new
 
     @torch.no_grad()
     def first_and_last(self, prompt: str, s: ClipSettings, callback, progress, start: Start | None,
@@ -444,15 +438,6 @@ class Pipeline:
         return self.verifier(x, cond.index(slice(0, 1)).repeat(len(x)).to(device)).float().cpu().numpy()
 
 
-def last_frames(pieces: list[np.ndarray], n: int) -> np.ndarray:
-    """The last n frames of a clip kept as pieces (T_i, H, W, 3), copying only the pieces they lie in."""
-    k, have = len(pieces), 0
-    while k > 0 and have < n:
-        k -= 1
-        have += len(pieces[k])
-    return np.concatenate(pieces[k:])[-n:]
-
-
 def verifier_clip(verifier: torch.nn.Module) -> dict:
     """The clips a verifier was trained on: size, and fps where its card records it."""
     return verifier.card.get("clip") or {"size": verifier.config.size}
@@ -466,9 +451,29 @@ def generate(prompt: str | None = None, *, model: str | None = None, image=None,
     picture the clip ends on), `extend` (a video file the clip goes on from), `storyboard` (a JSON file or a list
     of {"prompt": ..., "seconds": ...}: one clip told part by part; the prompt may then be left out). Returns a
     Video whose `.frames` is uint8 (T, H, W, 3); loads the model each call (hold a Pipeline to make many clips)."""
+    pipe, prompt, s, given = _request(prompt, model, image, last_image, extend, storyboard, settings)
+    return pipe.make(prompt, s, **given)
+
+
+def stream(prompt: str | None = None, *, model: str | None = None, image=None, last_image=None, extend=None,
+           storyboard=None, **settings) -> Iterator[np.ndarray]:
+    """`generate`'s frames one by one, uint8 (H, W, 3), each as soon as it is final: a long clip's first frames
+    come after its first window, not after the whole clip. The request is checked before the first frame
+    (ValueError), as `generate` checks it; the frames are `generate`'s."""
+    pipe, prompt, s, given = _request(prompt, model, image, last_image, extend, storyboard, settings)
+
+    def frames() -> Iterator[np.ndarray]:
+        for piece in pipe.frames(prompt, s, **given):
+            yield from piece
+
+    return frames()
+
+
+def _request(prompt, model, image, last_image, extend, storyboard, settings: dict):
+    """1. check everything given, before the model loads; 2. load the model, resolve the settings against it and
+    check what only it can refuse. Returns (pipe, prompt, resolved settings, {start, parts, end})."""
     from kinema.pipeline.inputs import check_combination, check_storyboard, read_picture, read_start, read_storyboard
 
-    # 1. check everything given, before the model loads
     s = ClipSettings(**settings)
     parts = None
     if storyboard is not None:
@@ -478,8 +483,7 @@ def generate(prompt: str | None = None, *, model: str | None = None, image=None,
     check_combination(image is not None, last_image is not None, extend is not None, storyboard is not None)
     start = read_start(image, extend)
     end = None if last_image is None else read_picture(last_image)
-    # 2. load the model, resolve the settings against it, check what only it can refuse; 3. make the clip
     pipe = Pipeline.load(model)
     s = pipe.resolve(s)
     pipe.check_given(s, start, parts, end)
-    return pipe.make(prompt, s, start=start, parts=parts, end=end)
+    return pipe, prompt, s, {"start": start, "parts": parts, "end": end}
