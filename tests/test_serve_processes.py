@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -248,5 +249,40 @@ def test_browser_uploads_a_picture_extends_a_gallery_item_and_tells_a_storyboard
             assert "extended" in page.inner_text("#gallery") and "2 parts" in page.inner_text("#gallery")
             page.screenshot(path=str(shots / "serve-page-given.png"), full_page=True)
             browser.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("KINEMA_REQUIRE_BROWSER"),
+                    reason="Debian's chromium is not installed (tests/setup.sh installs it)")
+def test_browser_shows_a_long_clips_frames_as_they_are_made(going_on_model, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    server = Server(tmp_path / "data", going_on_model, extra=("--max-steps", "200", "--max-seconds", "30"))
+    try:
+        with sync_playwright() as p:
+            browser = launch(p)
+            page = browser.new_page(viewport={"width": 1100, "height": 800})
+            page.goto(server.url + "/")
+            for field, value in (("#prompt", PROMPT), ("#steps", "100"), ("#size", "32"), ("#fps", "4"),
+                                 ("#seconds", "20"), ("#seed", "2")):
+                page.fill(field, value)
+            page.click("#generate")
+            # frames play on the page while the job is still running (window by window), before its video exists
+            page.wait_for_function("Number(document.querySelector('#stage').dataset.liveShown || 0) >= 3 && "
+                                   "document.querySelector('#status').textContent.startsWith('running')",
+                                   timeout=90_000)
+            job = call(server.url + "/api/jobs?limit=1")["jobs"][0]
+            assert job["state"] == "running"
+            first = call(f"{server.url}/api/jobs/{job['id']}/frames/0")
+            assert first[:8] == b"\x89PNG\r\n\x1a\n"  # frame 0, a PNG, while the job runs
+            wait_done(server, job["id"])
+            page.wait_for_function("document.querySelector('#status').textContent.startsWith('done') && "
+                                   "!document.querySelector('#player').hidden && document.querySelector('#live').hidden",
+                                   timeout=20_000)
+            page.screenshot(path=str(ROOT / "test-artifacts" / "serve-page-live.png"))
+            browser.close()
+        with pytest.raises(urllib.error.HTTPError):  # the frames go once the video is there
+            call(f"{server.url}/api/jobs/{job['id']}/frames/0")
     finally:
         server.stop()

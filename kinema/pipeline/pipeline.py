@@ -230,6 +230,11 @@ class Pipeline:
         `end`: a picture (H, W, 3) the clip ends on (first and last frame: with a picture `start`, within one window)."""
         made: dict = {}
         frames = np.concatenate(list(self.frames(prompt, s, callback, progress, start, parts, end, made)))
+        return self.video(prompt, s, frames, made, start, parts, end)
+
+    def video(self, prompt: str, s: ClipSettings, frames: np.ndarray, made: dict, start: Start | None = None,
+              parts: list[tuple[str, float]] | None = None, end: np.ndarray | None = None) -> Video:
+        """The Video of frames that `frames` made (`made`: what it recorded), with how they were made."""
         meta = {"prompt": prompt, "model": self.name, "model_step": self.card.get("step"), **asdict(s),
                 "precision": str(next(self.denoiser.parameters()).dtype).removeprefix("torch."),
                 "stages": self.stages(s), "generator": "kinema"}

@@ -326,18 +326,33 @@ def create_app(data_dir: str | Path, limits: Limits = Limits(), token: str | Non
         name = f"kinema-{job_id[:8]}-seed{job['seed']}.mp4"
         return FileResponse(path, media_type="video/mp4", filename=name if download else None)
 
+    @app.get("/api/jobs/{job_id}/frames/{k}", dependencies=api, response_class=Response,
+             responses={200: {"content": {"image/png": {}}}, 404: {"description": "no such frame (yet, or any more)"}})
+    def job_frame(job_id: JobId, k: Annotated[int, PathParam(ge=0, le=100_000)]) -> Response:
+        """Frame k of a running job, as soon as it is made (the `frames` events count them); gone once the job ends
+        (its video has them all)."""
+        try:
+            data = store.preview_path(job_id, k).read_bytes()
+        except OSError:
+            raise HTTPException(404, "no such frame") from None
+        return Response(data, media_type="image/png", headers={"Cache-Control": "no-store"})
+
     @app.get("/api/jobs/{job_id}/events", dependencies=api, response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}}}, 404: {"description": "no such job"}})
     async def job_events(job_id: JobId, request: Request) -> StreamingResponse:
         found(store.get(job_id))
 
         async def events():
-            last, quiet = None, 0.0
+            last, quiet, frames = None, 0.0, 0
             while True:
                 job = await asyncio.to_thread(store.get, job_id)
                 if job is None:
                     yield "event: deleted\ndata: {}\n\n"
                     return
+                ready = await asyncio.to_thread(store.preview_count, job_id) if job["state"] == "running" else 0
+                if ready > frames:  # frames made so far: GET /api/jobs/{id}/frames/{k}
+                    frames, quiet = ready, 0.0
+                    yield f"event: frames\ndata: {json.dumps({'count': ready, 'fps': job['fps']})}\n\n"
                 key = (job["state"], job["progress"]["step"])
                 if key != last:
                     last, quiet = key, 0.0

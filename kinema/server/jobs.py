@@ -85,6 +85,7 @@ class JobStore:
         self.dir = Path(data_dir)
         self.videos = self.dir / "videos"
         self.videos.mkdir(parents=True, exist_ok=True)
+        self.previews = self.dir / "previews"  # a running job's frames so far, one PNG each, for the page
         self.path = self.dir / "jobs.sqlite3"
         self.max_attempts = max_attempts
         db = self._connect()
@@ -229,7 +230,31 @@ class JobStore:
         """Remove a job and its video; a running job is cancelled first (its worker then finds it gone)."""
         n = self._write("DELETE FROM jobs WHERE id = ?", (job_id,))
         self.video_path(job_id).unlink(missing_ok=True)
+        self.drop_previews(job_id)
         return n > 0
+
+    # -- previews: the frames of a running job as they are made ------------------------------------
+    def preview_path(self, job_id: str, k: int) -> Path:
+        return self.previews / uuid.UUID(hex=job_id).hex / f"{k:05d}.png"
+
+    def add_previews(self, job_id: str, first: int, frames) -> None:
+        """Frames first, first + 1, ... of a running job, each a PNG written whole (temporary name, then renamed)."""
+        from PIL import Image
+
+        from kinema.io.checkpoint import atomic_write
+
+        self.preview_path(job_id, 0).parent.mkdir(parents=True, exist_ok=True)
+        for k, frame in enumerate(frames, first):
+            atomic_write(self.preview_path(job_id, k), lambda p: Image.fromarray(frame).save(p, "PNG"))
+
+    def preview_count(self, job_id: str) -> int:
+        folder = self.preview_path(job_id, 0).parent
+        return sum(1 for _ in folder.glob("[0-9]*.png")) if folder.is_dir() else 0
+
+    def drop_previews(self, job_id: str) -> None:
+        import shutil
+
+        shutil.rmtree(self.preview_path(job_id, 0).parent, ignore_errors=True)
 
     # -- workers ---------------------------------------------------------------------------------
     def claim(self) -> dict | None:

@@ -1,7 +1,7 @@
 """A generation worker: a process apart from the web process that loads the model once and takes
 jobs from the queue until its parent (the server) goes away.
 
-Progress is written to the job row at every sampling step; a cancelled, deleted or taken-back job
+Progress is written to the job row as sampling goes (at most every 0.2 s); a cancelled, deleted or taken-back job
 makes the next write fail and the worker drops it. The video is written to a temporary file and
 renamed into place before the job is marked done (see kinema.server.jobs for why that order).
 """
@@ -57,6 +57,7 @@ def given(job: dict, store, uploads, s):
 
 def worker_main(data_dir: str, model: str | None, threads: int, parent: int, poll: float = 0.2) -> None:
     _die_with_parent()
+    import numpy as np
     import torch
 
     from dataclasses import fields
@@ -76,16 +77,30 @@ def worker_main(data_dir: str, model: str | None, threads: int, parent: int, pol
         job_id, run = job["id"], job["run"]
         settings = ClipSettings(**{f.name: job[f.name] for f in fields(ClipSettings) if job.get(f.name) is not None})
 
+        reported = [0.0]
+
         def callback(k: int, n: int) -> None:
+            """Progress to the job's row (which says whether it was cancelled meanwhile): at most every 0.2 s, as the
+            page reads it, and at the last step; a write per step would cost more than a tiny model's step."""
+            now = time.monotonic()
+            if k < n and now - reported[0] < 0.2:
+                return
+            reported[0] = now
             if not store.progress(job_id, run, k, n):
                 raise _Stop()
 
         try:
             t0 = time.perf_counter()
+            store.drop_previews(job_id)  # (those of an interrupted run of it)
             s = pipe.resolve(settings)  # checked by the web process
             start, parts, end = given(job, store, uploads, s)
             pipe.check_given(s, start, parts, end)
-            video = pipe.make(job["prompt"], s, callback=callback, start=start, parts=parts, end=end)
+            made, pieces, n = {}, [], 0
+            for piece in pipe.frames(job["prompt"], s, callback, start=start, parts=parts, end=end, made=made):
+                store.add_previews(job_id, n, piece)  # the page shows the frames as they come
+                pieces.append(piece)
+                n += len(piece)
+            video = pipe.video(job["prompt"], s, np.concatenate(pieces), made, start, parts, end)
             video.metadata["job"] = job_id
             path = store.video_path(job_id)
             video.save(path)
@@ -94,8 +109,11 @@ def worker_main(data_dir: str, model: str | None, threads: int, parent: int, pol
             if not store.finish(job_id, run, timings):  # deleted or taken back meanwhile
                 if store.get(job_id) is None:
                     path.unlink(missing_ok=True)
+            store.drop_previews(job_id)  # (the video is there now)
         except _Stop:
             store.mark_cancelled(job_id, run)
+            store.drop_previews(job_id)
         except Exception as e:  # the job fails with its reason; the worker goes on
             traceback.print_exc(file=sys.stderr)
             store.fail(job_id, run, without_paths(f"{type(e).__name__}: {e}"))
+            store.drop_previews(job_id)
