@@ -48,7 +48,8 @@ def test_no_package_imports_one_above_it():
 
 def test_cli_options_and_http_schema_come_from_clip_settings():
     """Every ClipSettings field is a `generate` and `eval` option and a field of the HTTP request, with the same
-    default, and nothing else is a clip setting there (so the three cannot drift apart)."""
+    default, and nothing else is a clip setting there (so the three cannot drift apart); besides them the request
+    has the prompt and what the clip is given (the CLI's --image, --last-image, --extend, --storyboard)."""
     from kinema.cli.main import build_parser
     from kinema.pipeline.settings import ClipSettings, bounds
     from kinema.server.app import JobRequest
@@ -62,7 +63,9 @@ def test_cli_options_and_http_schema_come_from_clip_settings():
             if bounds()[f.name].choices:
                 assert tuple(options[f.name].choices) == bounds()[f.name].choices
     schema = JobRequest.model_json_schema()["properties"]
-    assert set(schema) == {"prompt", *names}
+    given = {"image", "last_image", "extend", "storyboard"}
+    assert set(schema) == {"prompt", *names, *given}
+    assert given <= {a.dest for a in sub["generate"]._actions}
     for f in fields(ClipSettings):
         b = bounds()[f.name]
         spec = schema[f.name]
