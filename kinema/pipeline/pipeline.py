@@ -42,7 +42,7 @@ from kinema.pipeline.settings import SAMPLING, ClipSettings, check_clip
 from kinema.text.encoder import TextEmbedding, TextEncoder, load_text_encoder
 
 CASCADE = ("refiner", "interpolator", "upscaler")  # the stages after the keyframes, each optional
-CONTEXT_FRAMES = 5  # pictures a window goes on from: frame 0 alone and a group of 4, two latent frames
+CONTEXT_LATENTS = 3  # latent frames a window goes on from (9 pictures: frame 0 alone and two groups of 4)
 
 
 @dataclass
@@ -197,6 +197,16 @@ class Pipeline:
         clips to extend, clips longer than its own."""
         return self.autoencoder is not None and goes_on(self.card)
 
+    @property
+    def context_frames(self) -> int:
+        """Pictures a window goes on from: CONTEXT_LATENTS latent frames of them (the causal autoencoder encodes
+        frame 0 alone and each later group of its time factor together), fewer where a window would then have no
+        latent frame left to make. 9 for the default model, whose windows are 17 pictures: 8 new a window."""
+        cfg = self.autoencoder.cfg
+        n = max(round(float(self.clip["seconds"]) * float(self.clip["fps"])), 1)
+        latents = min(CONTEXT_LATENTS, cfg.latent_shape(n, 8, 8)[1] - 1)
+        return 1 + cfg.time_factor * (max(latents, 1) - 1)
+
     def rolls(self, s: ClipSettings, start: Start | None = None, parts: list | None = None) -> bool:
         """Whether the clip is made window by window (`rolling`): it starts from given pictures, tells a
         storyboard, or is longer than the denoiser's own clips and the denoiser can go on from its windows (one
@@ -286,7 +296,7 @@ class Pipeline:
     def windows(self, parts: list[tuple[str, float]], s: ClipSettings, callback, progress, start: Start | None,
                 pictures: np.ndarray | None) -> Iterator[np.ndarray]:
         """Keyframes window by window, each window the denoiser's own length and each going on from the last
-        CONTEXT_FRAMES pictures of the clip so far (encoded as the start of its latent and given), so the cost
+        `context_frames` pictures of the clip so far (encoded as the start of its latent and given), so the cost
         grows linearly with the length and memory stays flat. A picture to start from (`pictures`: `start` at the
         native size and frame rate) is the first window's frame 0; a clip to extend is kept at the start. Each
         part of a storyboard is made under its own prompt, the world carried across the joins. The first window,
@@ -296,7 +306,8 @@ class Pipeline:
         ends = np.cumsum([round(sec * native_fps) for _, sec in parts])  # frames made by each part's end
         if start is not None and start.kind == "clip":  # an extended clip comes first
             yield pictures
-        context = pictures[-CONTEXT_FRAMES:] if pictures is not None else None
+        keep = self.context_frames
+        context = pictures[-keep:] if pictures is not None else None
         generator = torch.Generator().manual_seed(s.seed)
         window = replace(s, seconds=float(self.clip["seconds"]))  # each window is the denoiser's own length
         made = windows = 0
@@ -315,7 +326,7 @@ class Pipeline:
                     new = keyframes[0][len(context):]
             new = new[:int(ends[-1]) - made]
             made += len(new)
-            context = np.concatenate([context, new])[-CONTEXT_FRAMES:] if context is not None else new[-CONTEXT_FRAMES:]
+            context = np.concatenate([context, new])[-keep:] if context is not None else new[-keep:]
             windows += 1
             self.timings["windows"] = windows
             yield new
@@ -327,7 +338,7 @@ class Pipeline:
         frame is the picture held for a group of 4 frames, given; the clip's last frame is the picture itself."""
         native_fps, native_size = float(self.clip["fps"]), int(self.clip["size"])
         last = Start(end[None], "image").native(native_fps, native_size)
-        given_end = self.start_latents(np.repeat(last, CONTEXT_FRAMES, axis=0))[:, :, 1:2]  # a group of 4 pictures
+        given_end = self.start_latents(np.repeat(last, 5, axis=0))[:, :, 1:2]  # latent frame 1: a group of 4 pictures
         first = None if start is None else start.native(native_fps, native_size)
         keyframes, _ = self.keyframes(prompt, replace(s, candidates=1), callback, progress,
                                       None if first is None else self.start_latents(first),
