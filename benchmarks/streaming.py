@@ -21,9 +21,9 @@ from pathlib import Path
 PROMPT = "a red circle moving right on a black background"
 
 
-def stream(model: str | None, seconds: float, size: int, fps: float) -> dict:
+def stream(model: str | None, seconds: float, size: int, fps: float, device: str) -> dict:
     cmd = [sys.executable, "-m", "kinema", "generate", PROMPT, "--seconds", str(seconds), "--size", str(size),
-           "--fps", str(fps), "--seed", "0", "-o", "-"] + (["--model", model] if model else [])
+           "--fps", str(fps), "--seed", "0", "--device", device, "-o", "-"] + (["--model", model] if model else [])
     frame_bytes = 6 + 3 * size * size  # "FRAME\n" + 4:4:4 planes
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -45,10 +45,11 @@ def stream(model: str | None, seconds: float, size: int, fps: float) -> dict:
             "realtime_factor": round(seconds / wall, 2)}
 
 
-def to_file(model: str | None, seconds: float, size: int, fps: float) -> float:
+def to_file(model: str | None, seconds: float, size: int, fps: float, device: str) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "kinema", "generate", PROMPT, "--seconds", str(seconds), "--size", str(size),
-               "--fps", str(fps), "--seed", "0", "-o", str(Path(tmp) / "clip.mp4")] + (["--model", model] if model else [])
+               "--fps", str(fps), "--seed", "0", "--device", device, "-o", str(Path(tmp) / "clip.mp4")] + \
+              (["--model", model] if model else [])
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return round(time.perf_counter() - t0, 2)
@@ -61,14 +62,16 @@ def main() -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
     p.add_argument("--fps", type=float, nargs="+", default=[8.0, 16.0, 24.0])
     p.add_argument("--json", default=None, help="also write the results here")
+    p.add_argument("--no-file", action="store_true", help="skip the mp4 beside each (a machine without PyAV)")
+    p.add_argument("--device", default="auto", help="kinema generate's --device")
     a = p.parse_args()
     rows = []
     print(f"{a.seconds:g} s clips, `kinema generate ... -o -`, a fresh process each (start-up included)")
     print(f"{'size':>5} {'fps':>5} {'frames':>6} {'wall s':>7} {'first frame s':>14} {'realtime x':>10} {'mp4 wall s':>10}")
     for size in a.sizes:
         for fps in a.fps:
-            row = {"size": size, "fps": fps, **stream(a.model, a.seconds, size, fps),
-                   "mp4_wall_s": to_file(a.model, a.seconds, size, fps)}
+            row = {"size": size, "fps": fps, **stream(a.model, a.seconds, size, fps, a.device),
+                   "mp4_wall_s": None if a.no_file else to_file(a.model, a.seconds, size, fps, a.device)}
             rows.append(row)
             print(f"{size:>5} {fps:>5g} {row['frames']:>6} {row['wall_s']:>7} {row['first_frame_s']:>14} "
                   f"{row['realtime_factor']:>10} {row['mp4_wall_s']:>10}", flush=True)

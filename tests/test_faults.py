@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import numpy as np
+import torch
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -164,6 +165,8 @@ def test_generate_refuses_generated_bad_numbers_before_loading(tmp_path_factory,
     ["generate", PROMPT, "-o", "{tmp}/folder.mp4"], ["generate", PROMPT, "-o", "{tmp}/folder.gif"],
     ["generate", PROMPT, "-o", "/dev/null"], ["generate", "--prompts", "{tmp}/prompts.txt", "--out-dir", "{tmp}/file"],
     ["generate", "\ud800 red circle", "-o", "{tmp}/x.mp4"],
+    *([["generate", PROMPT, "-o", "{tmp}/x.mp4", "--device", "cuda"]] if not torch.cuda.is_available() else []),
+    ["generate", "--prompts", "{tmp}/prompts.txt", "-o", "-"],
 ])
 def test_commands_refuse_bad_input_in_one_line(tmp_path, argv):
     (tmp_path / "folder.mp4").mkdir()

@@ -64,10 +64,21 @@ def check_memory(need: int, what: str) -> None:
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
-    """--model and --precision: the model folder a command generates with."""
+    """--model, --device and --precision: the model folder a command generates with, and where."""
     p.add_argument("--model", default=None, help="model folder (default: the shipped default model)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where the model runs: auto = a CUDA GPU if there is one, else the CPU")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="denoiser weights: auto = bf16 on CUDA, fp32 on CPU (bf16 is far slower on CPUs without bf16 units)")
+
+
+def model_device(name: str) -> str:
+    """--device's choice as a torch device name; UsageError for cuda on a machine without a CUDA GPU."""
+    import torch
+
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: this machine has no CUDA GPU that torch can use")
+    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
 
 
 def add_run_options(p: argparse.ArgumentParser, steps: int, batch: int, lr: float, checkpoint_every: int) -> None:

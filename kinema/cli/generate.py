@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from kinema.cli.common import UsageError, add_model_options
+from kinema.cli.common import UsageError, add_model_options, model_device
 
 NAME, HELP = "generate", "make a video from a prompt (or a file of prompts)"
 
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     # 2. load the model once and resolve each clip's settings against it (what only the model can refuse:
     #    --candidates without a verifier), 3. make each clip, 4. write it (atomically) and its record
     t0 = time.perf_counter()
-    pipe = Pipeline.load(args.model, precision=args.precision)
+    pipe = Pipeline.load(args.model, model_device(args.device), args.precision)
     print(f"model: {pipe.name} (step {pipe.card.get('step')}), loaded in {time.perf_counter() - t0:.1f} s",
           file=sys.stderr)
     try:
