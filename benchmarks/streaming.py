@@ -74,7 +74,7 @@ def main() -> None:
                    "mp4_wall_s": None if a.no_file else to_file(a.model, a.seconds, size, fps, a.device)}
             rows.append(row)
             print(f"{size:>5} {fps:>5g} {row['frames']:>6} {row['wall_s']:>7} {row['first_frame_s']:>14} "
-                  f"{row['realtime_factor']:>10} {row['mp4_wall_s']:>10}", flush=True)
+                  f"{row['realtime_factor']:>10} {str(row['mp4_wall_s']):>10}", flush=True)
     if a.json:
         Path(a.json).write_text(json.dumps({"seconds": a.seconds, "prompt": PROMPT, "rows": rows}, indent=1) + "\n")
 
