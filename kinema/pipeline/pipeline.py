@@ -42,7 +42,12 @@ from kinema.pipeline.settings import SAMPLING, ClipSettings, check_clip
 from kinema.text.encoder import TextEmbedding, TextEncoder, load_text_encoder
 
 CASCADE = ("refiner", "interpolator", "upscaler")  # the stages after the keyframes, each optional
-CONTEXT_LATENTS = 3  # latent frames a window goes on from (9 pictures: frame 0 alone and two groups of 4)
+# Latent frames a window goes on from (the causal autoencoder: frame 0 alone, then groups of 4 pictures). Measured
+# (docs/denoiser.md, "Long clips"): the clip's own earlier windows are best seen over 3 (9 pictures: 30 s clips
+# follow their caption in every window for 10 of 16 captions, against 8 over 2); a clip given to extend over 2
+# (5 pictures: 13 of 16 continuations follow, against 9 over 3, whose joins jump for bouncing objects).
+OWN_CONTEXT_LATENTS = 3
+GIVEN_CONTEXT_LATENTS = 2
 
 
 @dataclass
@@ -197,14 +202,12 @@ class Pipeline:
         clips to extend, clips longer than its own."""
         return self.autoencoder is not None and goes_on(self.card)
 
-    @property
-    def context_frames(self) -> int:
-        """Pictures a window goes on from: CONTEXT_LATENTS latent frames of them (the causal autoencoder encodes
-        frame 0 alone and each later group of its time factor together), fewer where a window would then have no
-        latent frame left to make. 9 for the default model, whose windows are 17 pictures: 8 new a window."""
+    def context_frames(self, latents: int) -> int:
+        """Pictures that make `latents` latent frames (the causal autoencoder encodes frame 0 alone and each later
+        group of its time factor together), fewer where a window would then have no latent frame left to make."""
         cfg = self.autoencoder.cfg
         n = max(round(float(self.clip["seconds"]) * float(self.clip["fps"])), 1)
-        latents = min(CONTEXT_LATENTS, cfg.latent_shape(n, 8, 8)[1] - 1)
+        latents = min(latents, cfg.latent_shape(n, 8, 8)[1] - 1)
         return 1 + cfg.time_factor * (max(latents, 1) - 1)
 
     def rolls(self, s: ClipSettings, start: Start | None = None, parts: list | None = None) -> bool:
@@ -296,8 +299,9 @@ class Pipeline:
     def windows(self, parts: list[tuple[str, float]], s: ClipSettings, callback, progress, start: Start | None,
                 pictures: np.ndarray | None) -> Iterator[np.ndarray]:
         """Keyframes window by window, each window the denoiser's own length and each going on from the last
-        `context_frames` pictures of the clip so far (encoded as the start of its latent and given), so the cost
-        grows linearly with the length and memory stays flat. A picture to start from (`pictures`: `start` at the
+        pictures of the clip so far (OWN_CONTEXT_LATENTS' worth, GIVEN_CONTEXT_LATENTS' of a clip to extend;
+        encoded as the start of its latent and given), so the cost grows linearly with the length and memory
+        stays flat. A picture to start from (`pictures`: `start` at the
         native size and frame rate) is the first window's frame 0; a clip to extend is kept at the start. Each
         part of a storyboard is made under its own prompt, the world carried across the joins. The first window,
         from text alone, is chosen among s.candidates by the verifier. Yields each window's new native keyframes
@@ -306,8 +310,8 @@ class Pipeline:
         ends = np.cumsum([round(sec * native_fps) for _, sec in parts])  # frames made by each part's end
         if start is not None and start.kind == "clip":  # an extended clip comes first
             yield pictures
-        keep = self.context_frames
-        context = pictures[-keep:] if pictures is not None else None
+        keep = self.context_frames(OWN_CONTEXT_LATENTS)
+        context = pictures[-self.context_frames(GIVEN_CONTEXT_LATENTS):] if pictures is not None else None
         generator = torch.Generator().manual_seed(s.seed)
         window = replace(s, seconds=float(self.clip["seconds"]))  # each window is the denoiser's own length
         made = windows = 0
