@@ -1,8 +1,8 @@
 #!/bin/sh
 # Rebuild kinema's whole default model from nothing on one machine, then ship it to kinema/weights/default.
-# Expected time on 2 CPU cores: ~14.5 h (autoencoder 3.9 h, latent cache 0.4 h, denoiser 6.4 h, verifier 1.4 h,
-# interpolator 0.5 h, upscaler 0.2 h, refiner 1.4 h, the given-frames fine-tune 0.5 h). Each step continues where
-# it stopped when run again.
+# Expected time on 2 CPU cores: ~16 h (autoencoder 3.9 h, latent cache 0.4 h, denoiser 6.4 h, verifier 1.4 h,
+# interpolator 0.5 h, upscaler 0.2 h, refiner 1.4 h, the given-frames fine-tune 0.5 h, the long-clip one 1.5 h).
+# Each step continues where it stopped when run again.
 #
 #   sh recipes/default.sh              # from the repository root, after `pip install -e ".[real]"`
 #   RUNS=/data/runs sh recipes/default.sh
@@ -23,3 +23,6 @@ python "$here/ship.py" --refiner "$RUNS/refiner"
 # the denoiser taught to go on from given frames (pictures, clips, long clips), at the same sampling defaults
 sh "$here/conditioned.sh"
 python "$here/ship.py" "$RUNS/conditioned" --recipe recipes/conditioned.sh
+# ... and taught long clips: windows from later in a long clip (walls, landings, lower bounces)
+sh "$here/long.sh"
+python "$here/ship.py" "$RUNS/long" --recipe recipes/long.sh
