@@ -30,7 +30,7 @@ from kinema.pipeline import ClipSettings, Pipeline  # noqa: E402
 from kinema.pipeline.inputs import Start  # noqa: E402
 from kinema.pipeline.reconstruct import psnr  # noqa: E402
 from kinema.world.captions import parse_canonical, scene_for  # noqa: E402
-from kinema.world.judge import judge, judge_long  # noqa: E402
+from kinema.world.judge import ATTRIBUTES, judge, judge_long  # noqa: E402
 from kinema.world.shapes import render  # noqa: E402
 
 COST_SCRIPT = """
@@ -81,19 +81,20 @@ def main() -> None:
     # 3. long clips
     report["long"] = {}
     for seconds in a.seconds if "long" in a.sections else []:
-        clips, windows, drift = 0, [], []
+        clips, windows, drift, failed = 0, [], [], []
         for k, it in enumerate(items):
             d = parse_canonical(it.caption)
             video = pipe.make(it.caption, pipe.resolve(ClipSettings(seed=k, seconds=seconds)))
             verdicts = judge_long(video.frames, 8, d)
             windows += [v.all_correct for v in verdicts]
             clips += all(v.all_correct for v in verdicts)
+            failed.append({"caption": it.caption, **{a: sum(not v.attribute(a) for v in verdicts) for a in ATTRIBUTES}})
             if k < 3:
                 drift.append({"caption": it.caption, "colour": [v.objects[0].colour for v in verdicts],
                               "presence": [round(v.objects[0].presence, 2) for v in verdicts],
                               "fill": [round(v.objects[0].fill, 2) for v in verdicts]})
         report["long"][f"{seconds:g}"] = {"windows": float(np.mean(windows)), "clips": clips / len(items),
-                                          "drift": drift}
+                                          "windows_failed": failed, "drift": drift}
 
     # 4. cost, each length in a fresh process
     report["cost"] = {}
