@@ -86,18 +86,19 @@ def wait_for(predicate, timeout: float, what: str, poll: float = 0.1):
 
 def test_restart_after_sigkill_loses_and_duplicates_nothing(tiny_model, tmp_path):
     data = tmp_path / "data"
-    server = Server(data, tiny_model)
+    server = Server(data, tiny_model, extra=("--max-steps", "600"))
     try:
         assert call(server.url + "/api/limits")["max_candidates"] == 1  # the tiny model has no verifier to choose with
-        ids = [call(server.url + "/api/jobs", {"prompt": f"{PROMPT} {i}", "seed": i, "steps": 100, "size": 64})["id"]
+        ids = [call(server.url + "/api/jobs", {"prompt": f"{PROMPT} {i}", "seed": i, "steps": 600, "size": 64})["id"]
                for i in range(5)]
-        # a job in its first half, so that it cannot finish in the moment before the kill
+        # a job in its first half (~1 s of 2: progress is written every 0.2 s), so that it cannot finish in the
+        # moment before the kill
         running = wait_for(lambda: [j for j in call(server.url + "/api/jobs")["jobs"]
-                                    if j["state"] == "running" and 2 <= j["progress"]["step"] <= 50], 90, "a running job")
+                                    if j["state"] == "running" and 1 <= j["progress"]["step"] <= 300], 90, "a running job")
         interrupted = running[0]["id"]
         server.kill()  # the web process dies; its workers die with it (PR_SET_PDEATHSIG)
         time.sleep(0.5)
-        server = Server(data, tiny_model)
+        server = Server(data, tiny_model, extra=("--max-steps", "600"))
         jobs = wait_for(lambda: (lambda js: js if all(j["state"] == "done" for j in js) else None)(
             call(server.url + "/api/jobs")["jobs"]), 180, "all five jobs done")
     finally:

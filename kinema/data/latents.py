@@ -90,11 +90,11 @@ def _add_scenes(dataset, path: Path) -> None:
     if not hasattr(dataset, "scene_and_caption") or all("scene" in line for line in lines):
         return
     for line in lines:
-        scene, caption = dataset.scene_and_caption(line["index"])
+        caption = dataset.scene_and_caption(line["index"])[1]
         if caption != line["caption"]:
             raise CheckpointError(f"{path}: item {line['index']} was cached from other data ({line['caption']!r}, "
                                   f"this dataset says {caption!r}); use the arguments the cache was made with")
-        line["scene"] = scene.to_dict()
+        line.update(_scene_record(dataset, line["index"]))
     _write_lines(path, lines)
 
 
