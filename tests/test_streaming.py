@@ -17,10 +17,6 @@ from kinema.models.interpolator import Interpolation
 PROMPT = "a red circle moving right on a black background"
 
 
-def pieces(frames: np.ndarray, cuts: list[int]) -> list[np.ndarray]:
-    return np.split(frames, cuts)
-
-
 @pytest.mark.parametrize("cuts", [[1], [5, 16, 17], [11, 22, 33]])
 def test_each_stage_gives_the_same_frames_however_its_input_arrives(cuts):
     rng = np.random.default_rng(0)
@@ -32,7 +28,7 @@ def test_each_stage_gives_the_same_frames_however_its_input_arrives(cuts):
     for make in stages:
         whole = make().push(keyframes)
         stage = make()
-        out = [stage.push(p) for p in pieces(keyframes, cuts)]
+        out = [stage.push(p) for p in np.split(keyframes, cuts)]
         assert np.array_equal(np.concatenate(out), whole)
         assert sum(len(o) > 0 for o in out) >= 2 or len(cuts) == 1  # frames come out before the last piece is in
 

@@ -64,9 +64,9 @@ def progress_bars(desc: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from kinema.io.video import check_folder, check_output, read_image
+    from kinema.io.video import check_folder, check_output
     from kinema.pipeline import Pipeline, check_clip
-    from kinema.pipeline.inputs import check_combination, read_start, read_storyboard
+    from kinema.pipeline.inputs import read_given, storyboard_prompt
     from kinema.pipeline.settings import settings_from
 
     # 1. check everything the user gave, once, before loading anything
@@ -91,16 +91,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--image, --last-image, --extend and --storyboard make one clip: not with --prompts")
     try:
         settings = [settings_from(args, args.seed + k) for k in range(len(jobs))]
-        parts = None
-        if args.storyboard:
-            parts = read_storyboard(args.storyboard, settings[0])
-            jobs = [(0, " | ".join(p for p, _ in parts))]
+        given = read_given(settings[0], args.image, args.last_image, args.extend, args.storyboard)
+        if given.parts:
+            jobs = [(0, storyboard_prompt(p for p, _ in given.parts))]
         for (_, prompt), s in zip(jobs, settings):
             check_clip(prompt, s)
-        check_combination(args.image is not None, args.last_image is not None, args.extend is not None,
-                          args.storyboard is not None)
-        start = read_start(args.image, args.extend)
-        end = None if args.last_image is None else read_image(args.last_image)[0]
         if batch:
             check_folder(out_dir)
         for out in outputs:
@@ -117,17 +112,16 @@ def run(args: argparse.Namespace) -> int:
           file=sys.stderr)
     try:
         settings = [pipe.resolve(s) for s in settings]
-        pipe.check_given(settings[0], start, parts, end)
+        pipe.check_given(settings[0], *given)
     except ValueError as e:
         raise UsageError(str(e)) from None
     if batch:
         out_dir.mkdir(parents=True, exist_ok=True)
     if str(outputs[0]) == "-":
-        return stream(pipe, prompt, settings[0], start, parts, end)
+        return stream(pipe, jobs[0][1], settings[0], given)
     records = []
     for k, ((line, prompt), s, out) in enumerate(zip(jobs, settings, outputs)):
-        video = pipe.make(prompt, s, progress=progress_bars(f"clip {k + 1}/{len(jobs)}"), start=start, parts=parts,
-                          end=end)
+        video = pipe.make(prompt, s, progress=progress_bars(f"clip {k + 1}/{len(jobs)}"), **given._asdict())
         video.save(out)
         records.append({"index": k, "line": line, "file": out.name, **video.metadata})
         print(f"wrote {out} ({len(video.frames)} frames, {video.frames.shape[2]}x{video.frames.shape[1]}, "
@@ -141,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def stream(pipe, prompt: str, s, start, parts, end) -> int:
+def stream(pipe, prompt: str, s, given) -> int:
     """The clip as YUV4MPEG2 on standard output, each piece as soon as it is final; a reader that goes away (the
     player closed) stops generating, with one line on standard error and status 0."""
     import os
@@ -150,7 +144,7 @@ def stream(pipe, prompt: str, s, start, parts, end) -> int:
 
     out, writer = sys.stdout.buffer, None
     try:
-        for frames in pipe.frames(prompt, s, progress=progress_bars("clip"), start=start, parts=parts, end=end):
+        for frames in pipe.frames(prompt, s, progress=progress_bars("clip"), **given._asdict()):
             writer = writer or Y4MWriter(out, s.fps, frames.shape[2], frames.shape[1])
             writer.write(frames)
     except BrokenPipeError:

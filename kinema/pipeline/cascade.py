@@ -40,13 +40,12 @@ class Blend:
         self.frames = frames if self.frames is None else np.concatenate([self.frames, frames])
         have = self.base + len(self.frames)
         ready = int(np.searchsorted(self.hi, have)) if not self.same else have  # (hi is non-decreasing)
-        x = self.frames.astype(np.float32)
         if self.same:
-            x = x[self.done - self.base:ready - self.base]
-        else:
+            x = self.frames[self.done - self.base:ready - self.base].astype(np.float32)
+        else:  # (only the frames the new outputs blend, in float)
             lo, hi = self.lo[self.done:ready] - self.base, self.hi[self.done:ready] - self.base
             w = (self.pos[self.done:ready] - self.lo[self.done:ready])[:, None, None, None].astype(np.float32)
-            x = x[lo] * (1 - w) + x[hi] * w
+            x = self.frames[lo].astype(np.float32) * (1 - w) + self.frames[hi].astype(np.float32) * w
         if not len(x):
             x = np.empty((0, self.size, self.size, 3), np.float32)
         elif x.shape[1] != self.size:

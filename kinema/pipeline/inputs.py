@@ -1,11 +1,14 @@
 """What a clip may start from besides its prompt, read and checked before any model loads: a picture
-(`--image`: image to video), a clip to go on from (`--extend`), a storyboard (`--storyboard`: prompts told
-one after another in one clip). Each bad one is a ValueError naming the file and what is wrong."""
+(`--image`: image to video), a picture to end on (`--last-image`), a clip to go on from (`--extend`), a
+storyboard (`--storyboard`: prompts told one after another in one clip). `read_given` reads them all, for
+the CLI, the Python API and the server's worker alike. Each bad one is a ValueError naming the file and
+what is wrong."""
 from __future__ import annotations
 
 import json
 import math
 from dataclasses import dataclass
+from typing import Iterable, NamedTuple
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +34,33 @@ class Start:
 
         n = 1 if self.kind == "image" else max(round(len(self.frames) * fps / self.fps), 1)
         return resample_clip(self.frames, self.fps, fps, n, size)
+
+
+class Given(NamedTuple):
+    """What a clip is given besides its prompt, read and checked; the keyword arguments of Pipeline.make."""
+    start: Start | None = None  # a picture to start from, or a clip to go on from
+    parts: list[tuple[str, float]] | None = None  # a storyboard: (prompt, seconds) each
+    end: np.ndarray | None = None  # a picture (H, W, 3) to end on
+
+
+def read_given(settings: ClipSettings, image: str | Path | np.ndarray | None = None,
+               last_image: str | Path | np.ndarray | None = None, extend: str | Path | None = None,
+               storyboard: str | Path | list | None = None) -> Given:
+    """Read and check what a clip is given: pictures (files or uint8 (H, W, 3) pixels), a video to extend, a
+    storyboard (a JSON file, or its list already parsed). ValueError for anything bad, before any model loads."""
+    check_combination(image is not None, last_image is not None, extend is not None, storyboard is not None)
+    if storyboard is None:
+        parts = None
+    elif isinstance(storyboard, (str, Path)):
+        parts = read_storyboard(storyboard, settings)
+    else:
+        parts = check_storyboard(storyboard, settings)
+    return Given(read_start(image, extend), parts, None if last_image is None else read_picture(last_image))
+
+
+def storyboard_prompt(prompts: Iterable[str]) -> str:
+    """The prompt that names a storyboard clip (its metadata's, its job's): its parts' prompts, joined."""
+    return " | ".join(prompts)
 
 
 def check_combination(image: bool, last_image: bool, extend: bool, storyboard: bool) -> None:

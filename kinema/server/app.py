@@ -219,6 +219,7 @@ def create_app(data_dir: str | Path, limits: Limits = Limits(), token: str | Non
     @app.post("/api/jobs", response_model=Job, status_code=201, dependencies=api,
               responses={422: {"description": "outside the server's limits"}, 429: {"description": "queue full"}})
     def create_job(req: JobRequest) -> dict:
+        from kinema.pipeline.inputs import storyboard_prompt
         from kinema.pipeline.settings import ClipSettings, check_clip
 
         problems = []
@@ -237,7 +238,7 @@ def create_app(data_dir: str | Path, limits: Limits = Limits(), token: str | Non
         if req.candidates is not None and req.candidates > limits.max_candidates:
             problems.append(f"candidates are limited to {limits.max_candidates}")
         settings = req.model_dump()
-        settings["prompt"] = req.prompt.strip() or (" | ".join(p["prompt"] for p in parts) if parts else "")
+        settings["prompt"] = req.prompt.strip() or (storyboard_prompt(p["prompt"] for p in parts) if parts else "")
         settings["seed"] = random.randrange(2**31) if req.seed is None else req.seed
         if not problems:
             try:

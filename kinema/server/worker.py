@@ -36,9 +36,9 @@ def _die_with_parent() -> None:
 
 
 def given(job: dict, store, uploads, s):
-    """The Start, storyboard parts and last picture of a job (kinema.pipeline.inputs), read from its uploads and,
-    for a job that extends another, that job's video; ValueError when one has gone since the job was queued."""
-    from kinema.pipeline.inputs import check_storyboard, read_picture, read_start
+    """What a job is given (kinema.pipeline.inputs.Given), read from its uploads and, for a job that extends
+    another, that job's video; ValueError when one has gone since the job was queued."""
+    from kinema.pipeline.inputs import read_given
 
     def upload(name: str, kind: str) -> Path | None:
         if not job.get(name):
@@ -50,9 +50,8 @@ def given(job: dict, store, uploads, s):
             return store.video_path(job[name])
         raise ValueError(f"{name}: {job[name]} is gone (deleted since the job was queued)")
 
-    image, extend, last = upload("image", "image"), upload("extend", "video"), upload("last_image", "image")
-    parts = check_storyboard(job["storyboard"], s) if job.get("storyboard") else None
-    return read_start(image, extend), parts, None if last is None else read_picture(last)
+    return read_given(s, upload("image", "image"), upload("last_image", "image"), upload("extend", "video"),
+                      job.get("storyboard"))
 
 
 def worker_main(data_dir: str, model: str | None, threads: int, parent: int, poll: float = 0.2) -> None:
@@ -93,14 +92,13 @@ def worker_main(data_dir: str, model: str | None, threads: int, parent: int, pol
             t0 = time.perf_counter()
             store.drop_previews(job_id)  # (those of an interrupted run of it)
             s = pipe.resolve(settings)  # checked by the web process
-            start, parts, end = given(job, store, uploads, s)
-            pipe.check_given(s, start, parts, end)
+            inputs = given(job, store, uploads, s)
             made, pieces, n = {}, [], 0
-            for piece in pipe.frames(job["prompt"], s, callback, start=start, parts=parts, end=end, made=made):
+            for piece in pipe.frames(job["prompt"], s, callback, made=made, **inputs._asdict()):
                 store.add_previews(job_id, n, piece)  # the page shows the frames as they come
                 pieces.append(piece)
                 n += len(piece)
-            video = pipe.video(job["prompt"], s, np.concatenate(pieces), made, start, parts, end)
+            video = pipe.video(job["prompt"], s, np.concatenate(pieces), made, *inputs)
             video.metadata["job"] = job_id
             path = store.video_path(job_id)
             video.save(path)
