@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         source = "rendered by the shapes world"
     elif args.rendered_keyframes:
         pipe = Pipeline.load(args.model, model_device(args.device), args.precision)
-        native = rendered_clip(args.seed, int(pipe.clip["size"]), float(pipe.clip["fps"]), args.seconds)
+        native = rendered_clip(args.seed, pipe.native_size(settings_from(args)), float(pipe.clip["fps"]), args.seconds)
         ae = pipe.autoencoder
         source = (f"keyframes rendered by the shapes world, then{' the autoencoder and' if ae else ''} "
                   f"the cascade stages{' (refiner first)' if pipe.refiner else ''} of {pipe.name}")
@@ -82,13 +82,13 @@ def run(args: argparse.Namespace) -> int:
             s = pipe.resolve(settings_from(args))  # --candidates without a verifier stops here
         except ValueError as e:
             raise UsageError(str(e)) from None
-        source = f"model {pipe.name} (step {pipe.card.get('step')})" + (
+        source = f"model {pipe.name} ({pipe.version})" + (
             f", best of {s.candidates} by the verifier (step {pipe.verifier.step})" if s.candidates > 1 else "") + (
             f", {s.refine_passes} refiner passes" if s.refine_passes > 1 else "")
         clips, given_psnr = out / "clips", []
         if args.start and not pipe.goes_on:
             raise UsageError(f"--start needs a model trained to go on from given frames; {pipe.name} was not")
-        native = rendered_clip(args.seed, int(pipe.clip["size"]), float(pipe.clip["fps"]), float(pipe.clip["seconds"]))
+        native = rendered_clip(args.seed, pipe.native_size(s), float(pipe.clip["fps"]), float(pipe.clip["seconds"]))
 
         def make(i, item):
             start = None
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
                               float(pipe.clip["fps"]))
             video = pipe.make(item.caption, pipe.resolve(settings_from(args, args.seed + i)), start=start)
             if start is not None:
-                shown = start.native(float(pipe.clip["fps"]), int(pipe.clip["size"]))
+                shown = start.native(float(pipe.clip["fps"]), pipe.native_size(s))
                 given_psnr.append(psnr(video.frames[:len(shown)], shown) if video.frames.shape[1:] == shown.shape[1:]
                                   else float("nan"))
             video.save(clips / f"{i:04d}.mp4")

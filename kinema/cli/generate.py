@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     #    --candidates without a verifier), 3. make each clip, 4. write it (atomically) and its record
     t0 = time.perf_counter()
     pipe = Pipeline.load(args.model, model_device(args.device), args.precision)
-    print(f"model: {pipe.name} (step {pipe.card.get('step')}), loaded in {time.perf_counter() - t0:.1f} s",
+    print(f"model: {pipe.name} ({pipe.version}), loaded in {time.perf_counter() - t0:.1f} s",
           file=sys.stderr)
     try:
         settings = [pipe.resolve(s) for s in settings]

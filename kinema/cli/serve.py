@@ -23,9 +23,9 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from kinema.io.checkpoint import load_json
     from kinema.io.video import check_folder
     from kinema.server.app import Limits
+    from kinema.pipeline.pipeline import model_card
     from kinema.server.serve import serve
 
     if not 0 < args.port < 65536:
@@ -34,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
         check_folder(Path(args.data_dir))
     except ValueError as e:
         raise UsageError(f"--data-dir: {e}") from None
-    if args.model:
-        load_json(model_folder(args.model) / "denoiser.json")  # a missing or corrupt model stops here, not in a worker
+    if args.model:  # a missing or corrupt model stops here, not in a worker
+        model_card(model_folder(args.model))
     limits = Limits(max_size=args.max_size, max_seconds=args.max_seconds, max_steps=args.max_steps,
                     max_queued=args.max_queued)
     try:

@@ -8,6 +8,7 @@ not a sampler.
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -82,7 +83,73 @@ def heun(velocity: Velocity, x: torch.Tensor, times: list[float], callback: Call
     return x
 
 
-SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"euler": euler, "heun": heun}
+@torch.no_grad()
+def unipc(velocity: Velocity, x: torch.Tensor, times: list[float], callback: Callable[[int, int], None] | None = None,
+          eta: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """UniPC (Zhao et al. 2023, "UniPC: A Unified Predictor-Corrector Framework for Fast Sampling of Diffusion
+    Models"): a multistep solver in data prediction, x0 = x - t v, over lambda = log((1 - t) / t), of order 2 with
+    B(h) = e^h - 1 ("bh2"). Each step predicts from the last two x0 (UniP-2; order 1 at the first and last steps),
+    and the next velocity, evaluated anyway, corrects that prediction before the step after it (UniC), so order
+    3 comes at one evaluation a step. The solver of Wan2.1's folders (diffusers' UniPCMultistepScheduler with
+    flow sigmas, whose arithmetic this follows). Deterministic only (eta 0)."""
+    if eta != 0.0:
+        raise ValueError("eta > 0 (stochastic sampling) applies to the euler sampler only")
+    n = len(times) - 1
+    ts = [min(t, 1.0 - 1e-6) for t in times]  # (t = 1 has alpha 0: lambda = -inf)
+
+    def lam(t: float) -> float:
+        return math.inf if t == 0 else math.log(1 - t) - math.log(t)
+
+    def update(x: torch.Tensor, i: int, j: int, m: torch.Tensor, history: list[tuple[int, torch.Tensor]],
+               m_new: torch.Tensor | None) -> torch.Tensor:
+        """x at time ts[i] with x0 estimate m -> x at ts[j]: the predictor (m_new None) with the earlier x0
+        estimates in `history` ((k, x0) at ts[k]), or the corrector with m_new, the x0 estimate at ts[j]."""
+        t, t_next = ts[i], ts[j]
+        h = lam(t_next) - lam(t)
+        hh = -h
+        h_phi_1 = math.expm1(hh)
+        b_h = h_phi_1
+        rks, d1s = [], []
+        for k, mk in history:
+            rk = (lam(ts[k]) - lam(t)) / h
+            rks.append(rk)
+            d1s.append((mk - m) / rk)
+        x_next = (t_next / t) * x - (1 - t_next) * h_phi_1 * m
+        order = len(history) + 1
+        if m_new is None and order == 2:
+            x_next = x_next - (1 - t_next) * b_h * 0.5 * d1s[0]
+        elif m_new is not None:
+            if order == 1:
+                rhos = [0.5]
+            else:  # solve R rho = b, R = [[1, 1], [rk, 1]], b_k = k! phi_{k+1}(hh) / B(h)
+                phi_k = h_phi_1 / hh - 1
+                b1 = phi_k / b_h
+                phi_k = phi_k / hh - 0.5
+                b2 = phi_k * 2 / b_h
+                r = rks[0]
+                rho_1 = (b1 - b2) / (1 - r)
+                rhos = [rho_1, b1 - rho_1]
+            corr = sum(rho * d for rho, d in zip(rhos[:-1], d1s))
+            x_next = x_next - (1 - t_next) * b_h * (corr + rhos[-1] * (m_new - m))
+        return x_next.to(x.dtype)
+
+    ms: list[tuple[int, torch.Tensor]] = []  # (step, x0 estimate), the last two
+    last = None  # (x before the last prediction, its order)
+    for i in range(n):
+        m = x - ts[i] * velocity(x, times[i])
+        if last is not None:  # correct the last prediction with the x0 estimate at its end
+            x_prev, order = last
+            x = update(x_prev, i - 1, i, ms[-1][1], ms[-order:-1] if order > 1 else [], m)
+        ms = (ms + [(i, m)])[-2:]
+        order = min(2, n - i, len(ms))
+        last = (x, order)
+        x = update(x, i, i + 1, m, ms[-order:-1] if order > 1 else [], None)
+        if callback:
+            callback(i + 1, n)
+    return x
+
+
+SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"euler": euler, "heun": heun, "unipc": unipc}
 
 
 def guided_velocity(model: nn.Module, flow: FlowConfig, cond: TextEmbedding, uncond: TextEmbedding,

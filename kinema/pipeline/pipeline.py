@@ -35,6 +35,7 @@ from kinema.io.frames import to_frames, to_model_space
 from kinema.io.video import write_video
 from kinema.models.components import DEFAULT_MODEL, has_component, load_component
 from kinema.models.denoiser import compute_dtype
+from kinema.models.wan import is_wan_folder
 from kinema.models.refiner import refine_clip
 from kinema.pipeline.cascade import Cascade, resample
 from kinema.pipeline.inputs import Start
@@ -62,6 +63,16 @@ class Video:
         return write_video(self.frames, path, self.fps, self.metadata)
 
 
+def model_card(folder: str | Path) -> dict:
+    """The card of a model folder (a kinema one's denoiser.json, checked with its weights; what a Wan folder's
+    configs say), without keeping any weights: CheckpointError for a missing, corrupt or mismatched folder."""
+    if is_wan_folder(folder):
+        from kinema.models.wan import card_of
+
+        return card_of(folder)
+    return load_component(folder, "denoiser").card
+
+
 def goes_on(card: dict) -> bool:
     """Whether the denoiser whose card this is was trained to go on from given frames (`kinema train --condition`,
     in a latent space: the causal autoencoder encodes a picture as a latent frame of its own)."""
@@ -77,8 +88,9 @@ class Pipeline:
     def __init__(self, denoiser: torch.nn.Module, card: dict, text_encoder: TextEncoder, source: str,
                  autoencoder: torch.nn.Module | None = None, interpolator: torch.nn.Module | None = None,
                  upscaler: torch.nn.Module | None = None, verifier: torch.nn.Module | None = None,
-                 refiner: torch.nn.Module | None = None):
+                 refiner: torch.nn.Module | None = None, schedule: Callable[[int, float], list[float]] = time_grid):
         self.denoiser = denoiser.eval()
+        self.schedule = schedule  # (steps, shift) -> the sampler's times, 1 -> 0
         self.verifier = verifier
         self.autoencoder = autoencoder
         self.interpolator, self.upscaler, self.refiner = interpolator, upscaler, refiner
@@ -99,6 +111,14 @@ class Pipeline:
         folder = Path(path) if path else DEFAULT_MODEL
         if not folder.is_dir():
             raise CheckpointError(f"{folder}: no model folder there")
+        if is_wan_folder(folder):  # another's model, in diffusers' format (kinema.models.wan)
+            from kinema.models.wan import load_wan
+
+            wan = load_wan(folder, device, dtype)
+            pipe = Pipeline(wan.denoiser, wan.card, wan.text_encoder, str(folder), wan.autoencoder,
+                            schedule=wan.schedule)
+            pipe.timings["load"] = time.perf_counter() - t0
+            return pipe
         model = load_component(folder, "denoiser", device)
         card = model.card
         try:
@@ -131,19 +151,29 @@ class Pipeline:
     def name(self) -> str:
         return "default" if Path(self.source) == DEFAULT_MODEL else self.source
 
+    @property
+    def version(self) -> str:
+        """Which weights these are: the kinema denoiser's training step, or the other format's pipeline class."""
+        return f"{self.card['pipeline']} folder" if self.card.get("kind") == "wan" else f"step {self.card.get('step')}"
+
+    def native_size(self, s: ClipSettings) -> int:
+        """The size the denoiser makes a clip of settings s at: its own, or the size asked for where it makes any
+        (a Wan model: any multiple of clip["size_multiple"], checked by `resolve`)."""
+        return s.size if self.clip["size"] is None else int(self.clip["size"])
+
     def interpolates(self, s: ClipSettings) -> bool:
         """Whether the interpolator makes the frames between keyframes (else: resampling, if needed)."""
         return self.interpolator is not None and s.fps > float(self.clip["fps"])
 
     def upscales(self, s: ClipSettings) -> bool:
         """Whether the upscaler reaches the size (else: resizing, if needed)."""
-        return self.upscaler is not None and s.size > int(self.clip["size"])
+        return self.upscaler is not None and s.size > self.native_size(s)
 
     def stages(self, s: ClipSettings) -> dict[str, str]:
         """How each stage of the cascade makes a clip with settings s (recorded in its metadata)."""
-        size, fps = int(self.clip["size"]), float(self.clip["fps"])
+        size, fps = self.native_size(s), float(self.clip["fps"])
         passes = f", {s.refine_passes} passes" if s.refine_passes != 1 else ""
-        return {"keyframes": f"{size}x{size} at {fps:g} fps (denoiser step {self.card.get('step')})",
+        return {"keyframes": f"{size}x{size} at {fps:g} fps ({self.version})",
                 "refine": f"refiner step {self.refiner.step}{passes}" if self.refiner is not None and s.refine_passes
                 else "none",
                 "interpolate": ("none" if s.fps == fps else f"interpolator step {self.interpolator.step}"
@@ -164,6 +194,10 @@ class Pipeline:
         if s.refine_passes and self.refiner is None:
             raise ValueError(f"--refine-passes {s.refine_passes} needs a refiner, and the model in {self.source} "
                              "has none")
+        multiple = self.clip.get("size_multiple")
+        if self.clip["size"] is None and s.size % multiple:
+            raise ValueError(f"--size {s.size}: the model in {self.source} makes sizes that are multiples of "
+                             f"{multiple}")
         passes = (s.refine_passes if s.refine_passes is not None
                   else self.sampling["refine_passes"] if self.refiner is not None else 0)
         return replace(s, steps=s.steps or self.sampling["steps"], candidates=candidates, refine_passes=passes,
@@ -185,7 +219,7 @@ class Pipeline:
     def cascade_for(self, s: ClipSettings, n_keyframes: int,
                     progress: Callable[[str, int, int], None] | None = None) -> Cascade:
         """The cascade (kinema.pipeline.cascade) from n_keyframes native keyframes to the clip of settings `s`."""
-        return Cascade(float(self.clip["fps"]), int(self.clip["size"]), n_keyframes, s.fps, s.frames, s.size,
+        return Cascade(float(self.clip["fps"]), self.native_size(s), n_keyframes, s.fps, s.frames, s.size,
                        self.interpolator if self.interpolates(s) else None,
                        self.upscaler if self.upscales(s) else None, progress)
 
@@ -271,7 +305,7 @@ class Pipeline:
         (`rolls`), the whole clip at once otherwise; one after the other they are exactly `make`'s frames.
         `made` (a dict) gets the verifier's "scores" of the candidates, where it chose among them."""
         self.check_given(s, start, parts, end)
-        native_fps, native_size = float(self.clip["fps"]), int(self.clip["size"])
+        native_fps, native_size = float(self.clip["fps"]), self.native_size(s)
         if end is not None:  # 1-5. the keyframes: one window to a last picture,
             keyframes, s_out = self.first_and_last(prompt, s, callback, progress, start, end)
             pieces, total = [keyframes], len(keyframes)
@@ -340,7 +374,7 @@ class Pipeline:
                        end: np.ndarray) -> tuple[np.ndarray, ClipSettings]:
         """One window that ends on the picture `end` (and starts from `start`'s picture, if given): its last latent
         frame is the picture held for a group of 4 frames, given; the clip's last frame is the picture itself."""
-        native_fps, native_size = float(self.clip["fps"]), int(self.clip["size"])
+        native_fps, native_size = float(self.clip["fps"]), self.native_size(s)
         last = Start(end[None], "image").native(native_fps, native_size)
         given_end = self.start_latents(np.repeat(last, 5, axis=0))[:, :, 1:2]  # latent frame 1: a group of 4 pictures
         first = None if start is None else start.native(native_fps, native_size)
@@ -383,7 +417,7 @@ class Pipeline:
 
         # 2. the starting noise of each candidate, at the denoiser's native size and frame rate, from the seed
         t0 = time.perf_counter()
-        native_fps, native_size = float(self.clip["fps"]), int(self.clip["size"])
+        native_fps, native_size = float(self.clip["fps"]), self.native_size(s)
         n_native = max(round(s.seconds * native_fps), 1)
         pt, n = self.denoiser.config.patch[0], s.candidates
         if self.autoencoder is not None:
@@ -416,7 +450,7 @@ class Pipeline:
 
         velocity = guided_velocity(self.denoiser, self.flow, cond.repeat(n), uncond.repeat(n), s.guidance,
                                    s.guidance_interval, known, x_known)
-        x0 = SAMPLERS[s.sampler](velocity, noise, time_grid(s.steps, s.shift), on_step, eta=s.eta, generator=generator)
+        x0 = SAMPLERS[s.sampler](velocity, noise, self.schedule(s.steps, s.shift), on_step, eta=s.eta, generator=generator)
         if known is not None:  # given frames as given (the sampler's own state there is never read)
             x0 = torch.where(known[:, None, :, None, None], x_known, x0)
         timings["denoise"] = time.perf_counter() - t0

@@ -40,6 +40,7 @@ class Limits:
     max_upload: int = 8_000_000  # bytes of a picture or clip sent to POST /api/uploads
     given_frames: bool = True  # whether the model goes on from given frames (pictures, clips, storyboards)
     model_seconds: float = 2.0  # the model's own clip length: a clip ending on a picture is at most this long
+    size_multiple: int = 2  # sizes the model makes are multiples of this (16 for a Wan model)
 
 
 def _request_fields() -> dict:
@@ -229,6 +230,8 @@ def create_app(data_dir: str | Path, limits: Limits = Limits(), token: str | Non
             problems.append(f"prompts are limited to {limits.max_prompt} characters")
         if req.size > limits.max_size:
             problems.append(f"size is limited to {limits.max_size}")
+        if limits.size_multiple > 2 and req.size % limits.size_multiple:  # (even: checked with the settings)
+            problems.append(f"size must be a multiple of {limits.size_multiple} for this model")
         if (sum(p["seconds"] for p in parts) if parts else req.seconds) > limits.max_seconds:
             problems.append(f"seconds are limited to {limits.max_seconds:g}")
         if req.fps > limits.max_fps:
