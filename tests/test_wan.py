@@ -106,9 +106,9 @@ def test_bad_folders_are_refused_before_loading(wan_euler, tmp_path):
 
 
 def test_a_folder_too_big_for_the_machine_is_refused_before_loading(wan_euler, tmp_path, monkeypatch):
-    import kinema.models.wan as wan
+    import kinema.pipeline.settings as settings
 
-    monkeypatch.setattr(wan, "free_memory", lambda device: 1000)  # a machine with 1 kB free
+    monkeypatch.setattr(settings, "free_memory", lambda device: 1000)  # a machine with 1 kB free
     with pytest.raises(MemoryError, match="needs about"):
         Pipeline.load(wan_euler)
 

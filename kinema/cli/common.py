@@ -70,6 +70,25 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                    help="where the model runs: auto = a CUDA GPU if there is one, else the CPU")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="denoiser weights: auto = bf16 on CUDA, fp32 on CPU (bf16 is far slower on CPUs without bf16 units)")
+    p.add_argument("--lora", action="append", type=adapter, default=[], metavar="DIR[:SCALE]",
+                   help="a LoRA adapter (kinema finetune) on the denoiser, at SCALE (default 1); repeatable")
+
+
+def adapter(text: str):
+    """--lora's type: DIR or DIR:SCALE, an adapter folder that exists."""
+    from kinema.models.lora import parse_adapter
+
+    a = parse_adapter(text)
+    if not (a.folder / "lora.json").is_file():
+        raise argparse.ArgumentTypeError(f"no LoRA adapter at {a.folder} (no lora.json)")
+    return a
+
+
+def load_pipeline(args: argparse.Namespace):
+    """The Pipeline of a command's --model, --device, --precision and --lora."""
+    from kinema.pipeline.pipeline import Pipeline
+
+    return Pipeline.load(args.model, model_device(args.device), args.precision, args.lora)
 
 
 def model_device(name: str) -> str:

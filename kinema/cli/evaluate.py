@@ -8,7 +8,7 @@ import sys
 import numpy as np
 from pathlib import Path
 
-from kinema.cli.common import UsageError, add_model_options, model_device, positive_int
+from kinema.cli.common import UsageError, add_model_options, load_pipeline, positive_int
 
 NAME, HELP = "eval", "generate clips for captions and judge them against the captions"
 
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     from kinema.eval.evaluate import evaluate, format_table, load_captions, rendered_clip
     from kinema.models.refiner import refine_frames
-    from kinema.pipeline import Pipeline, check_clip
+    from kinema.pipeline import check_clip
     from kinema.pipeline.reconstruct import reconstruct_clip
     from kinema.pipeline.inputs import Start
     from kinema.pipeline.reconstruct import psnr
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         make = rendered_clip(args.seed, args.size, args.fps, args.seconds)
         source = "rendered by the shapes world"
     elif args.rendered_keyframes:
-        pipe = Pipeline.load(args.model, model_device(args.device), args.precision)
+        pipe = load_pipeline(args)
         native = rendered_clip(args.seed, pipe.native_size(settings_from(args)), float(pipe.clip["fps"]), args.seconds)
         ae = pipe.autoencoder
         source = (f"keyframes rendered by the shapes world, then{' the autoencoder and' if ae else ''} "
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                                           s.refine_passes)
             return pipe.cascade(keyframes, s), s.fps
     else:
-        pipe = Pipeline.load(args.model, model_device(args.device), args.precision)
+        pipe = load_pipeline(args)
         try:
             s = pipe.resolve(settings_from(args))  # --candidates without a verifier stops here
         except ValueError as e:

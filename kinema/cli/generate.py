@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from kinema.cli.common import UsageError, add_model_options, model_device
+from kinema.cli.common import UsageError, add_model_options, load_pipeline
 
 NAME, HELP = "generate", "make a video from a prompt (or a file of prompts)"
 
@@ -65,7 +65,7 @@ def progress_bars(desc: str):
 
 def run(args: argparse.Namespace) -> int:
     from kinema.io.video import check_folder, check_output
-    from kinema.pipeline import Pipeline, check_clip
+    from kinema.pipeline import check_clip
     from kinema.pipeline.inputs import read_given, storyboard_prompt
     from kinema.pipeline.settings import settings_from
 
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     # 2. load the model once and resolve each clip's settings against it (what only the model can refuse:
     #    --candidates without a verifier), 3. make each clip, 4. write it (atomically) and its record
     t0 = time.perf_counter()
-    pipe = Pipeline.load(args.model, model_device(args.device), args.precision)
+    pipe = load_pipeline(args)
     print(f"model: {pipe.name} ({pipe.version}), loaded in {time.perf_counter() - t0:.1f} s",
           file=sys.stderr)
     try:

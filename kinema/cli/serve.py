@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kinema.cli.common import UsageError, clip_bound, model_folder, number
+from kinema.cli.common import UsageError, adapter, clip_bound, model_folder, number
 
 NAME, HELP = "serve", "a web page and an HTTP API over a job queue (FastAPI, SQLite)"
 
@@ -16,6 +16,8 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--data-dir", default="kinema-data", help="SQLite job database and videos")
     s.add_argument("--token", default=None, help="access token for every API route (or env KINEMA_TOKEN)")
     s.add_argument("--model", default=None, help="model folder (default: the shipped default model)")
+    s.add_argument("--lora", action="append", type=adapter, default=[], metavar="DIR[:SCALE]",
+                   help="a LoRA adapter (kinema finetune) on the denoiser, at SCALE (default 1); repeatable")
     s.add_argument("--max-size", type=clip_bound("size"), default=256)
     s.add_argument("--max-seconds", type=clip_bound("seconds"), default=8.0)
     s.add_argument("--max-steps", type=number(int, 1, 1000), default=100)
@@ -25,7 +27,7 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from kinema.io.video import check_folder
     from kinema.server.app import Limits
-    from kinema.pipeline.pipeline import model_card
+    from kinema.pipeline.pipeline import check_model
     from kinema.server.serve import serve
 
     if not 0 < args.port < 65536:
@@ -34,12 +36,12 @@ def run(args: argparse.Namespace) -> int:
         check_folder(Path(args.data_dir))
     except ValueError as e:
         raise UsageError(f"--data-dir: {e}") from None
-    if args.model:  # a missing or corrupt model stops here, not in a worker
-        model_card(model_folder(args.model))
+    if args.model or args.lora:  # a missing or corrupt model or adapter stops here, not in a worker
+        check_model(model_folder(args.model), args.lora)
     limits = Limits(max_size=args.max_size, max_seconds=args.max_seconds, max_steps=args.max_steps,
                     max_queued=args.max_queued)
     try:
-        serve(args.host, args.port, args.workers, args.data_dir, args.token, args.model, limits)
+        serve(args.host, args.port, args.workers, args.data_dir, args.token, args.model, limits, tuple(args.lora))
     except ValueError as e:
         raise UsageError(str(e)) from None
     return 0

@@ -30,6 +30,9 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--loss", choices=("velocity", "x0"), default="velocity",
                    help="where the flow loss is measured (x0: equal weight at every noise level)")
     t.add_argument("--precision", choices=PRECISIONS, default="auto")
+    t.add_argument("--parallel", choices=("ddp", "fsdp"), default="ddp",
+                   help="under torchrun: a whole copy of the model per process (ddp), or the model sharded over "
+                   "them (fsdp: FSDP2, for a model that does not fit one device)")
     t.add_argument("--size", type=clip_bound("size"), default=64, help="training clip size")
     t.add_argument("--fps", type=clip_bound("fps"), default=8.0)
     t.add_argument("--seconds", type=clip_bound("seconds"), default=2.0)
@@ -86,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup, cooldown=args.cooldown,
                       ema=args.ema, caption_dropout=args.caption_dropout, seed=args.seed,
                       checkpoint_every=args.checkpoint_every, precision=args.precision, clip=clip, data=args.data,
-                      recaption=args.recaption, init=args.init, condition=args.condition)
+                      recaption=args.recaption, init=args.init, condition=args.condition, parallel=args.parallel)
     out = train(args.out, dataset, denoiser_cfg, flow_cfg, cfg, resume=args.resume, progress=not args.no_progress)
     print(f"trained: {out}")
     return 0

@@ -78,14 +78,23 @@ def to_velocity(prediction: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, cf
     return (x_t - prediction) / over(t.clamp(min=cfg.t_floor), x_t)
 
 
+def flow_draws(shape: tuple[int, ...], cfg: FlowConfig, generator: torch.Generator | None = None,
+               device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The random (t, noise) of `flow_loss` for a batch of `shape`: t (B,) logit-normal, noise (B, ...) Gaussian.
+    Drawn for a whole global batch and sliced, they make a batch split over processes train as one."""
+    t = sample_timesteps(shape[0], cfg, generator, device)
+    return t, torch.randn(shape, generator=generator, device=device, dtype=dtype)
+
+
 def flow_loss(model: nn.Module, x0: torch.Tensor, cond: TextEmbedding, cfg: FlowConfig,
-              generator: torch.Generator | None = None, known: torch.Tensor | None = None) -> torch.Tensor:
+              generator: torch.Generator | None = None, known: torch.Tensor | None = None,
+              draws: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Mean squared error between prediction and target at random (t, noise): in velocity space, or
     on the clean clip when cfg.loss == "x0". `known` (B, T) marks frames given clean (t = 0 for them, the
     rest at the clip's t: a picture to start from, a clip to continue); the error is measured on the
-    other frames only."""
-    t = sample_timesteps(x0.shape[0], cfg, generator, x0.device)
-    noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+    other frames only. `draws`: (t, noise) drawn already (flow_draws), else drawn here from `generator`."""
+    t, noise = draws if draws is not None else flow_draws(x0.shape, cfg, generator, x0.device, x0.dtype)
     if known is not None:
         t = t[:, None] * (~known).to(t.dtype)  # (B, T): 0 on known frames
     x_t = add_noise(x0, noise, t)

@@ -252,17 +252,10 @@ def activation_bytes(card: dict, configs: dict, size: int, frames: int, dtype: t
     return transformer + decoder
 
 
-def free_memory(device: torch.device) -> int:
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    from kinema.pipeline.settings import available_memory
-
-    return available_memory()
-
-
-def load_wan(folder: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> WanParts:
+def load_wan(folder: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+             free: int | None = None) -> WanParts:
     """The Wan folder's components on `device` (the transformer and text encoder in `dtype`, the autoencoder in
-    float32), after checking the folder and that its weights fit the device's free memory (with the working
+    float32), after checking the folder and that its weights fit the device's `free` bytes (with the working
     memory of one 480 px, 81-frame clip on CUDA; MemoryError otherwise, before anything loads)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     folder, device = Path(folder), torch.device(device)
@@ -285,9 +278,9 @@ def load_wan(folder: str | Path, device: str | torch.device = "cpu", dtype: torc
     need += weight_bytes(folder, "vae", torch.float32)
     if device.type == "cuda":
         need += activation_bytes(card, configs, 480, FRAMES, dtype)
-    if need > free_memory(device):
+    if free is not None and need > free:
         raise MemoryError(f"{folder}: needs about {need / 2**30:.1f} GiB on {device}, which has "
-                          f"{free_memory(device) / 2**30:.1f} GiB free")
+                          f"{free / 2**30:.1f} GiB free")
 
     def component(name: str, library, **kw):
         cls = getattr(library, index[name][1], None)

@@ -30,7 +30,7 @@ import torch
 
 from kinema.diffusion.rectified_flow import FlowConfig
 from kinema.diffusion.samplers import SAMPLERS, guided_velocity, time_grid
-from kinema.io.checkpoint import CheckpointError
+from kinema.io.checkpoint import CheckpointError, read_component
 from kinema.io.frames import to_frames, to_model_space
 from kinema.io.video import write_video
 from kinema.models.components import DEFAULT_MODEL, has_component, load_component
@@ -39,6 +39,7 @@ from kinema.models.wan import is_wan_folder
 from kinema.models.refiner import refine_clip
 from kinema.pipeline.cascade import Cascade, resample
 from kinema.pipeline.inputs import Start
+from kinema.pipeline import settings
 from kinema.pipeline.settings import SAMPLING, ClipSettings, check_clip
 from kinema.text.encoder import TextEmbedding, TextEncoder, load_text_encoder
 
@@ -73,6 +74,27 @@ def model_card(folder: str | Path) -> dict:
     return load_component(folder, "denoiser").card
 
 
+def check_model(folder: str | Path, lora: list | tuple = ()) -> dict:
+    """`model_card`, and each LoRA adapter (kinema.models.lora.Adapter) read and checked against the model's
+    architecture as its configs state it: what a server checks before its workers load anything."""
+    from kinema.models.lora import check_base
+
+    card = model_card(folder)
+    if card.get("kind") == "wan":
+        from kinema.models.wan import read_index
+
+        config = {k: v for k, v in read_index(folder)["transformer"].items() if not k.startswith("_")}
+        base = {"kind": "wan", "config": config}
+    else:
+        base = {"kind": "kinema", "config": card["denoiser"]}
+    for adapter in lora:
+        if not (Path(adapter.folder) / "lora.json").is_file():
+            raise CheckpointError(f"{adapter.folder}: no LoRA adapter there (no lora.json)")
+        _, lora_card = read_component(adapter.folder, "lora")
+        check_base(lora_card, Path(adapter.folder) / "lora.json", base)
+    return card
+
+
 def goes_on(card: dict) -> bool:
     """Whether the denoiser whose card this is was trained to go on from given frames (`kinema train --condition`,
     in a latent space: the causal autoencoder encodes a picture as a latent frame of its own)."""
@@ -101,11 +123,24 @@ class Pipeline:
         self.clip = card["clip"]  # native size, fps, seconds
         self.sampling = card["sampling"]  # the model's sampling defaults: the only place they are defined
         self.timings: dict[str, float] = {}
+        self.adapters: list[dict] = []  # LoRA adapters on the denoiser: folder, scale, step
 
     @staticmethod
-    def load(path: str | Path | None = None, device: str = "cpu", precision: str = "auto") -> "Pipeline":
-        """The model folder at `path` (default: the shipped model) on `device`; the denoiser's weights in
-        float32 or bfloat16 (`precision`: "auto" = bf16 on CUDA, fp32 on CPU; see compute_dtype)."""
+    def load(path: str | Path | None = None, device: str = "cpu", precision: str = "auto",
+             lora: list | None = None) -> "Pipeline":
+        """The model folder at `path` (default: the shipped model; or a Wan folder in diffusers' format) on
+        `device`; the denoiser's weights in float32 or bfloat16 (`precision`: "auto" = bf16 on CUDA, fp32 on CPU;
+        see compute_dtype); `lora`: LoRA adapters (kinema.models.lora.Adapter: a folder and a scale) on the
+        denoiser, each checked against it first."""
+        pipe = Pipeline._load(path, device, precision)
+        if lora:
+            from kinema.models.lora import attach
+
+            pipe.adapters = attach(pipe.denoiser, list(lora))
+        return pipe
+
+    @staticmethod
+    def _load(path: str | Path | None, device: str, precision: str) -> "Pipeline":
         t0 = time.perf_counter()
         dtype = compute_dtype(precision, device)
         folder = Path(path) if path else DEFAULT_MODEL
@@ -114,7 +149,7 @@ class Pipeline:
         if is_wan_folder(folder):  # another's model, in diffusers' format (kinema.models.wan)
             from kinema.models.wan import load_wan
 
-            wan = load_wan(folder, device, dtype)
+            wan = load_wan(folder, device, dtype, settings.free_memory(device))
             pipe = Pipeline(wan.denoiser, wan.card, wan.text_encoder, str(folder), wan.autoencoder,
                             schedule=wan.schedule)
             pipe.timings["load"] = time.perf_counter() - t0
@@ -285,6 +320,8 @@ class Pipeline:
         meta = {"prompt": prompt, "model": self.name, "model_step": self.card.get("step"), **asdict(s),
                 "precision": str(next(self.denoiser.parameters()).dtype).removeprefix("torch."),
                 "stages": self.stages(s), "generator": "kinema"}
+        if self.adapters:
+            meta["lora"] = self.adapters
         if made.get("scores") is not None:
             meta["verifier"] = {"step": self.verifier.step, "scores": [round(float(v), 4) for v in made["scores"]],
                                 "chosen": int(np.argmax(made["scores"]))}

@@ -96,6 +96,15 @@ def available_memory() -> int:
         return 8 << 30
 
 
+def free_memory(device: str) -> int:
+    """Bytes free where a model would load: the GPU's free memory on CUDA, this machine's elsewhere."""
+    import torch
+
+    if torch.device(device).type == "cuda":
+        return torch.cuda.mem_get_info(torch.device(device))[0]
+    return available_memory()
+
+
 def is_unicode(text: str) -> bool:
     try:
         text.encode("utf-8")

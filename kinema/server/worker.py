@@ -54,7 +54,8 @@ def given(job: dict, store, uploads, s):
                       job.get("storyboard"))
 
 
-def worker_main(data_dir: str, model: str | None, threads: int, parent: int, poll: float = 0.2) -> None:
+def worker_main(data_dir: str, model: str | None, threads: int, parent: int, poll: float = 0.2,
+                lora: tuple = ()) -> None:
     _die_with_parent()
     import numpy as np
     import torch
@@ -67,7 +68,7 @@ def worker_main(data_dir: str, model: str | None, threads: int, parent: int, pol
 
     torch.set_num_threads(max(threads, 1))
     store, uploads = JobStore(data_dir), Uploads(Path(data_dir) / "uploads")
-    pipe = Pipeline.load(model)
+    pipe = Pipeline.load(model, lora=list(lora))
     while os.getppid() == parent:
         job = store.claim()
         if job is None:

@@ -91,11 +91,43 @@ def lr_at(step: int, lr: float, warmup: int, steps: int = 0, cooldown: int = 0) 
     return lr * max(scale, 0.0)
 
 
-def wrap_ddp(model: torch.nn.Module, world: int, device: torch.device) -> torch.nn.Module:
-    """The module the loss runs through: DistributedDataParallel under torchrun, the model itself otherwise."""
-    if world == 1:
+PARALLEL = ("ddp", "fsdp")  # how torchrun's processes share a model: whole copies, or sharded (FSDP2)
+
+
+def wrap_ddp(model: torch.nn.Module, world: int, device: torch.device, parallel: str = "ddp") -> torch.nn.Module:
+    """The module the loss runs through: DistributedDataParallel under torchrun (a whole copy in each process,
+    gradients averaged), the model itself otherwise, or when `parallel` is "fsdp" (start_run sharded it already)."""
+    if world == 1 or parallel == "fsdp":
         return model
     return torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def shard(module: torch.nn.Module) -> None:
+    """FSDP2 (`fully_shard`; Zhao et al. 2023, "PyTorch FSDP"): each of the module's blocks, then the rest, split
+    over the processes, each holding 1/N of every weight, gradient and optimizer moment; a block's weights are
+    gathered for its forward and backward and freed after. For a model that does not fit one device."""
+    from torch.distributed.fsdp import fully_shard
+
+    for block in getattr(module, "blocks", []):
+        fully_shard(block)
+    fully_shard(module)
+
+
+def full(value):
+    """A tensor whole: a sharded one (DTensor) gathered from every process (a collective: call it on all)."""
+    from torch.distributed.tensor import DTensor
+
+    return value.full_tensor() if isinstance(value, DTensor) else value
+
+
+def full_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The module's state dict with every tensor whole (gathered where sharded: call it on every process)."""
+    return {k: full(v) for k, v in module.state_dict().items()}
+
+
+def is_writer() -> bool:
+    """Whether this process writes the run's files (rank 0, or the only process)."""
+    return not dist.is_initialized() or dist.get_rank() == 0
 
 
 def optimizer_step(model: torch.nn.Module, ema: torch.nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor,
@@ -105,7 +137,7 @@ def optimizer_step(model: torch.nn.Module, ema: torch.nn.Module, opt: torch.opti
         group["lr"] = lr
     opt.zero_grad(set_to_none=True)
     loss.backward()
-    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    grad_norm = full(torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip))
     opt.step()
     ema_update(ema, model, ema_decay(step, ema_target))
     return float(grad_norm)
@@ -118,11 +150,20 @@ def step_and_log(model: torch.nn.Module, ema: torch.nn.Module, opt: torch.optim.
     in `show`, with their formats, and the rate), and whether a checkpoint is due after it (every
     cfg.checkpoint_every steps, and at the end)."""
     grad_norm = optimizer_step(model, ema, opt, loss, step, lr, cfg.grad_clip, cfg.ema)
-    record = log.add(step, step + 1 == cfg.steps, loss=loss.item(), grad_norm=grad_norm, lr=lr, **parts)
+    record = log.add(step, step + 1 == cfg.steps, loss=global_mean(loss), grad_norm=grad_norm, lr=lr, **parts)
     if record:
         bar.set_postfix({k: f"{record[k]:{fmt}}" for k, fmt in show.items()} | {"rate": f"{record['samples_per_s']:.1f}/s"})
     done = step + 1
     return done % cfg.checkpoint_every == 0 or done == cfg.steps
+
+
+def global_mean(value: torch.Tensor) -> float:
+    """A per-process value (a loss) averaged over the processes (itself in one process)."""
+    value = value.detach().float().clone()
+    if dist.is_initialized() and dist.get_world_size() > 1:
+        dist.all_reduce(value)
+        value /= dist.get_world_size()
+    return value.item()
 
 
 def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
@@ -135,13 +176,15 @@ def ema_decay(step: int, target: float) -> float:
     return min(target, (1 + step) / (10 + step))
 
 
-def start_run(run: Path, build, component: str, cfg, resume: bool, device: torch.device, init: Path | None = None):
+def start_run(run: Path, build, component: str, cfg, resume: bool, device: torch.device, init: Path | None = None,
+              sharded: bool = False):
     """(model, ema, optimizer, first step) for a run folder: `build()` makes the module; on resume the
     raw weights and optimizer come from train_state.*, the EMA from the saved component `component`.
     A new run may start from the weights of a saved `component` in folder `init` (a fresh optimizer):
     every tensor there must belong to the model; those it lacks (a part switched on since) or holds in
     another shape (a patch size changed since) keep their initialisation and are named. A folder that
-    already holds a run is refused unless resuming."""
+    already holds a run is refused unless resuming. `sharded`: the model and its EMA are sharded over the
+    processes (FSDP2, `shard`) once their weights are in, before the optimizer is made over the shards."""
     torch.manual_seed(cfg.seed)
     model, ema = build().to(device), build().to(device)
     if init is not None and not resume:
@@ -151,16 +194,21 @@ def start_run(run: Path, build, component: str, cfg, resume: bool, device: torch
         print(f"initialised from {init}" + (f"; new, from scratch: {', '.join(fresh)}" if fresh else ""))
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
-    opt = make_optimizer(model, cfg.lr, cfg.betas, cfg.weight_decay)
-    start = 0
+    start, saved = 0, None
     if resume:
-        meta = load_train_state(run, model, opt)
+        meta, tensors = load_train_state(run, model)
         check_resumed_settings(cfg, meta.get("train"), run / "train_state.json")
-        start = meta["step"]
+        start, saved = meta["step"], (meta, tensors)
         ema_state, _ = read_component(run, component)
         load_state_into(ema, ema_state, str(run / f"{component}.safetensors"))
     elif (run / "train_state.json").is_file():
         raise CheckpointError(f"{run} already holds a run: pass --resume to continue it, or choose another folder")
+    if sharded:
+        shard(model)
+        shard(ema)
+    opt = make_optimizer(model, cfg.lr, cfg.betas, cfg.weight_decay)
+    if saved is not None:
+        load_optimizer_state(opt, *saved, run / "train_state.json")
     return model, ema, opt, start
 
 
@@ -170,17 +218,21 @@ def step_generator(seed: int, step: int, rank: int, device: torch.device) -> tor
 
 
 def save_train_state(run: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, meta: dict) -> None:
-    state = {f"model.{k}": v for k, v in model.state_dict().items()}
+    """train_state.* of the model and optimizer, whole (gathered where sharded: call it on every process then;
+    the writer process writes)."""
+    state = {f"model.{k}": v for k, v in full_state(model).items()}
     opt_state = opt.state_dict()
     for idx, s in opt_state["state"].items():
         for key, value in s.items():
-            state[f"opt.{idx}.{key}"] = torch.as_tensor(value)
-    save_tensors(run / "train_state.safetensors", state)
-    save_json(run / "train_state.json", {**meta, "param_groups": opt_state["param_groups"]})
+            state[f"opt.{idx}.{key}"] = full(torch.as_tensor(value))
+    if is_writer():
+        save_tensors(run / "train_state.safetensors", state)
+        save_json(run / "train_state.json", {**meta, "param_groups": opt_state["param_groups"]})
 
 
-def load_train_state(run: Path, model: torch.nn.Module, opt: torch.optim.Optimizer) -> dict:
-    """Restore raw weights and optimizer from a run folder; returns the saved meta (with 'step')."""
+def load_train_state(run: Path, model: torch.nn.Module) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Restore raw weights from a run folder; returns the saved meta (with 'step') and the saved tensors, whose
+    optimizer state `load_optimizer_state` restores."""
     if not (run / "train_state.json").is_file():
         raise CheckpointError(f"nothing to resume in {run} (no train_state.json)")
     meta = load_json(run / "train_state.json")
@@ -189,16 +241,27 @@ def load_train_state(run: Path, model: torch.nn.Module, opt: torch.optim.Optimiz
         raise CheckpointError(f"{run / 'train_state.json'}: damaged: no step, optimizer groups or training settings")
     tensors = load_tensors(run / "train_state.safetensors")
     load_state_into(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, str(run))
-    opt_state = {"state": {}, "param_groups": groups}
+    return meta, tensors
+
+
+def load_optimizer_state(opt: torch.optim.Optimizer, meta: dict, tensors: dict[str, torch.Tensor],
+                         source: Path) -> None:
+    """The optimizer's saved state (whole tensors), each moment sharded as its parameter is."""
+    from torch.distributed.tensor import DTensor, distribute_tensor
+
+    params = [p for group in opt.param_groups for p in group["params"]]
+    opt_state = {"state": {}, "param_groups": meta["param_groups"]}
     try:
         for k, v in tensors.items():
             if k.startswith("opt."):
                 _, idx, key = k.split(".", 2)
+                p = params[int(idx)]
+                if isinstance(p, DTensor) and v.shape == p.shape:
+                    v = distribute_tensor(v.to(p.device), p.device_mesh, p.placements)
                 opt_state["state"].setdefault(int(idx), {})[key] = v
         opt.load_state_dict(opt_state)
-    except (KeyError, ValueError, TypeError, IndexError) as e:
-        raise CheckpointError(f"{run / 'train_state.json'}: damaged: its optimizer state does not fit ({e})") from None
-    return meta
+    except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as e:
+        raise CheckpointError(f"{source}: damaged: its optimizer state does not fit ({e})") from None
 
 
 class RunLog:

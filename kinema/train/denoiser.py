@@ -6,8 +6,10 @@ A run folder holds:
   log.jsonl, loss.png                        the loss log and its plot
   autoencoder.safetensors / .json            (latent space) the autoencoder whose latents it denoises
 
-Every random draw of step s comes from generators seeded by (seed, s, rank), and the data items of
-step s are fixed by s, so a run resumed from step s continues exactly as if it had not stopped.
+Every random draw of step s comes from one generator seeded by (seed, s), drawn for the global batch (all
+processes' items) and sliced, and the data items of step s are fixed by s: a run resumed from step s continues
+exactly as if it had not stopped, and N processes of batch B train as one process of batch N*B (DDP averages
+their gradients; the same loss and weights within float rounding: tests/test_torchrun.py).
 """
 from __future__ import annotations
 
@@ -20,12 +22,12 @@ import torch.distributed as dist
 
 from kinema.data.dataset import get_batch
 from kinema.data.latents import LatentDataset
-from kinema.diffusion.rectified_flow import FlowConfig, flow_loss
+from kinema.diffusion.rectified_flow import FlowConfig, flow_draws, flow_loss
 from kinema.io.checkpoint import save_component, save_json
 from kinema.models.denoiser import DenoiserConfig, VideoDiT, compute_dtype, count_parameters
 from kinema.text.encoder import TEXT_ENCODER_NAME, TextEncoder, load_text_encoder
-from kinema.train.common import (RunConfig, RunLog, dist_info, lr_at, save_train_state, start_run,
-                                 step_and_log, step_generator, wrap_ddp)
+from kinema.train.common import (PARALLEL, RunConfig, RunLog, dist_info, full_state, is_writer, lr_at,
+                                 save_train_state, start_run, step_and_log, step_generator, wrap_ddp)
 
 # The sampling settings a newly trained model's card starts with; from then on the card is their only home
 # (recipes/ship.py sets the shipped model's own). kinema.pipeline.settings.ClipSettings names each one.
@@ -50,6 +52,7 @@ class TrainConfig(RunConfig):
     recaption: float = 0.0  # a latent cache: the chance an item gets a fresh caption (kinema.data.latents)
     init: str | None = None  # a model folder whose denoiser weights a new run starts from
     condition: float = 0.0  # the share of clips given some of their frames (given_frames): picture, clip to go on
+    parallel: str = "ddp"  # under torchrun: "ddp" (a copy per process) or "fsdp" (sharded: kinema.train.common.shard)
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -89,7 +92,11 @@ def model_card(denoiser: DenoiserConfig, flow: FlowConfig, train: TrainConfig, s
 
 
 def save_checkpoint(run: Path, model, ema, opt, denoiser_cfg, flow_cfg, train_cfg, step: int, space: str) -> None:
-    save_component(run, "denoiser", ema.state_dict(), model_card(denoiser_cfg, flow_cfg, train_cfg, step, space))
+    """The EMA weights as the run's denoiser component, and the resumable state (called on every process: sharded
+    weights are gathered; the writer process writes)."""
+    ema_state = full_state(ema)
+    if is_writer():
+        save_component(run, "denoiser", ema_state, model_card(denoiser_cfg, flow_cfg, train_cfg, step, space))
     save_train_state(run, model, opt, {"step": step, "denoiser": asdict(denoiser_cfg), "flow": asdict(flow_cfg),
                                        "train": asdict(train_cfg)})
 
@@ -107,9 +114,11 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
 
     run = Path(run)
     rank, world, device = dist_info()
+    if cfg.parallel not in PARALLEL:
+        raise ValueError(f"parallel must be one of {', '.join(PARALLEL)}, got {cfg.parallel!r}")
     model, ema, opt, start = start_run(run, lambda: VideoDiT(denoiser_cfg), "denoiser", cfg, resume, device,
-                                       Path(cfg.init) if cfg.init else None)
-    ddp_model = wrap_ddp(model, world, device)
+                                       Path(cfg.init) if cfg.init else None, sharded=cfg.parallel == "fsdp" and world > 1)
+    ddp_model = wrap_ddp(model, world, device, cfg.parallel)
     encoder = text_encoder or load_text_encoder(device=str(device))
     null = encoder.empty()
     amp = autocast_dtype(cfg.precision, device)
@@ -130,27 +139,31 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
     log = RunLog(run, start, cfg.log_every, cfg.batch * world, enabled=rank == 0)
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress or rank != 0,
                dynamic_ncols=True, desc="train")
+    n, mine = cfg.batch * world, slice(rank * cfg.batch, (rank + 1) * cfg.batch)  # the global batch, this share
     for step in bar:
-        gen = step_generator(cfg.seed, step, rank, device)
-        first = (step * world + rank) * cfg.batch  # this process's first item of the step
+        gen = step_generator(cfg.seed, step, 0, device)  # the same on every process: draws for the global batch
+        first = step * n  # the global batch's first item (this process's: first + rank * batch)
         if latent:
-            x0, text = dataset.batch(first, cfg.batch)
+            x0, text = dataset.batch(first + rank * cfg.batch, cfg.batch)
         else:
             x0, captions = get_batch(dataset, step * world + rank, cfg.batch)
             text = encoder.encode(captions)
         x0, text = x0.to(device), text.to(device)
-        keep = torch.rand(len(text), generator=gen, device=device) >= cfg.caption_dropout
+        keep = (torch.rand(n, generator=gen, device=device) >= cfg.caption_dropout)[mine]
         lr = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.cooldown)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            going_on = dataset.going_on(first, cfg.batch) if latent else None
-            known = (given_frames(len(x0), x0.shape[2], cfg.condition, gen, going_on)
+            going_on = dataset.going_on(first, n) if latent else None
+            known = (given_frames(n, x0.shape[2], cfg.condition, gen, going_on)[mine]
                      if cfg.condition or (going_on is not None and going_on.any()) else None)
-            loss = flow_loss(ddp_model, x0, text.where(keep, null.to(device)), flow_cfg, gen, known)
+            t, noise = flow_draws((n, *x0.shape[1:]), flow_cfg, gen, device, x0.dtype)
+            loss = flow_loss(ddp_model, x0, text.where(keep, null.to(device)), flow_cfg, known=known,
+                             draws=(t[mine], noise[mine]))
         due = step_and_log(model, ema, opt, loss, step, lr, cfg, log, bar, {"loss": ".4f"})
         done = step + 1
-        if rank == 0 and due:
+        if due:
             save_checkpoint(run, model, ema, opt, denoiser_cfg, flow_cfg, cfg, done, space)
-            log.plot(run / "loss.png")
+            if rank == 0:
+                log.plot(run / "loss.png")
     if world > 1:
         dist.barrier()
     return run
