@@ -21,18 +21,26 @@ from kinema.world.shapes import render, sample_scene
 INTERPOLATION_FACTORS = (2, 3, 4, 6)  # 4 -> 8, 12, 16, 24 fps; 8 -> 16, 24 fps
 KEYFRAME_RATES = (4.0, 8.0)
 KNOWN_FRAMES = 4  # known frames per training clip: 3 gaps of m - 1 unknown frames
+CRF = (10.0, 32.0)  # the h264 quality range of compressed inputs (x264's crf; 23 its default)
 
 
 class InterpolationData:
+    """Interpolation examples: a clip with every m-th frame known. With `compressed` = P, a share P of the clips
+    come in as their known frames went through an h264 round trip (at a crf drawn from CRF; the known frames alone
+    encoded, at the low rate, as a video made at that rate is), the targets clean."""
+
     def __init__(self, seed: int = 0, sizes: tuple[int, ...] = (32, 64), real_videos: list[Path] | None = None,
-                 real_share: float = 0.0):
+                 real_share: float = 0.0, compressed: float = 0.0):
         from kinema.io.video import read_video
 
-        self.seed, self.sizes, self.real_share = seed, sizes, real_share
+        self.seed, self.sizes, self.real_share, self.compressed = seed, sizes, real_share, compressed
         self.videos = [read_video(p)[0] for p in (real_videos or [])]
 
-    def batch(self, step: int, batch: int) -> tuple[torch.Tensor, torch.Tensor, int]:
-        """(clips (B, 3, T, S, S) in [-1, 1], mask (B, T), m) with T = (KNOWN_FRAMES - 1) * m + 1."""
+    def batch(self, step: int, batch: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+        """(inputs, clips (B, 3, T, S, S) in [-1, 1], mask (B, T), m) with T = (KNOWN_FRAMES - 1) * m + 1: the
+        inputs are the clips, their known frames compressed where drawn so."""
+        from kinema.io.video import h264_round_trip
+
         rng = np.random.default_rng([self.seed, step, 7])
         m = int(rng.choice(INTERPOLATION_FACTORS))
         size = int(rng.choice(self.sizes))
@@ -45,9 +53,14 @@ class InterpolationData:
                 fps = float(rng.choice(KEYFRAME_RATES)) * m
                 start = float(rng.uniform(0, 2.5 - (t - 1) / fps))
                 clips.append(render(sample_scene(rng), size, fps, t / fps, start=start))
+        inputs = [c.copy() for c in clips]
+        if self.compressed:
+            for c in inputs:
+                if rng.random() < self.compressed:
+                    c[::m] = h264_round_trip(c[::m], float(rng.uniform(*CRF)))
         mask = torch.zeros(batch, t)
         mask[:, ::m] = 1
-        return to_model_space(np.stack(clips)), mask, m
+        return to_model_space(np.stack(inputs)), to_model_space(np.stack(clips)), mask, m
 
     def _real(self, rng: np.random.Generator, t: int, size: int) -> np.ndarray:
         import cv2
@@ -64,13 +77,19 @@ class InterpolationData:
 
 UPSCALE_INPUT_SIZES = (16, 32, 64, 128)  # the shapes world rendered at S and 2S: objects at every pixel scale
 UPSCALE_CROP = 32  # low-resolution crop side
+COMPRESSED_CLIP = 4  # frames of a compressed input's clip: its later frames are predicted (P) frames, as most are
 
 
 class UpscaleData:
-    def __init__(self, seed: int = 0, real_images: list[Path] | None = None, real_share: float = 0.0):
+    """Upscaling examples: (a frame at S, the same at 2S). With `compressed` = P, a share P of the inputs come
+    through an h264 round trip at a crf drawn from CRF, the targets clean: what real footage looks like (the
+    degradation model of Real-ESRGAN, Wang et al. 2021, with a video codec for its JPEG)."""
+
+    def __init__(self, seed: int = 0, real_images: list[Path] | None = None, real_share: float = 0.0,
+                 compressed: float = 0.0):
         from PIL import Image
 
-        self.seed, self.real_share = seed, real_share
+        self.seed, self.real_share, self.compressed = seed, real_share, compressed
         self.images = [np.asarray(Image.open(p).convert("RGB")) for p in (real_images or [])]
 
     def batch(self, step: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -79,12 +98,23 @@ class UpscaleData:
         size = int(rng.choice(UPSCALE_INPUT_SIZES))
         c = min(UPSCALE_CROP, size)
         lows, highs = [], []
+        from kinema.io.video import h264_round_trip
+
         for _ in range(batch):
+            crf = float(rng.uniform(*CRF)) if self.compressed and rng.random() < self.compressed else None
             if self.images and rng.random() < self.real_share:
                 lo, hi = self._real(rng, c)
+                if crf is not None:
+                    lo = h264_round_trip(lo[None], crf)[0]
             else:
                 scene, when = sample_scene(rng), float(rng.uniform(0, 2.5))
-                lo = render(scene, size, 1.0, 1.0, start=when)[0]
+                if crf is None:
+                    lo = render(scene, size, 1.0, 1.0, start=when)[0]
+                else:  # the last frame of a short compressed clip that ends at `when`
+                    fps = 8.0
+                    clip = render(scene, size, fps, COMPRESSED_CLIP / fps, start=max(when - (COMPRESSED_CLIP - 1) / fps, 0))
+                    when = max(when - (COMPRESSED_CLIP - 1) / fps, 0) + (COMPRESSED_CLIP - 1) / fps
+                    lo = h264_round_trip(clip, crf, fps)[-1]
                 hi = render(scene, 2 * size, 1.0, 1.0, start=when)[0]
                 y, x = int(rng.integers(size - c + 1)), int(rng.integers(size - c + 1))
                 lo, hi = lo[y:y + c, x:x + c], hi[2 * y:2 * y + 2 * c, 2 * x:2 * x + 2 * c]

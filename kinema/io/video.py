@@ -86,6 +86,29 @@ def rgb_to_yuv444(frame: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(yuv), 0, 255).astype(np.uint8)
 
 
+def h264_round_trip(frames: np.ndarray, crf: float, fps: float = 8.0) -> np.ndarray:
+    """uint8 frames (T, H, W, 3), H and W even, as they come back from an h264 (yuv420p) encoding at constant
+    rate factor `crf` (0 near lossless, 23 x264's default, 51 worst) and a decoding, in memory: the damage every
+    real video carries (blocks, ringing, halved chroma), which the cascade's stages train on
+    (kinema.data.cascade)."""
+    import io
+
+    import av
+
+    t, h, w, _ = frames.shape
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"crf": f"{crf:g}", "preset": "veryfast", "x264-params": "mbtree=0"}
+        for frame in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
+        out.mux(stream.encode())
+    buf.seek(0)
+    with av.open(buf) as inp:
+        return np.stack([f.to_ndarray(format="rgb24") for f in inp.decode(video=0)])
+
+
 class Mp4Writer:
     """Streaming h264/yuv420p mp4 writer: `with Mp4Writer(path, fps, w, h, meta) as out: out.write(frames)`.
 

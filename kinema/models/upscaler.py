@@ -8,7 +8,10 @@ the output layer starts at zero, so an untrained model is bicubic (the baseline 
 The result is then made consistent with the input: each 2x2 block is shifted by what its mean
 misses of the input pixel (a projection onto the frames whose area-downsampling is the input; the
 true frame is one of them, so the projection never moves the output away from it, as in iterative
-back-projection, Irani & Peleg 1991). Area-downsampling the output gives the input back. All
+back-projection, Irani & Peleg 1991). Area-downsampling the output gives the input back. A compressed
+input is not a true frame's downsampling: projecting onto it keeps its blocks and its halved chroma, so a
+`gated` upscaler predicts, per input pixel, how much of the projection to apply (a sigmoid gate that starts at
+1, the ungated model): trained on h264 round trips, it learns to trust the input less where it was damaged. All
 work happens at the low resolution, which keeps 128 -> 256 -> 512 cheap. Larger factors apply the
 model again (x4 = two passes), and `upscale_clip` reaches any size by passes of x2 and a final
 area resize, in chunks of frames so memory stays flat. Trained with L1 on shapes-world scenes
@@ -31,9 +34,11 @@ from kinema.models.blocks import ResBlock
 class UpscalerConfig:
     channels: int = 32
     blocks: int = 5
+    gated: bool = False  # a learned gate on the projection onto the input (for compressed footage)
 
 
-UPSCALER_PRESETS = {"tiny": UpscalerConfig(channels=8, blocks=1), "small": UpscalerConfig()}
+UPSCALER_PRESETS = {"tiny": UpscalerConfig(channels=8, blocks=1), "small": UpscalerConfig(),
+                    "small-gated": UpscalerConfig(gated=True)}
 
 
 class Upscaler(nn.Module):
@@ -47,6 +52,10 @@ class Upscaler(nn.Module):
         self.out = nn.Conv2d(c, channels * self.scale ** 2, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        if cfg.gated:
+            self.gate = nn.Conv2d(c, 1, 3, padding=1)
+            nn.init.zeros_(self.gate.weight)
+            nn.init.constant_(self.gate.bias, 6.0)  # sigmoid(6) = 0.998: the full projection at first
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = x.shape[0]
@@ -55,6 +64,8 @@ class Upscaler(nn.Module):
         h = self.body(self.inp(f))  # (BT, c, H, W)
         y = base + F.pixel_shuffle(self.out(h), self.scale)  # (BT, C, 2H, 2W)
         miss = f - F.avg_pool2d(y, self.scale)  # (BT, C, H, W): what each block's mean misses
+        if self.config.gated:
+            miss = miss * torch.sigmoid(self.gate(h))  # (BT, 1, H, W): how far to trust each input pixel
         y = y + F.interpolate(miss, scale_factor=self.scale, mode="nearest")
         return rearrange(y, "(b t) c h w -> b c t h w", b=b)
 

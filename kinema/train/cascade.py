@@ -41,6 +41,7 @@ class StageTrainConfig(RunConfig):
     loss: str = "l1"  # "l1" or "mse"
     temporal_weight: float = 0.0  # interpolator only
     real_share: float = 0.2
+    compressed: float = 0.0  # the share of inputs through an h264 round trip (kinema.data.cascade.CRF)
     init: str | None = None  # a folder holding this stage (a run, a shipped model) whose weights a new run starts from
 
     def __post_init__(self) -> None:
@@ -51,6 +52,8 @@ class StageTrainConfig(RunConfig):
             raise ValueError(f"unknown {self.stage} preset {self.preset!r}; choose from {', '.join(presets)}")
         if self.loss not in ("l1", "mse"):
             raise ValueError(f"loss must be l1 or mse, got {self.loss!r}")
+        if not 0.0 <= self.compressed <= 1.0 or (self.compressed and self.stage == "refiner"):
+            raise ValueError("compressed inputs are a share in [0, 1], for the upscaler and the interpolator")
         if self.temporal_weight and self.stage != "interpolator":
             raise ValueError("the temporal loss applies to the interpolator only")
 
@@ -66,9 +69,9 @@ def stage_loss(model, cfg: StageTrainConfig, data, step: int) -> tuple[torch.Ten
         return d.abs().mean() if cfg.loss == "l1" else d.pow(2).mean()
 
     if cfg.stage == "interpolator":
-        x, mask, _ = data.batch(step, cfg.batch)
-        x, mask = x.to(device), mask.to(device)
-        y = model(x, mask)
+        x_in, x, mask, _ = data.batch(step, cfg.batch)
+        x_in, x, mask = x_in.to(device), x.to(device), mask.to(device)
+        y = model(x_in, mask)
         main = err(y - x)
         temporal = err((y - x).diff(dim=2))  # the error of the frame differences
         loss = main + cfg.temporal_weight * temporal
@@ -114,9 +117,10 @@ def train_stage(run: str | Path, cfg: StageTrainConfig, real: list[Path] | None 
 
         data = RefinerPairs(pairs, load_text_encoder(), cfg.seed + rank)
     elif cfg.stage == "interpolator":
-        data = InterpolationData(cfg.seed + rank, real_videos=real, real_share=cfg.real_share)
+        data = InterpolationData(cfg.seed + rank, real_videos=real, real_share=cfg.real_share,
+                                 compressed=cfg.compressed)
     else:
-        data = UpscaleData(cfg.seed + rank, real_images=real, real_share=cfg.real_share)
+        data = UpscaleData(cfg.seed + rank, real_images=real, real_share=cfg.real_share, compressed=cfg.compressed)
     ddp_model = wrap_ddp(model, world, device)
     if rank == 0:
         run.mkdir(parents=True, exist_ok=True)
