@@ -15,7 +15,7 @@ sh "$here/interpolator.sh"
 sh "$here/upscaler.sh"
 # the denoiser with its autoencoder, verifier, interpolator and upscaler, at the shipped sampling defaults
 python "$here/ship.py" "$RUNS/denoiser" --autoencoder "$RUNS/autoencoder" --verifier "$RUNS/verifier" \
-    --interpolator "$RUNS/interpolator" --upscaler "$RUNS/upscaler-gated" \
+    --interpolator "$RUNS/interpolator-h264" --upscaler "$RUNS/upscaler-gated" \
     --steps 20 --guidance 4 --sampler euler --shift 3 --guidance-interval 0.2 1 --eta 1 --candidates 2 --refine-passes 1
 # the refiner learns from the model just shipped (its decoder and its denoiser's estimates), then ships too
 MODEL=kinema/weights/default sh "$here/refiner.sh"
