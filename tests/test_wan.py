@@ -134,3 +134,24 @@ def test_serve_runs_a_job_on_a_wan_folder(wan_euler, tmp_path):
         assert meta["model"] == str(wan_euler) and meta["stages"]["keyframes"].endswith("(WanPipeline folder)")
     finally:
         server.stop()
+
+
+def test_wan22_two_experts_switch_where_diffusers_does(wan_unipc, tmp_path):
+    import torch
+    from diffusers import WanPipeline, WanTransformer3DModel
+
+    from wan_folders import diffusers_frames
+
+    base = WanPipeline.from_pretrained(wan_unipc)
+    torch.manual_seed(5)
+    low_noise = WanTransformer3DModel(**{k: v for k, v in base.transformer.config.items() if not k.startswith("_")})
+    folder = tmp_path / "wan22"
+    WanPipeline(tokenizer=base.tokenizer, text_encoder=base.text_encoder, vae=base.vae, transformer=base.transformer,
+                transformer_2=low_noise, scheduler=base.scheduler, boundary_ratio=0.875).save_pretrained(folder)
+    ref = diffusers_frames(folder, PROMPT, 1, 6, 4.0, 32, 9)
+    pipe = Pipeline.load(folder)
+    frames = pipe.make(PROMPT, pipe.resolve(ClipSettings(seed=1, steps=6, guidance=4.0, size=32, fps=16,
+                                                         seconds=9 / 16))).frames
+    assert np.abs(frames.astype(int) - ref).mean() <= 1.0
+    one_expert = diffusers_frames(wan_unipc, PROMPT, 1, 6, 4.0, 32, 9)
+    assert np.abs(one_expert.astype(int) - ref).mean() > 0.5  # (the second expert made a difference)
