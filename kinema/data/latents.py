@@ -129,6 +129,8 @@ class LatentDataset:
         parts = [load_tensors(p) for p in shards]
         self.latent = torch.cat([p["latent"] for p in parts]).float()
         self.text = TextEmbedding.cat([TextEmbedding(p["tokens"].float(), p["mask"], p["pooled"].float()) for p in parts])
+        # a teacher's pairs (kinema.data.teacher_pairs): each clip's own starting noise, trained on instead of fresh
+        self.noise = torch.cat([p["noise"] for p in parts]).float() if all("noise" in p for p in parts) else None
         self.clip = self.meta["clip"]
         self.recaption, self.encoder, self.seed = recaption, text_encoder, seed
         self.scenes = cache_scenes(self.folder)
@@ -150,6 +152,10 @@ class LatentDataset:
     def scene(self, i: int) -> Scene | None:
         """The shapes-world scene of item i (modulo the length), None where the cache records none."""
         return self.scenes[i % len(self)] if self.scenes is not None else None
+
+    def pair_noise(self, first: int, n: int) -> torch.Tensor | None:
+        """The starting noise of `batch(first, n)`'s clips where the cache holds a teacher's pairs, else None."""
+        return None if self.noise is None else self.noise[torch.arange(first, first + n) % len(self)]
 
     def going_on(self, first: int, n: int) -> torch.Tensor:
         """(n,) bool: which items of `batch(first, n)` start late in a long clip (ShapesDataset's `late`) and so

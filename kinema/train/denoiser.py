@@ -156,6 +156,9 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
             known = (given_frames(n, x0.shape[2], cfg.condition, gen, going_on)[mine]
                      if cfg.condition or (going_on is not None and going_on.any()) else None)
             t, noise = flow_draws((n, *x0.shape[1:]), flow_cfg, gen, device, x0.dtype)
+            paired = dataset.pair_noise(first, n) if latent else None
+            if paired is not None:  # a teacher's pairs: the straight line from each clip's own noise (reflow)
+                noise = paired.to(device, x0.dtype)
             loss = flow_loss(ddp_model, x0, text.where(keep, null.to(device)), flow_cfg, known=known,
                              draws=(t[mine], noise[mine]))
         due = step_and_log(model, ema, opt, loss, step, lr, cfg, log, bar, {"loss": ".4f"})

@@ -1,0 +1,45 @@
+"""`kinema teacher-pairs`: a latent model's noise-to-clip pairs under guidance, for a few-step student (reflow)."""
+from __future__ import annotations
+
+import argparse
+
+from kinema.cli.common import UsageError, clip_bound, load_pipeline, number, positive_int
+
+NAME, HELP = "teacher-pairs", "sample a model's noise -> clip pairs (deterministic, guided) to distill a student from"
+
+
+def add_arguments(t: argparse.ArgumentParser) -> None:
+    t.add_argument("--model", default=None, help="the teacher: a latent kinema model folder (default: the shipped one)")
+    t.add_argument("--out", required=True, help="pairs folder (a latent cache with each clip's noise); an interrupted "
+                   "run continues")
+    t.add_argument("--count", type=positive_int, default=4096)
+    t.add_argument("--steps", type=number(int, 1, 1000), default=None, help="teacher steps (default: the model's)")
+    t.add_argument("--guidance", type=number(float, 0, 100), default=None)
+    t.add_argument("--shift", type=number(float, 0, 100, lo_open=True), default=None)
+    t.add_argument("--guidance-interval", type=float, nargs=2, default=None, metavar=("LO", "HI"))
+    t.add_argument("--seed", type=clip_bound("seed"), default=0, help="the captions' and the noise's seed")
+    t.add_argument("--batch", type=number(int, 1, 4096), default=64)
+    t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    t.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    t.add_argument("--no-progress", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    from kinema.data.dataset import ShapesDataset
+    from kinema.data.teacher_pairs import make_teacher_pairs
+
+    args.lora = []
+    pipe = load_pipeline(args)
+    if pipe.autoencoder is None or pipe.clip["size"] is None:
+        raise UsageError(f"--model {pipe.name}: teacher pairs need a latent kinema model")
+    sampling = pipe.sampling
+    interval = tuple(args.guidance_interval or sampling["guidance_interval"])
+    clip = pipe.clip
+    out = make_teacher_pairs(pipe, ShapesDataset(args.seed, int(clip["size"]), float(clip["fps"]),
+                                                 float(clip["seconds"])), args.out, args.count,
+                             args.steps or sampling["steps"],
+                             sampling["guidance"] if args.guidance is None else args.guidance,
+                             sampling["shift"] if args.shift is None else args.shift, interval, args.seed, args.batch,
+                             progress=not args.no_progress)
+    print(f"pairs: {out} (train a student on them: kinema train --data {out} --init MODEL --preset latent ...)")
+    return 0

@@ -1,0 +1,80 @@
+"""A teacher's noise-to-clip pairs, for distilling a few-step student from it (reflow).
+
+Rectified flow's reflow (Liu et al. 2022, "Flow Straight and Fast"; InstaFlow, Liu et al. 2023, for text to
+image): sample the teacher's ODE from noise z to a clip x0 under its guidance, deterministically (euler, eta 0),
+and train a student on the straight line between the pair, x_t = (1 - t) x0 + t z, to give x0. The student's
+paths are straight where the teacher's curve, so a few Euler steps follow them; and since the teacher's x0 came
+with guidance, the student needs none (one forward pass a step: guidance distillation, Meng et al. 2023).
+
+A pairs folder is a latent cache (kinema.data.latents: the teacher's clips as `latent`, the prompts' embeddings,
+the scenes, the autoencoder) whose shards also hold each clip's starting noise (`noise`); `LatentDataset` reads
+it, and `kinema train` then trains on the pairs' own noise.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+
+from kinema.diffusion.samplers import euler, guided_velocity
+from kinema.io.checkpoint import atomic_write, load_json, save_json, save_tensors
+from kinema.text.encoder import TextEmbedding
+
+
+@torch.no_grad()
+def make_teacher_pairs(pipe, dataset, out: str | Path, count: int, steps: int, guidance: float, shift: float,
+                       interval: tuple[float, float], seed: int = 0, batch: int = 64, shard_size: int = 1024,
+                       progress: bool = True) -> Path:
+    """`count` pairs from the latent model `pipe` (a loaded kinema.pipeline.Pipeline) for the captions of `dataset`
+    (a ShapesDataset: item i's scene and training caption), written as shards of `shard_size` into `out`; each
+    batch's noise comes from (seed, its first item), so an interrupted run continues where it stopped."""
+    from tqdm import tqdm
+
+    if pipe.autoencoder is None:
+        raise ValueError(f"the model {pipe.name} works in pixels: teacher pairs are latent clips")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("autoencoder.safetensors", "autoencoder.json"):
+        shutil.copyfile(Path(pipe.source) / name, out / name)
+    clip = {k: pipe.clip[k] for k in ("size", "fps", "seconds")}
+    teacher = {"model": pipe.name, "step": pipe.card.get("step"), "steps": steps, "guidance": guidance,
+               "shift": shift, "guidance_interval": list(interval), "sampler": "euler", "eta": 0.0, "seed": seed}
+    save_json(out / "cache.json", {"kind": "kinema.latent-cache", "count": count, "shard_size": shard_size,
+                                   "clip": clip, "autoencoder": load_json(out / "autoencoder.json"),
+                                   "text_encoder": pipe.card.get("text_encoder"), "teacher": teacher})
+    device = next(pipe.denoiser.parameters()).device
+    n_frames = round(float(clip["seconds"]) * float(clip["fps"]))
+    c, t, h, w = pipe.autoencoder.cfg.latent_shape(n_frames, int(clip["size"]), int(clip["size"]))
+    times = pipe.schedule(steps, shift)
+    bar = tqdm(total=count, disable=not progress, desc="teacher pairs", dynamic_ncols=True)
+    for k, lo in enumerate(range(0, count, shard_size)):
+        hi = min(lo + shard_size, count)
+        path = out / f"shard-{k:05d}.safetensors"
+        if path.is_file():
+            bar.update(hi - lo)
+            continue
+        latents, noises, lines, texts = [], [], [], []
+        for i in range(lo, hi, batch):
+            items = range(i, min(i + batch, hi))
+            scenes = [dataset.scene_and_caption(j) for j in items]
+            captions = [caption for _, caption in scenes]
+            cond = pipe.text_encoder.encode(captions)
+            z = torch.randn((len(captions), c, t, h, w), generator=torch.Generator().manual_seed(hash((seed, i)) % 2**63))
+            velocity = guided_velocity(pipe.denoiser, pipe.flow, cond.to(device), pipe.text_encoder.empty().to(device),
+                                       guidance, interval)
+            x0 = euler(velocity, z.to(device), times)
+            latents.append(x0.half().cpu())
+            noises.append(z.half())
+            texts.append(cond)
+            lines += [{"index": j, "caption": cap, "scene": scene.to_dict(), "start": 0.0}
+                      for j, (scene, cap) in zip(items, scenes)]
+            bar.update(len(captions))
+        text = TextEmbedding.cat(texts)
+        body = "".join(json.dumps(line) + "\n" for line in lines)
+        atomic_write(path.with_suffix(".jsonl"), lambda p: p.write_text(body))  # (the shard itself last: done)
+        save_tensors(path, {"latent": torch.cat(latents), "noise": torch.cat(noises), "tokens": text.tokens.half(),
+                            "mask": text.mask, "pooled": text.pooled.half()})
+    bar.close()
+    return out

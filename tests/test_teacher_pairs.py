@@ -1,0 +1,39 @@
+"""A teacher's noise -> clip pairs (reflow): deterministic guided samples, stored as a latent cache with each clip's
+noise, which `kinema train` then trains on instead of fresh noise."""
+import torch
+
+from kinema.cli.main import main
+from kinema.data.latents import LatentDataset
+from kinema.diffusion.samplers import euler, guided_velocity
+from kinema.io.checkpoint import load_tensors, save_tensors
+from kinema.pipeline import Pipeline
+
+
+def test_pairs_are_the_teachers_samples_and_train_a_student(going_on_model, tmp_path):
+    pairs = tmp_path / "pairs"
+    assert main(["teacher-pairs", "--model", str(going_on_model), "--out", str(pairs), "--count", "6", "--batch", "3",
+                 "--steps", "4", "--guidance", "3", "--no-progress"]) == 0
+    data = LatentDataset(pairs)
+    assert len(data) == 6 and data.noise.shape == data.latent.shape
+    teacher = Pipeline.load(going_on_model)
+    x0, text = data.batch(3, 3)
+    velocity = guided_velocity(teacher.denoiser, teacher.flow, text, teacher.text_encoder.empty(), 3.0,
+                               tuple(teacher.sampling["guidance_interval"]))
+    again = euler(velocity, data.pair_noise(3, 3), teacher.schedule(4, teacher.sampling["shift"]))
+    assert (again - x0).abs().max() < 1e-2  # (stored in float16)
+    assert main(["teacher-pairs", "--model", str(going_on_model), "--out", str(pairs), "--count", "6",
+                 "--no-progress"]) == 0  # done already: nothing redone
+    common = ["train", "--preset", "tiny-latent", "--steps", "2", "--batch", "3", "--warmup", "1", "--no-progress",
+              "--caption-dropout", "0"]
+    assert main(common + ["--data", str(pairs), "--out", str(tmp_path / "student"), "--init", str(going_on_model)]) == 0
+    plain = tmp_path / "plain"  # the same cache without its noise: fresh noise, other weights
+    plain.mkdir()
+    for f in pairs.iterdir():
+        if f.suffix == ".safetensors" and f.name.startswith("shard"):
+            save_tensors(plain / f.name, {k: v for k, v in load_tensors(f).items() if k != "noise"})
+        else:
+            (plain / f.name).write_bytes(f.read_bytes())
+    assert LatentDataset(plain).pair_noise(0, 2) is None
+    assert main(common + ["--data", str(plain), "--out", str(tmp_path / "fresh"), "--init", str(going_on_model)]) == 0
+    a, b = (load_tensors(tmp_path / name / "train_state.safetensors") for name in ("student", "fresh"))
+    assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("model."))
