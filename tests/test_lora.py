@@ -37,7 +37,7 @@ def data_loss(pipe, data, draws=4) -> float:
     total = 0.0
     for k in range(draws):
         x, captions = get_batch(data, 0, items)
-        total += float(adapter_loss(pipe, [], x, captions, FinetuneConfig(caption_dropout=0.0),
+        total += float(adapter_loss(pipe, x, captions, FinetuneConfig(caption_dropout=0.0),
                                     torch.Generator().manual_seed(k)))
     return total / draws
 

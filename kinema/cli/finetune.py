@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kinema.cli.common import (UsageError, add_run_options, clip_bound, fraction, load_pipeline, model_device,
+from kinema.cli.common import (UsageError, add_run_options, clip_bound, fraction, load_pipeline,
                                non_negative_int, number)
 
 NAME, HELP = "finetune", "train a LoRA adapter for a model's denoiser on a folder of captioned clips"
@@ -52,7 +52,6 @@ def run(args: argparse.Namespace) -> int:
 
     # 2. the base, then the clip it trains at
     args.lora = []
-    model_device(args.device)
     pipe = load_pipeline(args)
     native = pipe.clip
     if native["size"] is not None and (args.size or args.seconds):

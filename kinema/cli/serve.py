@@ -27,7 +27,7 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from kinema.io.video import check_folder
     from kinema.server.app import Limits
-    from kinema.pipeline.pipeline import check_model
+    from kinema.pipeline.folders import check_model
     from kinema.server.serve import serve
 
     if not 0 < args.port < 65536:

@@ -127,13 +127,18 @@ def parse_adapter(text: str) -> Adapter:
     return Adapter(Path(text), 1.0)
 
 
+def read_adapter_files(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """An adapter folder's tensors and card (checked against its digest); CheckpointError where there is none."""
+    if not (Path(folder) / "lora.json").is_file():
+        raise CheckpointError(f"{folder}: no LoRA adapter there (no lora.json)")
+    return read_component(folder, "lora")
+
+
 def read_adapter(adapter: Adapter, denoiser: nn.Module) -> tuple[dict[str, torch.Tensor], dict]:
     """An adapter's tensors and card, checked against the denoiser before anything is attached: its base's kind
     and architecture, and every matrix's layer and shape. CheckpointError otherwise."""
     folder = adapter.folder
-    if not (folder / "lora.json").is_file():
-        raise CheckpointError(f"{folder}: no LoRA adapter there (no lora.json)")
-    state, card = read_component(folder, "lora")
+    state, card = read_adapter_files(folder)
     check_base(card, folder / "lora.json", architecture(denoiser))
     net, prefix, _ = network(denoiser)
     modules = dict(net.named_modules())

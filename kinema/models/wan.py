@@ -235,7 +235,7 @@ class WanParts:
     schedule: Callable[[int, float], list[float]]
 
 
-def activation_bytes(card: dict, configs: dict, size: int, frames: int, dtype: torch.dtype) -> int:
+def activation_bytes(configs: dict, size: int, frames: int, dtype: torch.dtype) -> int:
     """An estimate of the peak working memory of one clip (size x size, `frames` frames) beyond the weights: the
     transformer's tokens for both guidance branches through one block (attention and feed-forward), and the
     decoder's widest activations over 4 frames at a time (tiles of 256 px on CUDA)."""
@@ -277,7 +277,7 @@ def load_wan(folder: str | Path, device: str | torch.device = "cpu", dtype: torc
     need = sum(weight_bytes(folder, name, dtype) for name in experts + ["text_encoder"])
     need += weight_bytes(folder, "vae", torch.float32)
     if device.type == "cuda":
-        need += activation_bytes(card, configs, 480, FRAMES, dtype)
+        need += activation_bytes(configs, 480, FRAMES, dtype)
     if free is not None and need > free:
         raise MemoryError(f"{folder}: needs about {need / 2**30:.1f} GiB on {device}, which has "
                           f"{free / 2**30:.1f} GiB free")

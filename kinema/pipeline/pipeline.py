@@ -30,7 +30,7 @@ import torch
 
 from kinema.diffusion.rectified_flow import FlowConfig
 from kinema.diffusion.samplers import SAMPLERS, guided_velocity, time_grid
-from kinema.io.checkpoint import CheckpointError, read_component
+from kinema.io.checkpoint import CheckpointError
 from kinema.io.frames import to_frames, to_model_space
 from kinema.io.video import write_video
 from kinema.models.components import DEFAULT_MODEL, has_component, load_component
@@ -38,6 +38,7 @@ from kinema.models.denoiser import compute_dtype
 from kinema.models.wan import is_wan_folder
 from kinema.models.refiner import refine_clip
 from kinema.pipeline.cascade import Cascade, resample
+from kinema.pipeline.folders import goes_on
 from kinema.pipeline.inputs import Start
 from kinema.pipeline import settings
 from kinema.pipeline.settings import SAMPLING, ClipSettings, check_clip
@@ -62,43 +63,6 @@ class Video:
     def save(self, path: str | Path) -> Path:
         """Write mp4 (h264/yuv420p), .gif, or a folder/ of PNG frames, metadata included."""
         return write_video(self.frames, path, self.fps, self.metadata)
-
-
-def model_card(folder: str | Path) -> dict:
-    """The card of a model folder (a kinema one's denoiser.json, checked with its weights; what a Wan folder's
-    configs say), without keeping any weights: CheckpointError for a missing, corrupt or mismatched folder."""
-    if is_wan_folder(folder):
-        from kinema.models.wan import card_of
-
-        return card_of(folder)
-    return load_component(folder, "denoiser").card
-
-
-def check_model(folder: str | Path, lora: list | tuple = ()) -> dict:
-    """`model_card`, and each LoRA adapter (kinema.models.lora.Adapter) read and checked against the model's
-    architecture as its configs state it: what a server checks before its workers load anything."""
-    from kinema.models.lora import check_base
-
-    card = model_card(folder)
-    if card.get("kind") == "wan":
-        from kinema.models.wan import read_index
-
-        config = {k: v for k, v in read_index(folder)["transformer"].items() if not k.startswith("_")}
-        base = {"kind": "wan", "config": config}
-    else:
-        base = {"kind": "kinema", "config": card["denoiser"]}
-    for adapter in lora:
-        if not (Path(adapter.folder) / "lora.json").is_file():
-            raise CheckpointError(f"{adapter.folder}: no LoRA adapter there (no lora.json)")
-        _, lora_card = read_component(adapter.folder, "lora")
-        check_base(lora_card, Path(adapter.folder) / "lora.json", base)
-    return card
-
-
-def goes_on(card: dict) -> bool:
-    """Whether the denoiser whose card this is was trained to go on from given frames (`kinema train --condition`,
-    in a latent space: the causal autoencoder encodes a picture as a latent frame of its own)."""
-    return card.get("space") == "latent" and bool(card.get("train", {}).get("condition"))
 
 
 class Pipeline:

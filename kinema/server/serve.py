@@ -28,14 +28,14 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, data_dir:
     import uvicorn
 
     from kinema.models.components import DEFAULT_MODEL, has_component
-    from kinema.pipeline.pipeline import goes_on, model_card
+    from kinema.pipeline.folders import folder_card, goes_on
 
     token = token or os.environ.get(TOKEN_ENV) or None
     if not is_loopback(host) and not token:
         raise ValueError(f"binding to {host} needs an access token: pass --token or set {TOKEN_ENV}")
     if not has_component(model or DEFAULT_MODEL, "verifier"):  # nothing to choose among candidates with: one clip a job
         limits = replace(limits, max_candidates=1)
-    card = model_card(model or DEFAULT_MODEL)  # (a bad model folder stops here, in one line)
+    card = folder_card(model or DEFAULT_MODEL)  # (a bad model folder stops here, in one line)
     limits = replace(limits, given_frames=goes_on(card), model_seconds=float(card["clip"].get("seconds", 2.0)),
                      size_multiple=int(card["clip"].get("size_multiple") or 2))
     store, notes = JobStore.open(data_dir)  # a damaged database is moved aside, its finished jobs listed again

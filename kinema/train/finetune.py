@@ -40,7 +40,7 @@ class FinetuneConfig(RunConfig):
     clip: dict = field(default_factory=dict)  # size, fps, seconds the clips are trained at
 
 
-def adapter_loss(pipe, adapter_params, x: torch.Tensor, captions: list[str], cfg: FinetuneConfig,
+def adapter_loss(pipe, x: torch.Tensor, captions: list[str], cfg: FinetuneConfig,
                  gen: torch.Generator, world: int = 1, rank: int = 0, model=None) -> torch.Tensor:
     """The flow loss of the denoiser (with its adapter) on model-space clips x (B, 3, T, H, W) and their captions,
     in the base's space; the random draws made for a global batch of world * B and this process's share taken."""
@@ -86,7 +86,7 @@ def finetune(out: str | Path, pipe, dataset, cfg: FinetuneConfig, progress: bool
     for step in bar:
         gen = step_generator(cfg.seed, step, 0, device)
         x, captions = get_batch(dataset, step * world + rank, cfg.batch)
-        loss = adapter_loss(pipe, params, x, captions, cfg, gen, world, rank, model)
+        loss = adapter_loss(pipe, x, captions, cfg, gen, world, rank, model)
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg.lr, cfg.warmup, cfg.steps, cfg.cooldown)
         opt.zero_grad(set_to_none=True)
