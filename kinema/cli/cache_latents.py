@@ -23,6 +23,11 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
                         "trained only as going on from their first frames")
     c.add_argument("--late-until", type=clip_bound("seconds"), default=30.0, metavar="S",
                    help="latest start of a --late clip, in seconds")
+    c.add_argument("--camera", type=fraction, default=0.0, metavar="P",
+                   help="share of shapes-world scenes filmed by a moving camera (pans, zooms: the spec's v2)")
+    c.add_argument("--tracks", type=fraction, default=0.0, metavar="P",
+                   help="chance that a shapes-world object follows a random track (straight, bent, with a pause) "
+                        "instead of its motion; its caption then names no motion")
     c.add_argument("--no-progress", action="store_true")
 
 
@@ -37,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         from kinema.data.dataset import ShapesDataset
 
         dataset, count = ShapesDataset(args.seed, args.size, args.fps, args.seconds, late=args.late,
-                                       late_until=args.late_until), args.clips
+                                       late_until=args.late_until, p_camera=args.camera, p_track=args.tracks), args.clips
     else:
         from kinema.data.dataset import VideoFolderDataset
 

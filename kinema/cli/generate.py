@@ -27,6 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "--seconds more")
     p.add_argument("--storyboard", metavar="FILE", help='a JSON list of {"prompt": ..., "seconds": ...}: one clip '
                    "telling each part in turn, the world carried across the joins (instead of a prompt)")
+    p.add_argument("--tracks", metavar="FILE", help='where objects go: {"tracks": [{"object": 0, "points": [[t, x, y], '
+                   '...]}]} (the shapes world\'s track format; object k is the prompt\'s k-th), over the plan')
     add_model_options(p)
     add_clip_options(p)
 
@@ -68,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from kinema.pipeline import check_clip
     from kinema.pipeline.inputs import read_given, storyboard_prompt
     from kinema.pipeline.settings import settings_from
+    from kinema.world.tracks import load_tracks
 
     # 1. check everything the user gave, once, before loading anything
     batch = args.prompts is not None
@@ -87,11 +90,15 @@ def run(args: argparse.Namespace) -> int:
                              "(or a --storyboard FILE instead)")
         jobs = [(0, args.prompt)]
         outputs = [Path(args.output or "kinema.mp4")]
-    if batch and (args.image or args.extend or args.storyboard or args.last_image):
-        raise UsageError("--image, --last-image, --extend and --storyboard make one clip: not with --prompts")
+    if batch and (args.image or args.extend or args.storyboard or args.last_image or args.tracks):
+        raise UsageError("--image, --last-image, --extend, --storyboard and --tracks make one clip: not with --prompts")
     try:
         settings = [settings_from(args, args.seed + k) for k in range(len(jobs))]
         given = read_given(settings[0], args.image, args.last_image, args.extend, args.storyboard)
+        tracks = load_tracks(args.tracks) if args.tracks else None
+        if tracks is not None and (given.start is not None or given.parts or given.end is not None):
+            raise ValueError("--tracks directs a clip from text alone: not with --image, --last-image, --extend or "
+                             "--storyboard")
         if given.parts:
             jobs = [(0, storyboard_prompt(p for p, _ in given.parts))]
         for (_, prompt), s in zip(jobs, settings):
@@ -113,15 +120,18 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = [pipe.resolve(s) for s in settings]
         pipe.check_given(settings[0], *given)
+        if tracks is not None or settings[0].camera is not None:  # the prompt's objects take these tracks
+            pipe.plan(jobs[0][1], settings[0], tracks)
     except ValueError as e:
         raise UsageError(str(e)) from None
     if batch:
         out_dir.mkdir(parents=True, exist_ok=True)
     if str(outputs[0]) == "-":
-        return stream(pipe, jobs[0][1], settings[0], given)
+        return stream(pipe, jobs[0][1], settings[0], given, tracks)
     records = []
     for k, ((line, prompt), s, out) in enumerate(zip(jobs, settings, outputs)):
-        video = pipe.make(prompt, s, progress=progress_bars(f"clip {k + 1}/{len(jobs)}"), **given._asdict())
+        video = pipe.make(prompt, s, progress=progress_bars(f"clip {k + 1}/{len(jobs)}"), **given._asdict(),
+                          tracks=tracks)
         video.save(out)
         records.append({"index": k, "line": line, "file": out.name, **video.metadata})
         print(f"wrote {out} ({len(video.frames)} frames, {video.frames.shape[2]}x{video.frames.shape[1]}, "
@@ -135,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def stream(pipe, prompt: str, s, given) -> int:
+def stream(pipe, prompt: str, s, given, tracks: dict | None = None) -> int:
     """The clip as YUV4MPEG2 on standard output, each piece as soon as it is final; a reader that goes away (the
     player closed) stops generating, with one line on standard error and status 0."""
     import os
@@ -144,7 +154,7 @@ def stream(pipe, prompt: str, s, given) -> int:
 
     out, writer = sys.stdout.buffer, None
     try:
-        for frames in pipe.frames(prompt, s, progress=progress_bars("clip"), **given._asdict()):
+        for frames in pipe.frames(prompt, s, progress=progress_bars("clip"), **given._asdict(), tracks=tracks):
             writer = writer or Y4MWriter(out, s.fps, frames.shape[2], frames.shape[1])
             writer.write(frames)
     except BrokenPipeError:

@@ -9,13 +9,14 @@ import argparse
 import sys
 
 from kinema.cli import (bench, cache_latents, evaluate, finetune, generate, interpolate, reconstruct, refiner_pairs,
-                        serve, teacher_pairs, train, train_autoencoder, train_stage, train_verifier, upscale)
+                        serve, teacher_pairs, train, train_autoencoder, train_planner, train_stage, train_verifier,
+                        upscale)
 from kinema.cli.common import Parser, UsageError
 
 COMMANDS = (generate, evaluate, serve,  # making clips
             interpolate, upscale, reconstruct,  # the stages on a video file
             train, train_autoencoder, cache_latents, train_verifier, refiner_pairs, train_stage, finetune,  # training
-            teacher_pairs,
+            teacher_pairs, train_planner,
             bench)
 
 

@@ -27,6 +27,9 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--condition", type=fraction, default=0.0, metavar="P",
                    help="the share of clips given their first frame(s), or first and last, clean: the denoiser learns "
                    "to start from a picture and to go on from a clip (image to video, --extend, long clips)")
+    t.add_argument("--layout", type=fraction, default=0.0, metavar="P",
+                   help="a latent cache of the shapes world: the share of clips given their layout (each object's "
+                   "phrase and where the clip shows it: tracks, a camera), which the denoiser then takes")
     t.add_argument("--loss", choices=("velocity", "x0"), default="velocity",
                    help="where the flow loss is measured (x0: equal weight at every noise level)")
     t.add_argument("--precision", choices=PRECISIONS, default="auto")
@@ -61,7 +64,11 @@ def run(args: argparse.Namespace) -> int:
         encoder = load_text_encoder(device="cuda" if torch.cuda.is_available() else "cpu") if args.recaption else None
         dataset = LatentDataset(args.data, args.recaption, encoder, args.seed)
         clip, overrides["in_channels"] = dataset.clip, dataset.latent.shape[1]
+        if args.layout:  # the pictures each latent frame holds
+            overrides["layout"] = int(dataset.meta["autoencoder"]["autoencoder"]["time_factor"])
         grid = tuple(dataset.latent.shape[2:])
+    elif args.layout:
+        raise UsageError("--layout needs a latent cache of the shapes world (kinema cache-latents)")
     elif args.data == "shapes":
         from kinema.data.dataset import ShapesDataset
 
@@ -89,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, warmup=args.warmup, cooldown=args.cooldown,
                       ema=args.ema, caption_dropout=args.caption_dropout, seed=args.seed,
                       checkpoint_every=args.checkpoint_every, precision=args.precision, clip=clip, data=args.data,
-                      recaption=args.recaption, init=args.init, condition=args.condition, parallel=args.parallel)
+                      recaption=args.recaption, init=args.init, condition=args.condition, parallel=args.parallel,
+                      layout=args.layout)
     out = train(args.out, dataset, denoiser_cfg, flow_cfg, cfg, resume=args.resume, progress=not args.no_progress)
     print(f"trained: {out}")
     return 0

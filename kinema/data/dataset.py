@@ -8,7 +8,8 @@ pure function of its seed and step, and resuming at a step reproduces the same b
   sequence (seed, i), so it is deterministic and effectively endless. With `late`, that share of the
   clips is rendered from a later time of a long clip (objects reflected off walls, landed, bouncing
   lower): such a clip is only trained as going on from its first frames (`going_on`), since its caption
-  names the motion the clip started with.
+  names the motion the clip started with. With `p_camera` and `p_track`, scenes of the spec's v2: a moving
+  camera, objects following tracks.
 - `VideoFolderDataset`: a folder of video files, each with a caption in a `.txt` file of the same
   name, resampled to the training size, frame rate and length.
 """
@@ -29,25 +30,30 @@ ENDLESS = 2**62
 
 class ShapesDataset:
     def __init__(self, seed: int = 0, size: int = 64, fps: float = 8, seconds: float = 2.0, p_two: float = 0.5,
-                 late: float = 0.0, late_until: float = 30.0):
-        if not 0.0 <= late <= 1.0:
-            raise ValueError(f"late must be a share in [0, 1], got {late}")
+                 late: float = 0.0, late_until: float = 30.0, p_camera: float = 0.0, p_track: float = 0.0):
+        for name, share in (("late", late), ("p_camera", p_camera), ("p_track", p_track)):
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(f"{name} must be a share in [0, 1], got {share}")
         self.seed, self.size, self.fps, self.seconds, self.p_two = seed, size, fps, seconds, p_two
-        self.late, self.late_until = late, late_until
+        self.late, self.late_until, self.p_camera, self.p_track = late, late_until, p_camera, p_track
 
     def __len__(self) -> int:
         return ENDLESS
 
     def scene_and_caption(self, i: int):
         rng = np.random.default_rng([self.seed, i])
-        scene = sample_scene(rng, self.p_two)
+        scene = sample_scene(rng, self.p_two, self.p_camera, self.p_track)
         return scene, training_caption(scene, rng)
 
     def start(self, i: int) -> float:
         """When item i starts in its scene's long clip, in seconds: 0, or for a `late` share of the items a
-        time drawn uniformly from (seconds, late_until) (its own draw: `late` leaves the scenes as they are)."""
+        time drawn uniformly from (seconds, late_until) (its own draw: `late` leaves the scenes as they are).
+        A scene with a camera or a track always starts at 0 (a camera long under way shows nothing)."""
         rng = np.random.default_rng([self.seed, i, 11])
         if self.late == 0 or rng.random() >= self.late:
+            return 0.0
+        scene = self.scene_and_caption(i)[0]
+        if scene.camera != "still" or any(o.track for o in scene.objects):
             return 0.0
         return float(rng.uniform(self.seconds, self.late_until))
 

@@ -26,6 +26,7 @@ from kinema.world.captions import training_caption
 from kinema.io.frames import to_model_space
 from kinema.world.shapes import Scene
 from kinema.io.checkpoint import CheckpointError, atomic_write, load_json, load_tensors, save_json, save_tensors
+from kinema.models.layout import Layout, scene_layout
 from kinema.text.encoder import TEXT_ENCODER_NAME, TextEmbedding
 
 
@@ -137,7 +138,8 @@ class LatentDataset:
         if self.scenes is not None and len(self.scenes) != len(self.latent):
             self.scenes = None
         starts = [line.get("start", 0.0) for line in _cache_lines(self.folder)]
-        self.late = torch.tensor(starts) > 0 if len(starts) == len(self.latent) else torch.zeros(len(self.latent), dtype=torch.bool)
+        self.starts = starts if len(starts) == len(self.latent) else [0.0] * len(self.latent)
+        self.late = torch.tensor(self.starts) > 0
         if recaption > 0:
             if text_encoder is None:
                 raise ValueError("recaption needs a text encoder")
@@ -156,6 +158,15 @@ class LatentDataset:
     def pair_noise(self, first: int, n: int) -> torch.Tensor | None:
         """The starting noise of `batch(first, n)`'s clips where the cache holds a teacher's pairs, else None."""
         return None if self.noise is None else self.noise[torch.arange(first, first + n) % len(self)]
+
+    def layout(self, first: int, n: int, subframes: int, encode) -> Layout:
+        """The layouts (kinema.models.layout) of `batch(first, n)`'s clips: their objects' phrases embedded by
+        `encode` (list of str -> pooled vectors) and where the clips show them. Needs a cache with scenes."""
+        if self.scenes is None:
+            raise CheckpointError(f"latent cache {self.folder} records no scenes, so its clips have no layout")
+        idx = [int(i) for i in torch.arange(first, first + n) % len(self)]
+        return scene_layout([self.scenes[i] for i in idx], float(self.clip["fps"]), self.latent.shape[2], subframes,
+                            encode, [self.starts[i] for i in idx])
 
     def going_on(self, first: int, n: int) -> torch.Tensor:
         """(n,) bool: which items of `batch(first, n)` start late in a long clip (ShapesDataset's `late`) and so

@@ -172,6 +172,8 @@ def guided_velocity(model: nn.Module, flow: FlowConfig, cond: TextEmbedding, unc
     b = len(cond)
     if len(uncond) == 1 and b > 1:
         uncond = uncond.repeat(b)
+    if cond.layout is not None and uncond.layout is None:  # a layout steers both branches: guidance is the text's
+        uncond = uncond.with_layout(cond.layout)
     both = TextEmbedding.cat([cond, uncond])
     free = None if known is None else (~known).float()  # (B, T): the frames to make
 

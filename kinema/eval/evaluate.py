@@ -15,13 +15,17 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from kinema.world.captions import (HELD_OUT, Description, canonical, paraphrase, parse_canonical, scene_for)
-from kinema.world.shapes import sample_scene
+from kinema.world.captions import HELD_OUT, Description, canonical, paraphrase, parse_canonical
+from kinema.world.shapes import Scene, SceneObject, sample_scene
 from kinema.eval.optical_flow import warp_error
 from kinema.world.judge import ATTRIBUTES, Verdict, judge_clip
+from kinema.world.tracks import check_tracks
 from kinema.io.checkpoint import atomic_write
 
 BUILTIN_CAPTIONS = Path(__file__).resolve().parent.parent / "world" / "eval_captions.jsonl"
+# the spec's v2 directed clips: tracks, a camera, two objects, falling and bouncing over 6 s (make_directed_set)
+DIRECTED_CAPTIONS = BUILTIN_CAPTIONS.with_name("eval_directed.jsonl")
+NAMED_SETS = {"builtin": BUILTIN_CAPTIONS, "directed": DIRECTED_CAPTIONS}
 
 
 @dataclass
@@ -29,10 +33,19 @@ class EvalItem:
     caption: str
     description: Description
     split: str
+    tracks: dict | None = None  # the spec's tracks JSON the clip is given (and judged against)
+    seconds: float | None = None  # this caption's clip length (default: the --seconds asked for)
+
+    def track_points(self) -> dict | None:
+        """{object: points} of the tracks, as the judge takes them."""
+        if self.tracks is None:
+            return None
+        return {t["object"]: [tuple(p) for p in t["points"]] for t in self.tracks["tracks"]}
 
 
 def load_captions(path: str | Path | None = None) -> list[EvalItem]:
-    path = Path(path) if path else BUILTIN_CAPTIONS
+    """A captions file, or a built-in set by name (NAMED_SETS: "builtin", the default, or "directed")."""
+    path = NAMED_SETS.get(str(path), Path(path)) if path else BUILTIN_CAPTIONS
     if not path.is_file():
         raise ValueError(f"captions file {path} does not exist")
     items = []
@@ -42,9 +55,12 @@ def load_captions(path: str | Path | None = None) -> list[EvalItem]:
         if path.suffix == ".jsonl":
             try:
                 row = json.loads(line)
-                items.append(EvalItem(row["caption"], parse_canonical(row.get("canonical", row["caption"])),
-                                      row.get("split", "all")))
-            except (json.JSONDecodeError, KeyError, ValueError) as e:
+                item = EvalItem(row["caption"], parse_canonical(row.get("canonical", row["caption"])),
+                                row.get("split", "all"), row.get("tracks"), row.get("seconds"))
+                if item.tracks is not None:
+                    check_tracks(item.tracks, [o.size for o in item.description.objects])
+                items.append(item)
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
                 raise ValueError(f"{path}:{n}: {e}") from None
         else:
             try:
@@ -66,6 +82,48 @@ def make_eval_set(seed: int = 1234, per_split: int = 32) -> list[dict]:
             d = Description.of(scene, name_sizes=bool(i % 2))
             text = canonical(d) if split == "canonical" else paraphrase(d, rng, HELD_OUT)
             rows.append({"caption": text, "canonical": canonical(d), "split": split})
+    return rows
+
+
+def make_directed_set(seed: int = 4321, per_split: int = 16) -> list[dict]:
+    """The built-in directed set (v2), scenes and tracks drawn afresh from a seed training never uses, half of
+    each split in held-out wording: "tracks" (one object on a straight, bent or pausing track, its caption
+    naming no motion), "camera" (one object, a pan or a zoom), "pairs" (two objects, no camera), "physics" (one falling
+    or bouncing object over 6 s, judged window by window)."""
+    from kinema.world.shapes import CAMERAS, SIZES, place
+    from kinema.world.tracks import random_track, tracks_json
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for split in ("tracks", "camera", "pairs", "physics"):
+        for i in range(per_split // 2 if split == "physics" else per_split):
+            scene = sample_scene(rng, p_two=1.0 if split == "pairs" else 0.0)
+            o = scene.objects[0]
+            row = {}
+            if split == "tracks":
+                track = random_track(rng, o.size)
+                scene = Scene(scene.background, (SceneObject(o.colour, o.shape, o.size, "still", track[0][1],
+                                                             track[0][2], track),))
+                row["tracks"] = tracks_json({0: track})
+            elif split == "camera":
+                camera = CAMERAS[1 + int(rng.integers(len(CAMERAS) - 1))]
+                obj = None
+                while obj is None:  # a motion that can stay in view as the camera moves
+                    try:
+                        obj = place(rng, o.colour, o.shape, o.size, str(rng.choice(["still", "left", "right", "up",
+                                                                                    "down", "falling", "bouncing"])),
+                                    camera)
+                    except ValueError:
+                        pass
+                scene = Scene(scene.background, (obj,), camera)
+            elif split == "physics":
+                motion = ("falling", "bouncing")[i % 2]
+                scene = Scene(scene.background, (SceneObject(o.colour, o.shape, o.size, motion, o.x0,
+                                                             float(rng.uniform(SIZES[o.size], 0.35))),))
+                row["seconds"] = 6.0
+            d = Description.of(scene, name_sizes=bool(i % 2))
+            text = canonical(d) if i % 4 < 2 else paraphrase(d, rng, HELD_OUT)
+            rows.append({"caption": text, "canonical": canonical(d), "split": split, **row})
     return rows
 
 
@@ -105,7 +163,7 @@ def evaluate(items: list[EvalItem], make_clip: Callable[[int, EvalItem], tuple[n
     verdicts, warps, rows, records, windows = [], [], [], [], []
     for i, item in enumerate(items):
         frames, fps = make_clip(i, item)
-        v, clip_windows = judge_clip(frames, fps, item.description)  # a long clip: window by window
+        v, clip_windows = judge_clip(frames, fps, item.description, item.track_points())  # long: window by window
         windows += [w.all_correct for w in clip_windows]
         verdicts.append(v)
         warps.append(warp_error(frames))
@@ -130,12 +188,15 @@ def evaluate(items: list[EvalItem], make_clip: Callable[[int, EvalItem], tuple[n
 
 
 def rendered_clip(seed: int, size: int, fps: float, seconds: float):
-    """make_clip for the judge's ceiling: the shapes world renders a scene that fits each caption."""
+    """make_clip for the judge's ceiling: the shapes world renders a scene that fits each caption, placed as the
+    plan places it (kinema.pipeline.plan: two objects kept apart)."""
+    from kinema.pipeline.plan import make_plan
     from kinema.world.shapes import render
 
     def make(i: int, item: EvalItem) -> tuple[np.ndarray, float]:
-        scene = scene_for(item.description, np.random.default_rng([seed, i]))
-        return render(scene, size, fps, seconds), fps
+        length = item.seconds or seconds
+        scene = make_plan(item.description, seed + i, length, item.tracks).scene
+        return render(scene, size, fps, length), fps
 
     return make
 

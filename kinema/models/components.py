@@ -9,6 +9,7 @@ A model folder holds components side by side, each as `KIND.safetensors` (weight
     interpolator  the motion between keyframes, up to the frame rate asked for
     upscaler      doubles the size pass by pass, up to the size asked for
     verifier      scores how well a clip follows its caption (choosing among candidates)
+    planner       reads what a prompt's scene holds, for the plan of where its objects go (kinema.pipeline.plan)
 
 `load_component(folder, kind)` reads any of them through KINDS; a missing, corrupt or mismatched one
 is a CheckpointError in one wording ("<file>: <what is wrong>").
@@ -26,6 +27,7 @@ from kinema.io.checkpoint import CheckpointError, load_state_into, read_componen
 from kinema.models.autoencoder import AutoencoderConfig, VideoAutoencoder
 from kinema.models.denoiser import DenoiserConfig, VideoDiT
 from kinema.models.interpolator import Interpolator, InterpolatorConfig
+from kinema.models.planner import Planner, PlannerConfig
 from kinema.models.refiner import Refiner, RefinerConfig
 from kinema.models.upscaler import Upscaler, UpscalerConfig
 from kinema.models.verifier import Verifier, VerifierConfig
@@ -47,6 +49,7 @@ KINDS: dict[str, Kind] = {
     "interpolator": Kind(Interpolator, InterpolatorConfig),
     "upscaler": Kind(Upscaler, UpscalerConfig),
     "verifier": Kind(Verifier, VerifierConfig),
+    "planner": Kind(Planner, PlannerConfig),
 }
 
 

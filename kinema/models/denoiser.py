@@ -30,6 +30,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 
+from kinema.models.layout import token_features
 from kinema.text.encoder import TextEmbedding
 
 
@@ -44,6 +45,7 @@ class DenoiserConfig:
     text_dim: int = 384
     attention: str = "full"  # "full": one 3D attention; "factorised": space then time
     rope_theta: float = 100.0
+    layout: int = 0  # pictures per latent frame of a layout it takes (kinema.models.layout); 0: it takes none
 
     def __post_init__(self) -> None:
         if self.attention not in ("full", "factorised"):
@@ -228,6 +230,10 @@ class VideoDiT(nn.Module):
         self.t_embed = nn.Sequential(nn.Linear(256, d), nn.SiLU(), nn.Linear(d, d))
         self.pooled_embed = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.SiLU(), nn.Linear(d, d))
         self.text_proj = nn.Sequential(nn.Linear(cfg.text_dim, d), TanhGELU(), nn.Linear(d, d))
+        if cfg.layout:  # grounding: each object's footprint (where) times its phrase (what), summed into the tokens
+            self.layout_where = nn.Linear(math.prod(cfg.patch) * cfg.layout * 2, d, bias=False)
+            self.layout_what = nn.Linear(cfg.text_dim, d)
+            self.layout_out = nn.Sequential(nn.SiLU(), nn.Linear(d, d))
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
         self.final_norm = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         self.final_ada = nn.Sequential(nn.SiLU(), nn.Linear(d, 2 * d))
@@ -235,11 +241,13 @@ class VideoDiT(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Linear) and m not in (self.final, self.final_ada[1]):
                 nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
         for b in self.blocks:  # restore the zero init of adaLN-Zero after the sweep above
             nn.init.zeros_(b.ada[1].weight)
             nn.init.zeros_(b.ada[1].bias)
-        for layer in (self.final, self.final_ada[1]):
+        zeroed = (self.final, self.final_ada[1]) + ((self.layout_out[1],) if cfg.layout else ())
+        for layer in zeroed:  # a layout input starts as no change: a trained model gains it as it was
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
@@ -271,6 +279,10 @@ class VideoDiT(nn.Module):
         temb = self.t_embed(timestep_embedding(t.flatten(), 256).to(h.dtype)).unflatten(0, t.shape)  # (B[, Tg], D)
         cvec = temb + (pooled[:, None] if t.dim() == 2 else pooled)  # (B, D), or (B, Tg, D) per frame
         ctx = self.text_proj(cond.tokens.to(h.dtype))  # (B, L, D)
+        if self.config.layout and cond.layout is not None:  # (B, K, N, F) footprints x (B, K, 1, D) phrases
+            where = self.layout_where(token_features(cond.layout, grid, self.config.patch).to(h.dtype))
+            what = self.layout_what(cond.layout.phrases.to(h.dtype))[:, :, None]
+            h = h + self.layout_out((where * what).sum(1))  # (B, N, D)
         for block in self.blocks:
             h = block(h, cvec, ctx, cond.mask, rope, grid)  # (B, N, D)
         shift, scale = (per_token(m, grid) for m in self.final_ada(cvec).chunk(2, dim=-1))

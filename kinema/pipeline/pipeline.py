@@ -35,6 +35,7 @@ from kinema.io.frames import to_frames, to_model_space
 from kinema.io.video import write_video
 from kinema.models.components import DEFAULT_MODEL, has_component, load_component
 from kinema.models.denoiser import compute_dtype
+from kinema.models.layout import scene_layout
 from kinema.models.wan import is_wan_folder
 from kinema.models.refiner import refine_clip
 from kinema.pipeline.cascade import Cascade, resample
@@ -74,8 +75,10 @@ class Pipeline:
     def __init__(self, denoiser: torch.nn.Module, card: dict, text_encoder: TextEncoder, source: str,
                  autoencoder: torch.nn.Module | None = None, interpolator: torch.nn.Module | None = None,
                  upscaler: torch.nn.Module | None = None, verifier: torch.nn.Module | None = None,
-                 refiner: torch.nn.Module | None = None, schedule: Callable[[int, float], list[float]] = time_grid):
+                 refiner: torch.nn.Module | None = None, schedule: Callable[[int, float], list[float]] = time_grid,
+                 planner: torch.nn.Module | None = None):
         self.denoiser = denoiser.eval()
+        self.planner = planner  # reads a prompt's scene for the plan (kinema.pipeline.plan), where the denoiser takes one
         self.schedule = schedule  # (steps, shift) -> the sampler's times, 1 -> 0
         self.verifier = verifier
         self.autoencoder = autoencoder
@@ -133,7 +136,7 @@ class Pipeline:
             raise CheckpointError(f"{folder / 'autoencoder.json'}: mismatched: its {autoencoder.cfg.latent_channels} "
                                   f"latent channels do not fit the denoiser's {model.config.in_channels} input channels")
         stages = {kind: load_component(folder, kind, device) if has_component(folder, kind) else None
-                  for kind in CASCADE + ("verifier",)}
+                  for kind in CASCADE + ("verifier", "planner")}
         verifier = stages["verifier"]
         if verifier is not None:
             size, fps, v_fps = int(clip["size"]), float(clip["fps"]), verifier_clip(verifier).get("fps")
@@ -266,16 +269,39 @@ class Pipeline:
             raise ValueError(f"a last picture ends a clip of at most {native:g} s (the model's own length), "
                              f"not {s.seconds:g} s")
 
+    @property
+    def directs(self) -> bool:
+        """Whether clips can be directed: a planner reads the prompt and the denoiser takes a layout."""
+        return self.planner is not None and bool(getattr(self.denoiser.config, "layout", 0))
+
+    def plan(self, prompt: str, s: ClipSettings, tracks: dict | None = None) -> "Plan | None":
+        """The plan of a clip from text alone (kinema.pipeline.plan), None where there is none to make (s.plan off,
+        and no tracks or camera asked for). ValueError for tracks or a camera this model cannot follow, and
+        (TrackError) for tracks the prompt cannot take."""
+        from kinema.pipeline.plan import make_plan, read_prompt
+
+        if not (s.plan or tracks is not None or s.camera is not None):
+            return None
+        if not self.directs:
+            if tracks is None and s.camera is None:
+                return None
+            raise ValueError(f"the model {self.name} cannot be directed (tracks, --camera): it has no planner or its "
+                             "denoiser takes no layout")
+        description = read_prompt(self.planner, self.text_encoder, prompt)
+        return make_plan(description, s.seed, s.seconds, tracks, s.camera)
+
     def make(self, prompt: str, s: ClipSettings, callback: Callable[[int, int], None] | None = None,
              progress: Callable[[str, int, int], None] | None = None, start: Start | None = None,
-             parts: list[tuple[str, float]] | None = None, end: np.ndarray | None = None) -> Video:
+             parts: list[tuple[str, float]] | None = None, end: np.ndarray | None = None,
+             tracks: dict | None = None) -> Video:
         """One clip from checked settings that `resolve` has completed. `callback(k, n)` after each denoising
         step; `progress(stage, k, n)` through every stage ("keyframes", "interpolate", "upscale"). `start`:
         pictures the clip starts from (a Start: one picture, or a clip to go on from, then in the output);
         `parts`: a storyboard, [(prompt, seconds)], told one after the other in one clip (`prompt` then names it).
-        `end`: a picture (H, W, 3) the clip ends on (first and last frame: with a picture `start`, within one window)."""
+        `end`: a picture (H, W, 3) the clip ends on (first and last frame: with a picture `start`, within one window).
+        `tracks`: where objects go (the spec's JSON, kinema.world.tracks), over the plan's (`plan`)."""
         made: dict = {}
-        frames = np.concatenate(list(self.frames(prompt, s, callback, progress, start, parts, end, made)))
+        frames = np.concatenate(list(self.frames(prompt, s, callback, progress, start, parts, end, made, tracks)))
         return self.video(prompt, s, frames, made, start, parts, end)
 
     def video(self, prompt: str, s: ClipSettings, frames: np.ndarray, made: dict, start: Start | None = None,
@@ -295,18 +321,27 @@ class Pipeline:
             meta["storyboard"] = [{"prompt": p, "seconds": sec} for p, sec in parts]
         if end is not None:
             meta["end"] = "a picture"
+        if made.get("plan") is not None:
+            meta["plan"] = made["plan"]
         return Video(frames, s.fps, meta)
 
     @torch.no_grad()
     def frames(self, prompt: str, s: ClipSettings, callback: Callable[[int, int], None] | None = None,
                progress: Callable[[str, int, int], None] | None = None, start: Start | None = None,
                parts: list[tuple[str, float]] | None = None, end: np.ndarray | None = None,
-               made: dict | None = None) -> Iterator[np.ndarray]:
+               made: dict | None = None, tracks: dict | None = None) -> Iterator[np.ndarray]:
         """`make`'s frames as they become final, uint8 chunks (k, H, W, 3): window by window for a clip made so
         (`rolls`), the whole clip at once otherwise; one after the other they are exactly `make`'s frames.
-        `made` (a dict) gets the verifier's "scores" of the candidates, where it chose among them."""
+        `made` (a dict) gets the verifier's "scores" of the candidates, where it chose among them, and the "plan"."""
         self.check_given(s, start, parts, end)
         native_fps, native_size = float(self.clip["fps"]), self.native_size(s)
+        given = start is not None or parts is not None or end is not None
+        if given and (tracks is not None or s.camera is not None):
+            raise ValueError("tracks and --camera direct clips from text alone, not clips given pictures, a clip or a "
+                             "storyboard")
+        plan = None if given else self.plan(prompt, s, tracks)  # 0. where the objects go
+        if made is not None and plan is not None:
+            made["plan"] = plan.record(s.seconds)
         if end is not None:  # 1-5. the keyframes: one window to a last picture,
             keyframes, s_out = self.first_and_last(prompt, s, callback, progress, start, end)
             pieces, total = [keyframes], len(keyframes)
@@ -316,9 +351,9 @@ class Pipeline:
             total = (len(pictures) if start.kind == "clip" else 0) if start is not None else 0
             total += int(np.sum([round(sec * native_fps) for _, sec in parts]))
             s_out = replace(s, seconds=total / native_fps)
-            pieces = self.windows(parts, s, callback, progress, start, pictures)
+            pieces = self.windows(parts, s, callback, progress, start, pictures, plan)
         else:  # or the candidates of one clip from text alone, and the verifier's choice
-            keyframes, scores = self.keyframes(prompt, s, callback, progress)
+            keyframes, scores = self.keyframes(prompt, s, callback, progress, plan=plan)
             pieces, total, s_out = [keyframes[0 if scores is None else int(np.argmax(scores))]], len(keyframes[0]), s
             if made is not None:
                 made["scores"] = scores
@@ -332,7 +367,7 @@ class Pipeline:
 
     @torch.no_grad()
     def windows(self, parts: list[tuple[str, float]], s: ClipSettings, callback, progress, start: Start | None,
-                pictures: np.ndarray | None) -> Iterator[np.ndarray]:
+                pictures: np.ndarray | None, plan=None) -> Iterator[np.ndarray]:
         """Keyframes window by window, each window the denoiser's own length and each going on from the last
         pictures of the clip so far (OWN_CONTEXT_LATENTS' worth, GIVEN_CONTEXT_LATENTS' of a clip to extend;
         encoded as the start of its latent and given), so the cost grows linearly with the length and memory
@@ -340,7 +375,8 @@ class Pipeline:
         native size and frame rate) is the first window's frame 0; a clip to extend is kept at the start. Each
         part of a storyboard is made under its own prompt, the world carried across the joins. The first window,
         from text alone, is chosen among s.candidates by the verifier. Yields each window's new native keyframes
-        (T, H, W, 3), a clip to extend first; the last window cut to the parts' length."""
+        (T, H, W, 3), a clip to extend first; the last window cut to the parts' length. `plan`: where the objects
+        are in every window (kinema.pipeline.plan)."""
         native_fps = float(self.clip["fps"])
         ends = np.cumsum([round(sec * native_fps) for _, sec in parts])  # frames made by each part's end
         if start is not None and start.kind == "clip":  # an extended clip comes first
@@ -353,12 +389,15 @@ class Pipeline:
         while made < ends[-1]:
             prompt = parts[min(int(np.searchsorted(ends, made, side="right")), len(parts) - 1)][0]
             stage = f"window {windows + 1}"
+            t0 = (made - (0 if context is None else len(context))) / native_fps  # when the window's frame 0 is
             if context is None:  # from text alone: the candidates, and the verifier's choice among them
-                keyframes, scores = self.keyframes(prompt, window, callback, progress, None, generator, stage)
+                keyframes, scores = self.keyframes(prompt, window, callback, progress, None, generator, stage,
+                                                   plan=plan)
                 new = keyframes[0 if scores is None else int(np.argmax(scores))]
             else:
                 keyframes, _ = self.keyframes(prompt, replace(window, candidates=1), callback, progress,
-                                              self.start_latents(context), generator, stage)
+                                              self.start_latents(context), generator, stage, plan=plan,
+                                              plan_start=t0)
                 if start is not None and start.kind == "image" and windows == 0:  # the picture is frame 0 itself,
                     new = np.concatenate([pictures, keyframes[0][1:]])  # not the decoder's drawing of it
                 else:
@@ -399,14 +438,16 @@ class Pipeline:
     def keyframes(self, prompt: str, s: ClipSettings, callback: Callable[[int, int], None] | None = None,
                   progress: Callable[[str, int, int], None] | None = None, given: torch.Tensor | None = None,
                   generator: torch.Generator | None = None, stage: str = "keyframes",
-                  given_end: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                  given_end: torch.Tensor | None = None, plan=None,
+                  plan_start: float = 0.0) -> tuple[np.ndarray, np.ndarray | None]:
         """The candidates' keyframes (N, T, H, W, 3) uint8 at the native size and frame rate, and the verifier's
         scores (N,) of them against the prompt (None for one candidate), for resolved settings `s`.
 
         `given`: latent frames the window starts with (1, C, Tk, h, w), kept as they are (a picture, the end of
         the clip so far: see `rolling`); the keyframes are then every frame the window's latents decode to,
         the given ones first. `given_end`: a latent frame the window ends with (1, C, 1, h, w: a last picture).
-        `generator`: the noise source to draw from (a new one from s.seed if None)."""
+        `generator`: the noise source to draw from (a new one from s.seed if None). `plan`: where the objects are
+        (kinema.pipeline.plan), from `plan_start` seconds: the denoiser's layout."""
         device = next(self.denoiser.parameters()).device
         timings = {}
 
@@ -429,6 +470,10 @@ class Pipeline:
         if generator is None:  # the starting noise, then any noise the sampler takes in
             generator = torch.Generator().manual_seed(s.seed)
         noise = torch.randn(shape, generator=generator).to(device)
+        if plan is not None:  # what each object is and where the plan puts it, in every latent frame
+            layout = scene_layout([plan.scene], native_fps, shape[2], self.denoiser.config.layout,
+                                  lambda p: self.text_encoder.encode(p).pooled, [plan_start])
+            cond = cond.with_layout(layout.to(device))
         known = x_known = None
         if given is not None or given_end is not None:  # given latent frames: 0 noise, kept by the velocity
             known = torch.zeros(n, shape[2], dtype=torch.bool, device=device)

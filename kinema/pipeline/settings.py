@@ -16,6 +16,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 from kinema.diffusion.samplers import SAMPLERS
+from kinema.world.shapes import CAMERAS
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,10 @@ class ClipSettings:
         "make N keyframe clips and keep the one the model's verifier scores best (default: the model's)", 1, 16))
     refine_passes: int | None = setting(None, Bound(
         "times the model's refiner runs over the decoded keyframes, 0 for none (default: the model's)", 0, 4))
+    camera: str | None = setting(None, Bound(
+        "how the camera moves (default: as the prompt says)", choices=CAMERAS))
+    plan: bool = setting(True, Bound("plan where the prompt's objects go before rendering, where the model can "
+                                     "(kinema.pipeline.plan); --no-plan renders from the text alone"))
 
     @property
     def frames(self) -> int:
@@ -114,6 +119,10 @@ def is_unicode(text: str) -> bool:
 
 
 def _check_value(name: str, value: Any, b: Bound) -> None:
+    if b.lo is None and b.choices is None and b.max_len is None:  # a switch
+        if not isinstance(value, bool):
+            raise ValueError(f"{flag(name)} must be true or false, got {value!r}")
+        return
     if b.choices is not None:
         if value not in b.choices:
             raise ValueError(f"unknown {name} {value!r}; choose from {', '.join(b.choices)}")
@@ -168,6 +177,8 @@ def add_clip_options(parser: argparse.ArgumentParser, names: tuple[str, ...] | N
         kw: dict[str, Any] = {"default": f.default if f.default is not MISSING else None, "help": b.help}
         if b.choices is not None:
             kw["choices"] = b.choices
+        elif kind == "bool":
+            kw["action"] = argparse.BooleanOptionalAction
         elif kind.startswith("tuple"):
             kw.update(type=float, nargs=2, metavar=("LO", "HI"))
         elif kind.startswith("int"):

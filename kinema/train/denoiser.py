@@ -52,6 +52,7 @@ class TrainConfig(RunConfig):
     recaption: float = 0.0  # a latent cache: the chance an item gets a fresh caption (kinema.data.latents)
     init: str | None = None  # a model folder whose denoiser weights a new run starts from
     condition: float = 0.0  # the share of clips given some of their frames (given_frames): picture, clip to go on
+    layout: float = 0.0  # the share of clips given their layout (kinema.models.layout: objects, tracks, camera)
     parallel: str = "ddp"  # under torchrun: "ddp" (a copy per process) or "fsdp" (sharded: kinema.train.common.shard)
 
 
@@ -140,6 +141,16 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not progress or rank != 0,
                dynamic_ncols=True, desc="train")
     n, mine = cfg.batch * world, slice(rank * cfg.batch, (rank + 1) * cfg.batch)  # the global batch, this share
+    if cfg.layout and not (latent and denoiser_cfg.layout and dataset.scenes is not None):
+        raise ValueError("layout training needs a denoiser that takes a layout and a latent cache with scenes")
+    phrases: dict[str, torch.Tensor] = {}  # each object phrase's pooled embedding, encoded once
+
+    def encode_phrases(texts: list[str]) -> torch.Tensor:
+        new = [p for p in texts if p not in phrases]
+        if new:
+            phrases.update(zip(new, encoder.encode(new).pooled.cpu()))
+        return torch.stack([phrases[p] for p in texts])
+
     for step in bar:
         gen = step_generator(cfg.seed, step, 0, device)  # the same on every process: draws for the global batch
         first = step * n  # the global batch's first item (this process's: first + rank * batch)
@@ -156,6 +167,10 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
             known = (given_frames(n, x0.shape[2], cfg.condition, gen, going_on)[mine]
                      if cfg.condition or (going_on is not None and going_on.any()) else None)
             t, noise = flow_draws((n, *x0.shape[1:]), flow_cfg, gen, device, x0.dtype)
+            if cfg.layout:  # the clips' objects where they are, for a share of them (the rest: text alone)
+                given = (torch.rand(n, generator=gen, device=device) < cfg.layout)[mine]
+                layout = dataset.layout(first + rank * cfg.batch, cfg.batch, denoiser_cfg.layout, encode_phrases)
+                text = text.with_layout(layout.to(device).drop(given))
             paired = dataset.pair_noise(first, n) if latent else None
             if paired is not None:  # a teacher's pairs: the straight line from each clip's own noise (reflow)
                 noise = paired.to(device, x0.dtype)

@@ -22,39 +22,53 @@ class ObjectDescription:
     colour: str
     shape: str
     size: str | None  # None: the caption allows either size
-    motion: str
+    motion: str | None  # None: the caption names no motion (the object follows a track)
 
 
 @dataclass(frozen=True)
 class Description:
     background: str
     objects: tuple[ObjectDescription, ...]
+    camera: str = "still"
 
     @staticmethod
     def of(scene: Scene, name_sizes: bool = True) -> "Description":
         return Description(scene.background, tuple(
-            ObjectDescription(o.colour, o.shape, o.size if name_sizes else None, o.motion)
-            for o in scene.objects))
+            ObjectDescription(o.colour, o.shape, o.size if name_sizes else None, None if o.track else o.motion)
+            for o in scene.objects), scene.camera)
 
 
 MOTION_WORDS = {"still": "standing still", "left": "moving left", "right": "moving right",
                 "up": "moving up", "down": "moving down", "falling": "falling", "bouncing": "bouncing"}
 
 
-def _canonical_object(o: ObjectDescription) -> str:
+CAMERA_WORDS = {"pan left": "pans left", "pan right": "pans right", "pan up": "pans up", "pan down": "pans down",
+                "zoom in": "zooms in", "zoom out": "zooms out"}  # v2: "... as the camera <words>"
+
+
+def object_phrase(o: ObjectDescription) -> str:
+    """The canonical noun phrase of an object, without its motion: `a [small |large ]<colour> <shape>`."""
     size = f"{o.size} " if o.size else ""
-    return f"a {size}{o.colour} {o.shape} {MOTION_WORDS[o.motion]}"
+    return f"a {size}{o.colour} {o.shape}"
+
+
+def _canonical_object(o: ObjectDescription) -> str:
+    return object_phrase(o) + (f" {MOTION_WORDS[o.motion]}" if o.motion else "")
 
 
 def canonical(d: Description) -> str:
-    """`a [small |large ]<colour> <shape> <motion>[ and a ...] on a <background> background`."""
-    return " and ".join(_canonical_object(o) for o in d.objects) + f" on a {d.background} background"
+    """`a [small |large ]<colour> <shape>[ <motion>][ and a ...] on a <background> background[ as the camera
+    <words>]` (v2: an object with a track may name no motion)."""
+    camera = f" as the camera {CAMERA_WORDS[d.camera]}" if d.camera != "still" else ""
+    return " and ".join(_canonical_object(o) for o in d.objects) + f" on a {d.background} background" + camera
 
 
-_OBJ_RE = (r"a (?:(small|large) )?(" + "|".join(OBJECT_COLOURS) + r") (" + "|".join(SHAPES) + r") ("
-           + "|".join(MOTION_WORDS.values()) + r")")
-_CANON_RE = re.compile(rf"^{_OBJ_RE}(?: and {_OBJ_RE})? on a ({'|'.join(BACKGROUNDS)}) background$")
+_OBJ_RE = (r"a (?:(small|large) )?(" + "|".join(OBJECT_COLOURS) + r") (" + "|".join(SHAPES) + r")(?: ("
+           + "|".join(MOTION_WORDS.values()) + r"))?")
+_CANON_RE = re.compile(rf"^{_OBJ_RE}(?: and {_OBJ_RE})? on a ({'|'.join(BACKGROUNDS)}) background"
+                       rf"(?: as the camera ({'|'.join(CAMERA_WORDS.values())}))?$")
 _MOTION_OF = {v: k for k, v in MOTION_WORDS.items()}
+_CAMERA_OF = {v: k for k, v in CAMERA_WORDS.items()}
 
 
 def parse_canonical(caption: str) -> Description:
@@ -63,12 +77,12 @@ def parse_canonical(caption: str) -> Description:
     if not m:
         raise ValueError(f"not a canonical shapes-world caption: {caption!r}")
     g = m.groups()
-    objects = [ObjectDescription(g[1], g[2], g[0], _MOTION_OF[g[3]])]
+    objects = [ObjectDescription(g[1], g[2], g[0], _MOTION_OF.get(g[3]))]
     if g[5]:
-        objects.append(ObjectDescription(g[5], g[6], g[4], _MOTION_OF[g[7]]))
+        objects.append(ObjectDescription(g[5], g[6], g[4], _MOTION_OF.get(g[7])))
     if len({o.colour for o in objects}) != len(objects):
         raise ValueError(f"two objects of the same colour in {caption!r}")
-    return Description(g[8], tuple(objects))
+    return Description(g[8], tuple(objects), _CAMERA_OF[g[9]] if g[9] else "still")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -86,6 +100,7 @@ class Vocabulary:
     scene_templates: tuple[str, ...]  # {objs} = objects with participles, {bg} = background word
     clause_templates: tuple[str, ...]  # {subj} {verb} for sentences with finite verbs
     bg_phrases: tuple[str, ...]  # how a finite-verb sentence names its background
+    cameras: dict[str, tuple[str, ...]]  # v2: how a caption ends when the camera moves
 
 
 TRAIN = Vocabulary(
@@ -136,6 +151,18 @@ TRAIN = Vocabulary(
     clause_templates=("{subj} {verb}", ),
     bg_phrases=("on a {bg} background", "against a {bg} backdrop", "over a {bg} background",
                 "in front of a {bg} background"),
+    cameras={"pan left": ("as the camera pans left", "while the view slides left", "with the camera panning left",
+                          "as the camera moves to the left", "while the camera pans to the left"),
+             "pan right": ("as the camera pans right", "while the view slides right", "with the camera panning right",
+                           "as the camera moves to the right", "while the camera pans to the right"),
+             "pan up": ("as the camera pans up", "while the view slides up", "with the camera panning up",
+                        "as the camera tilts up", "while the camera pans upwards"),
+             "pan down": ("as the camera pans down", "while the view slides down", "with the camera panning down",
+                          "as the camera tilts down", "while the camera pans downwards"),
+             "zoom in": ("as the camera zooms in", "while zooming in", "with the camera zooming in",
+                         "as the view closes in", "while the camera moves closer"),
+             "zoom out": ("as the camera zooms out", "while zooming out", "with the camera zooming out",
+                          "as the view widens", "while the camera pulls back")},
 )
 
 HELD_OUT = Vocabulary(
@@ -162,6 +189,9 @@ HELD_OUT = Vocabulary(
                      "the background is {bg}; {objs}"),
     clause_templates=("{subj} {verb}", ),
     bg_phrases=("and the background is {bg}", "with a {bg} background behind it"),
+    cameras={"pan left": ("and the camera sweeps to the left",), "pan right": ("and the camera sweeps to the right",),
+             "pan up": ("and the camera sweeps upwards",), "pan down": ("and the camera sweeps downwards",),
+             "zoom in": ("and the camera pushes in",), "zoom out": ("and the camera draws back",)},
 )
 
 
@@ -177,33 +207,55 @@ def _noun_phrase(o: ObjectDescription, v: Vocabulary, rng: np.random.Generator) 
 def paraphrase(d: Description, rng: np.random.Generator, vocab: Vocabulary = TRAIN) -> str:
     """The meaning of `d` in other words, drawn from `vocab` with `rng`."""
     bg = _pick(rng, vocab.backgrounds[d.background])
-    if rng.random() < 0.7:  # noun phrases with participles inside a scene template
-        parts = [f"{_noun_phrase(o, vocab, rng)} {_pick(rng, vocab.participles[o.motion])}" for o in d.objects]
+    camera = f" {_pick(rng, vocab.cameras[d.camera])}" if d.camera != "still" else ""
+    if rng.random() < 0.7 or any(o.motion is None for o in d.objects):  # noun phrases with participles
+        parts = [_noun_phrase(o, vocab, rng) + (f" {_pick(rng, vocab.participles[o.motion])}" if o.motion else "")
+                 for o in d.objects]
         joiner = _pick(rng, (" and ", ", and ", " together with ")) if len(parts) > 1 else ""
-        return _pick(rng, vocab.scene_templates).format(objs=joiner.join(parts), bg=bg)
+        return _pick(rng, vocab.scene_templates).format(objs=joiner.join(parts), bg=bg) + camera
     clauses = [f"{_noun_phrase(o, vocab, rng)} {_pick(rng, vocab.verbs[o.motion])}" for o in d.objects]
     joiner = _pick(rng, (" and ", " while ", ", and ")) if len(clauses) > 1 else ""
-    return f"{joiner.join(clauses)} {_pick(rng, vocab.bg_phrases).format(bg=bg)}"
+    return f"{joiner.join(clauses)} {_pick(rng, vocab.bg_phrases).format(bg=bg)}" + camera
 
 
 def training_caption(scene: Scene, rng: np.random.Generator, p_canonical: float = 0.3,
                      p_size: float = 0.6) -> str:
     """A caption for training: canonical or paraphrased, naming sizes or not."""
+    return training_words(scene, rng, p_canonical, p_size)[0]
+
+
+def training_words(scene: Scene, rng: np.random.Generator, p_canonical: float = 0.3,
+                   p_size: float = 0.6) -> tuple[str, Description]:
+    """`training_caption`'s caption and what it says (sizes only where it names them)."""
     d = Description.of(scene, name_sizes=bool(rng.random() < p_size))
-    return canonical(d) if rng.random() < p_canonical else paraphrase(d, rng, TRAIN)
+    return (canonical(d) if rng.random() < p_canonical else paraphrase(d, rng, TRAIN)), d
 
 
 
 
 
-def scene_for(d: Description, rng: np.random.Generator) -> Scene:
-    """A scene that fits a description: unnamed sizes drawn at random, starts as the sampler draws."""
-    from kinema.world.shapes import SIZES, SceneObject, start_range
+def scene_for(d: Description, rng: np.random.Generator, tracks: dict | None = None) -> Scene:
+    """A scene that fits a description: unnamed sizes drawn at random (small where a track would take a large
+    body out of the world), starts as the sampler draws (wholly in view with a camera), and object k following
+    `tracks[k]` (kinema.world.tracks) where given. An object with neither motion nor track stands still."""
+    from dataclasses import replace
+
+    from kinema.world.shapes import SIZES, place
 
     objects = []
-    for o in d.objects:
+    for k, o in enumerate(d.objects):
+        track = (tracks or {}).get(k)
         size = o.size or ("small", "large")[int(rng.integers(2))]
-        (xa, xb), (ya, yb) = start_range(SIZES[size], o.motion)
-        objects.append(SceneObject(o.colour, o.shape, size, o.motion, float(rng.uniform(xa, xb)),
-                                   float(rng.uniform(ya, yb))))
-    return Scene(d.background, tuple(objects))
+        if track is not None and not o.size and any(not SIZES[size] <= v <= 1 - SIZES[size] for p in track for v in p[1:]):
+            size = "small"
+        try:
+            obj = place(rng, o.colour, o.shape, size, o.motion or "still", d.camera)
+        except ValueError:  # too big to stay in view as the camera moves: an unnamed size can be the other
+            if o.size:
+                raise
+            size = "small" if size == "large" else "large"
+            obj = place(rng, o.colour, o.shape, size, o.motion or "still", d.camera)
+        if track is not None:
+            obj = replace(obj, x0=track[0][1], y0=track[0][2], track=tuple(track))
+        objects.append(obj)
+    return Scene(d.background, tuple(objects), d.camera)

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from kinema.world.captions import Description, ObjectDescription
-from kinema.world.shapes import BACKGROUNDS, FILL_RATIO, OBJECT_COLOURS, SIZES
+from kinema.world.shapes import BACKGROUNDS, FILL_RATIO, OBJECT_COLOURS, SIZES, SceneObject, in_view, view
 
 PALETTE_NAMES = list(OBJECT_COLOURS) + list(BACKGROUNDS)
 PALETTE = np.array([OBJECT_COLOURS.get(n) or BACKGROUNDS[n] for n in PALETTE_NAMES], dtype=np.int32)
@@ -42,6 +42,9 @@ class ObjectVerdict:
     presence: float  # share of frames where the region is present
     fill: float  # median area / bounding-box area
     track: list[tuple[float, float]]  # centroid per present frame, canvas units
+    frames: list[int] | None = None  # which frames those are
+    area: float = 0.0  # median region area over the frame's, as it would be without a zoom
+    off_track: float | None = None  # directed clips: RMS distance from where the track or the camera puts it
 
 
 @dataclass
@@ -104,39 +107,87 @@ def judge_motion(motion: str, track: np.ndarray, fps: float) -> bool:
     raise ValueError(f"unknown motion {motion!r}")
 
 
-def judge_object(classes: np.ndarray, o: ObjectDescription, fps: float) -> ObjectVerdict:
+def judge_object(classes: np.ndarray, o: ObjectDescription, fps: float,
+                 widths: np.ndarray | None = None) -> ObjectVerdict:
+    """`widths`: the camera's view width at each frame (a zoom changes the area a size implies), 1 without."""
     t, h, w = classes.shape
     r = SIZES[o.size] if o.size else min(SIZES.values())
-    need = 0.5 * FILL_RATIO[o.shape] * (2 * r * w) * (2 * r * h)
+    widths = np.ones(t) if widths is None else widths
     colour_idx = PALETTE_NAMES.index(o.colour)
-    present, fills, track = [], [], []
+    present, fills, track, seen, areas = [], [], [], [], []
     for k in range(t):
+        need = 0.5 * FILL_RATIO[o.shape] * (2 * r * w) * (2 * r * h) / widths[k] ** 2
         area, box, cx, cy = _region(classes[k] == colour_idx)
         ok = area >= need
         present.append(ok)
         if ok:
             fills.append(area / box)
             track.append((cx / w, cy / h))
+            seen.append(k)
+            areas.append(area * widths[k] ** 2 / (h * w))
     presence = float(np.mean(present))
     fill = float(np.median(fills)) if fills else 0.0
     shape = bool(fills) and min(FILL_RATIO, key=lambda s: abs(FILL_RATIO[s] - fill)) == o.shape
     track_arr = np.array(track).reshape(-1, 2)
-    motion = judge_motion(o.motion, track_arr, fps) if presence >= 0.8 else False
+    motion = judge_motion(o.motion, track_arr, fps) if presence >= 0.8 and o.motion else False
     jumps = np.hypot(*np.diff(track_arr, axis=0).T) if len(track_arr) > 1 else np.zeros(0)
     consistent = all(present) and bool((jumps <= 0.2 * 8 / fps).all())
     return ObjectVerdict(presence >= 0.8, bool(shape), bool(motion), consistent, presence, fill,
-                         [(round(a, 4), round(b, 4)) for a, b in track])
+                         [(round(a, 4), round(b, 4)) for a, b in track], seen,
+                         float(np.median(areas)) if areas else 0.0)
 
 
-def judge(frames: np.ndarray, fps: float, description: Description) -> Verdict:
-    """Judge uint8 frames (T, H, W, 3) at `fps` against what a caption describes."""
-    frames = np.asarray(frames)[: max(int(round(JUDGED_SECONDS * fps)), 1)]
+def judge(frames: np.ndarray, fps: float, description: Description, tracks: dict | None = None,
+          seconds: float = JUDGED_SECONDS) -> Verdict:
+    """Judge uint8 frames (T, H, W, 3) at `fps` over their first `seconds` against what a caption describes
+    (and `tracks`, {object: points}, where it was given them). With a camera or a track, an object's motion is
+    judged as v2 says (`directed_motion`)."""
+    frames = np.asarray(frames)[: max(int(round(seconds * fps)), 1)]
     border = np.concatenate([frames[:, 0], frames[:, -1], frames[:, :, 0], frames[:, :, -1]]).reshape(-1, 3)
     median = np.median(border, axis=0)
     bg_names = list(BACKGROUNDS)
     bg = bg_names[int(np.argmin([((median - np.array(BACKGROUNDS[n])) ** 2).sum() for n in bg_names]))]
     classes = nearest_palette(frames)
-    return Verdict(bg == description.background, [judge_object(classes, o, fps) for o in description.objects])
+    if description.camera == "still" and not tracks:
+        return Verdict(bg == description.background, [judge_object(classes, o, fps) for o in description.objects])
+    times = np.arange(len(frames)) / fps
+    widths = view(description.camera, times)[2]
+    objects = []
+    for k, o in enumerate(description.objects):
+        v = judge_object(classes, o, fps, widths)
+        track = (tracks or {}).get(k)
+        if track is not None or description.camera != "still":
+            v.off_track = directed_motion(o, v, times, description.camera, track)
+            v.motion = v.colour and v.off_track <= DIRECTED_RMS
+        objects.append(v)
+    return Verdict(bg == description.background, objects)
+
+
+DIRECTED_RMS = 0.05  # v2: the most an object's centroid may stray (RMS) from where its track or the camera puts it
+
+
+def directed_motion(o: ObjectDescription, v: ObjectVerdict, times: np.ndarray, camera: str, track=None) -> float:
+    """RMS distance (frame units) of an object's measured centroids from where v2 expects them: on its track seen
+    through the view; or, under a moving camera, moved by its motion's physics from where the clip shows it at
+    the first frame it is seen, seen through the view (each minus its value at that frame)."""
+    if not v.frames or len(v.frames) < 2:
+        return float("inf")
+    seen = np.array(v.frames)
+    t = times[seen]
+    size = o.size or min(SIZES, key=lambda s: abs(FILL_RATIO[o.shape] * (2 * SIZES[s]) ** 2 - v.area))
+    cx, cy, w = view(camera, t)
+    measured = np.array(v.track).reshape(-1, 2)
+    if o.shape == "triangle":  # its area's centroid lies a third of its half-size below its centre
+        measured = measured - np.stack([0 * w, SIZES[size] / (3 * w)], axis=1)
+    if track is not None:
+        expected = np.stack(in_view(SceneObject(o.colour, o.shape, size, "still", track[0][1], track[0][2],
+                                                tuple(map(tuple, track))), camera, t)[:2], axis=1)
+        return float(np.sqrt((np.sum((measured - expected) ** 2, axis=1)).mean()))
+    x0, y0 = cx[0] + w[0] * (measured[0, 0] - 0.5), cy[0] + w[0] * (measured[0, 1] - 0.5)  # in the world
+    obj = SceneObject(o.colour, o.shape, size, o.motion or "still", float(x0), float(y0))
+    expected = np.stack(in_view(obj, camera, t - t[0])[:2], axis=1)
+    drift = (measured - measured[0]) - (expected - expected[0])
+    return float(np.sqrt((np.sum(drift**2, axis=1)).mean()))
 
 
 def judge_long(frames: np.ndarray, fps: float, description: Description) -> list[Verdict]:
@@ -187,10 +238,13 @@ def long_motion(o: ObjectDescription, window: np.ndarray, whole: np.ndarray, fps
     return at_floor and all(b >= a - 0.02 for a, b in zip(peaks, peaks[1:]))
 
 
-def judge_clip(frames: np.ndarray, fps: float, description: Description) -> tuple[Verdict, list[Verdict]]:
+def judge_clip(frames: np.ndarray, fps: float, description: Description,
+               tracks: dict | None = None) -> tuple[Verdict, list[Verdict]]:
     """A clip's verdict and, for a clip of two windows or more, its windows' (judge_long): then each attribute
-    holds for the clip only when it holds in every window."""
+    holds for the clip only when it holds in every window. A directed clip (a camera, tracks) is judged whole."""
     n = max(int(round(JUDGED_SECONDS * fps)), 1)
+    if description.camera != "still" or tracks:
+        return judge(frames, fps, description, tracks, seconds=len(frames) / fps), []
     if len(frames) < 2 * n:
         return judge(frames, fps, description), []
     windows = judge_long(frames, fps, description)

@@ -1,14 +1,16 @@
-"""The shapes world v1 (shared/shapes-world.md): scenes, physics and an anti-aliased renderer.
+"""The shapes world v2 (shared/shapes-world.md): scenes, physics, a camera, tracks and an anti-aliased renderer.
 
-Geometry is in canvas units: x, y in [0, 1], origin top-left, y pointing down. A scene is a
-background and one or two objects; `render(scene, size, fps, seconds)` returns uint8 frames
-(T, H, W, 3) showing the world at t = k / fps. Everything is a pure function of the scene, so the
-same scene renders the same world at any size and frame rate.
+Geometry is in world units: x, y in [0, 1], origin top-left, y pointing down. A scene is a
+background, one or two objects and a camera; `render(scene, size, fps, seconds)` returns uint8 frames
+(T, H, W, 3) showing the world at t = k / fps through the camera's view. An object moves by its
+motion's physics, or follows its track (points (t, x, y), straight at constant speed between them)
+when it has one. Everything is a pure function of the scene, so the same scene renders the same
+world at any size and frame rate.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -29,6 +31,7 @@ BACKGROUNDS: dict[str, tuple[int, int, int]] = {
 }
 SHAPES = ("circle", "square", "triangle")
 SIZES: dict[str, float] = {"small": 0.08, "large": 0.14}
+MAX_OBJECTS = 2  # a scene has one or two objects
 MOTIONS = ("still", "left", "right", "up", "down", "falling", "bouncing")
 FILL_RATIO: dict[str, float] = {"circle": math.pi / 4, "square": 1.0, "triangle": 0.5}
 
@@ -38,6 +41,12 @@ RESTITUTION = 0.8  # bouncing: vertical speed kept at each floor contact
 SAFE_SECONDS = 2.0  # the start keeps the whole body inside for this long
 FALL_START_MAX_Y = 0.35
 SUPERSAMPLE = 4  # sub-pixels per pixel side
+# the camera (v2): the view's centre pans PAN_SPEED a second; a zoom scales the view's width by ZOOM[c] a second
+CAMERAS = ("still", "pan left", "pan right", "pan up", "pan down", "zoom in", "zoom out")
+PAN_SPEED = 0.15
+ZOOM = {"zoom in": 0.8, "zoom out": 1.25}
+
+Track = tuple[tuple[float, float, float], ...]  # (t, x, y) points, t increasing
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,7 @@ class SceneObject:
     motion: str
     x0: float  # start centre
     y0: float
+    track: Track | None = None  # where the centre goes; then motion, walls and gravity do not act
 
     @property
     def r(self) -> float:
@@ -58,13 +68,25 @@ class SceneObject:
 class Scene:
     background: str
     objects: tuple[SceneObject, ...] = field(default_factory=tuple)
+    camera: str = "still"
+
+    def __post_init__(self) -> None:
+        if self.camera not in CAMERAS:
+            raise ValueError(f"unknown camera {self.camera!r}; expected one of {', '.join(CAMERAS)}")
 
     def to_dict(self) -> dict:
-        return {"background": self.background, "objects": [asdict(o) for o in self.objects]}
+        d = {"background": self.background, "objects": [asdict(o) for o in self.objects]}
+        for o in d["objects"]:
+            if o["track"] is None:
+                del o["track"]
+        return d | ({"camera": self.camera} if self.camera != "still" else {})
 
     @staticmethod
     def from_dict(d: dict) -> "Scene":
-        return Scene(d["background"], tuple(SceneObject(**o) for o in d["objects"]))
+        def obj(o: dict) -> SceneObject:
+            track = o.get("track")
+            return SceneObject(**{**o, "track": None if track is None else tuple(tuple(map(float, p)) for p in track)})
+        return Scene(d["background"], tuple(obj(o) for o in d["objects"]), d.get("camera", "still"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,6 +125,9 @@ def _drop_y(y0: float, r: float, t: np.ndarray, restitution: float) -> np.ndarra
 def positions(obj: SceneObject, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Centre (x, y) of `obj` at times t (seconds), each an array shaped like t."""
     t = np.asarray(t, dtype=np.float64)
+    if obj.track is not None:  # straight lines at constant speed between points, held before and after
+        tt, xs, ys = np.asarray(obj.track, dtype=np.float64).T
+        return np.interp(t, tt, xs), np.interp(t, tt, ys)
     r = obj.r
     x = np.full_like(t, obj.x0)
     y = np.full_like(t, obj.y0)
@@ -117,6 +142,34 @@ def positions(obj: SceneObject, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     elif obj.motion != "still":
         raise ValueError(f"unknown motion {obj.motion!r}; expected one of {MOTIONS}")
     return x, y
+
+
+def view(camera: str, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The camera's view at times t: its centre (cx, cy) and width w in world units, each shaped like t."""
+    t = np.asarray(t, dtype=np.float64)
+    cx, cy, w = np.full_like(t, 0.5), np.full_like(t, 0.5), np.ones_like(t)
+    if camera.startswith("pan "):
+        dx, dy = {"pan left": (-1, 0), "pan right": (1, 0), "pan up": (0, -1), "pan down": (0, 1)}[camera]
+        cx, cy = cx + dx * PAN_SPEED * t, cy + dy * PAN_SPEED * t
+    elif camera in ZOOM:
+        w = ZOOM[camera] ** t
+    elif camera != "still":
+        raise ValueError(f"unknown camera {camera!r}; expected one of {', '.join(CAMERAS)}")
+    return cx, cy, w
+
+
+def in_view(obj: SceneObject, camera: str, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where `obj` shows in the frame at times t: its centre (x, y) in frame units ([0, 1] is the frame) and its
+    half-size there, each shaped like t (the world seen through `view`)."""
+    x, y = positions(obj, t)
+    cx, cy, w = view(camera, t)
+    return (x - cx) / w + 0.5, (y - cy) / w + 0.5, obj.r / w
+
+
+def wholly_in_view(obj: SceneObject, camera: str, seconds: float = SAFE_SECONDS) -> bool:
+    """Whether obj's body stays inside the frame for the first `seconds` (checked at 32 frames a second)."""
+    x, y, r = in_view(obj, camera, np.linspace(0.0, seconds, int(32 * seconds) + 1))
+    return bool(((x - r >= 0) & (x + r <= 1) & (y - r >= 0) & (y + r <= 1)).all())
 
 
 def start_range(shape_r: float, motion: str) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -137,20 +190,52 @@ def start_range(shape_r: float, motion: str) -> tuple[tuple[float, float], tuple
     return xr, yr
 
 
-def sample_object(rng: np.random.Generator, colour: str) -> SceneObject:
-    shape = SHAPES[rng.integers(len(SHAPES))]
-    size = ("small", "large")[rng.integers(2)]
-    motion = MOTIONS[rng.integers(len(MOTIONS))]
+def place(rng: np.random.Generator, colour: str, shape: str, size: str, motion: str, camera: str = "still",
+          tries: int = 50) -> SceneObject:
+    """An object started uniformly over what keeps its body inside the world (and, with a camera, wholly in
+    view) for its first SAFE_SECONDS; ValueError when no start does."""
     (xa, xb), (ya, yb) = start_range(SIZES[size], motion)
-    return SceneObject(colour, shape, size, motion, float(rng.uniform(xa, xb)), float(rng.uniform(ya, yb)))
+    for _ in range(tries if camera != "still" else 1):
+        o = SceneObject(colour, shape, size, motion, float(rng.uniform(xa, xb)), float(rng.uniform(ya, yb)))
+        if camera == "still" or wholly_in_view(o, camera):
+            return o
+    raise ValueError(f"no start keeps a {size} {motion} object in view as the camera does {camera!r}")
 
 
-def sample_scene(rng: np.random.Generator, p_two: float = 0.5) -> Scene:
-    """A random scene: background, one or two objects of different colours (uniform choices)."""
+def sample_object(rng: np.random.Generator, colour: str, camera: str = "still") -> SceneObject:
+    """A random object; with a camera, drawn again until it can stay in view (a large object moving left
+    cannot as the camera pans right)."""
+    while True:
+        shape = SHAPES[rng.integers(len(SHAPES))]
+        size = ("small", "large")[rng.integers(2)]
+        motion = MOTIONS[rng.integers(len(MOTIONS))]
+        try:
+            return place(rng, colour, shape, size, motion, camera)
+        except ValueError:
+            continue
+
+
+def sample_scene(rng: np.random.Generator, p_two: float = 0.5, p_camera: float = 0.0, p_track: float = 0.0) -> Scene:
+    """A random scene: background, one or two objects of different colours (uniform choices); with chance
+    `p_camera` a moving camera (then starts stay wholly in view for SAFE_SECONDS), and each object with chance
+    `p_track` a random track (kinema.world.tracks.random_track) instead of its motion. The draws of a v1 scene
+    (p_camera = p_track = 0) are those of v1."""
     background = list(BACKGROUNDS)[rng.integers(len(BACKGROUNDS))]
     n = 2 if rng.random() < p_two else 1
     colours = rng.choice(list(OBJECT_COLOURS), size=n, replace=False)
-    return Scene(background, tuple(sample_object(rng, str(c)) for c in colours))
+    camera = "still"
+    if p_camera > 0 and rng.random() < p_camera:
+        camera = CAMERAS[1 + int(rng.integers(len(CAMERAS) - 1))]
+    objects = []
+    for c in colours:
+        o = sample_object(rng, str(c), camera)
+        if p_track > 0 and rng.random() < p_track:
+            from kinema.world.tracks import random_track
+
+            o = replace(o, motion="still", track=random_track(rng, o.size, camera))
+            o = replace(o, x0=o.track[0][1], y0=o.track[0][2])
+        objects.append(o)
+    return Scene(background, tuple(objects), camera)
 
 
 def num_frames(seconds: float, fps: float) -> int:
@@ -192,7 +277,8 @@ def coverage(shape: str, cx: float, cy: float, r: float, size: int) -> tuple[sli
 
 
 def render(scene: Scene, size: int = 64, fps: float = 8, seconds: float = 2.0, start: float = 0.0) -> np.ndarray:
-    """Render a scene to uint8 frames (T, H, W, 3), frame k at time start + k / fps."""
+    """Render a scene to uint8 frames (T, H, W, 3), frame k at time start + k / fps, through its camera's view
+    (objects' bodies stay inside the world, so everything outside it in view is background)."""
     if size < 16:
         raise ValueError(f"size must be at least 16 pixels, got {size}")
     n = num_frames(seconds, fps)
@@ -202,11 +288,11 @@ def render(scene: Scene, size: int = 64, fps: float = 8, seconds: float = 2.0, s
     bg = np.array(BACKGROUNDS[scene.background], dtype=np.float64)
     frames = np.empty((n, size, size, 3), dtype=np.float64)
     frames[:] = bg
-    tracks = [positions(o, t) for o in scene.objects]
+    tracks = [in_view(o, scene.camera, t) for o in scene.objects]  # frame positions and half-sizes
     for k in range(n):
         img = frames[k]
-        for obj, (xs, ys) in zip(scene.objects, tracks):  # later objects are drawn on top
-            rows, cols, cov = coverage(obj.shape, float(xs[k]), float(ys[k]), obj.r, size)
+        for obj, (xs, ys, rs) in zip(scene.objects, tracks):  # later objects are drawn on top
+            rows, cols, cov = coverage(obj.shape, float(xs[k]), float(ys[k]), float(rs[k]), size)
             col = np.array(OBJECT_COLOURS[obj.colour], dtype=np.float64)
             win = img[rows, cols]
             img[rows, cols] = win + (col - win) * cov[..., None]

@@ -1,0 +1,89 @@
+"""The plan: where each object of a prompt goes, decided before anything is rendered.
+
+Planning the layout first and rendering it second, as LVD (Lian et al. 2023) and VideoDirectorGPT (Lin et al.
+2023) plan boxes with a language model and PhysGen (Liu et al. 2024) simulates the motion with a physics engine
+for the video model to render:
+1. the planner (kinema.models.planner) reads what the prompt's scene holds: its objects (colour, shape, size,
+   motion), its background and its camera; an explicit camera replaces the prompt's;
+2. the shapes world's physics (kinema.world.shapes: constant speeds and elastic walls, gravity, bounces that
+   lose a fifth of their speed) moves each object from a start, and tracks given by the user replace an
+   object's motion;
+3. of several draws of the starts, the plan keeps the one whose objects stay furthest apart in the frame;
+4. the denoiser renders it: the plan's scene is its layout (kinema.models.layout).
+The plan is recorded in the clip's metadata in the spec's track format, so it can be edited and given back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from kinema.models.planner import decode
+from kinema.world.captions import Description, canonical, object_phrase, scene_for
+from kinema.world.shapes import Scene, Track, in_view, positions
+from kinema.world.tracks import check_tracks, tracks_json
+
+PLAN_DRAWS = 24  # starts drawn; the plan keeps the one that keeps the objects furthest apart
+TRACK_POINTS_PER_SECOND = 8  # a physics path is recorded as points this often
+
+
+@dataclass(frozen=True)
+class Plan:
+    description: Description  # what the prompt says, as the planner read it (camera: the one asked for)
+    scene: Scene  # sizes, starts, motions and tracks: where every object is at every time
+    given: tuple[int, ...]  # the objects that follow tracks the user gave
+
+    def tracks(self, seconds: float) -> dict[int, Track]:
+        """Every object's path over `seconds` as track points (its own track where it has one)."""
+        out = {}
+        for k, o in enumerate(self.scene.objects):
+            if o.track is not None:
+                out[k] = o.track
+            else:
+                t = np.arange(int(round(seconds * TRACK_POINTS_PER_SECOND)) + 1) / TRACK_POINTS_PER_SECOND
+                x, y = positions(o, t)
+                out[k] = tuple((float(a), float(b), float(c)) for a, b, c in zip(t, x, y))
+        return out
+
+    def record(self, seconds: float) -> dict:
+        """The plan as the clip's metadata records it: what was read, the camera, each object and its track
+        (the spec's format, which `--tracks` takes back)."""
+        return {"read": canonical(self.description), "camera": self.scene.camera,
+                "objects": [{"object": k, "phrase": object_phrase(replace(d, size=o.size)), "size": o.size,
+                             "motion": "track" if o.track is not None else o.motion,
+                             "given": k in self.given}
+                            for k, (d, o) in enumerate(zip(self.description.objects, self.scene.objects))],
+                **tracks_json(self.tracks(seconds))}
+
+
+@torch.no_grad()
+def read_prompt(planner: torch.nn.Module, encoder, prompt: str) -> Description:
+    """What the planner reads in a prompt."""
+    device = next(planner.parameters()).device
+    return decode(planner(encoder.encode([prompt]).to(device)))[0]
+
+
+def separation(scene: Scene, seconds: float) -> float:
+    """The least gap between two objects' bodies in the frame over the clip (centre distance less both
+    half-sizes, at 8 times a second); inf for one object."""
+    if len(scene.objects) < 2:
+        return float("inf")
+    t = np.linspace(0.0, seconds, int(8 * seconds) + 1)
+    (xa, ya, ra), (xb, yb, rb) = (in_view(o, scene.camera, t) for o in scene.objects[:2])
+    return float((np.hypot(xa - xb, ya - yb) - ra - rb).min())
+
+
+def make_plan(description: Description, seed: int, seconds: float, tracks: dict | None = None,
+              camera: str | None = None) -> Plan:
+    """The plan of a prompt read as `description`: `camera` (if given) replaces its camera, `tracks` ({object:
+    points}, the spec's JSON already read, or None) replace those objects' motions; of PLAN_DRAWS draws of the
+    starts (and of unnamed sizes) from `seed`, the one that keeps the objects furthest apart. TrackError (a
+    ValueError) for tracks the description cannot take."""
+    if camera is not None:
+        description = replace(description, camera=camera)
+    given = check_tracks(tracks, [o.size for o in description.objects]) if tracks is not None else {}
+    rng = np.random.default_rng([seed, 41])
+    draws = [scene_for(description, rng, given) for _ in range(PLAN_DRAWS if len(description.objects) > 1 else 1)]
+    best = max(draws, key=lambda scene: separation(scene, seconds))
+    return Plan(description, best, tuple(sorted(given)))

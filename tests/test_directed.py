@@ -1,0 +1,177 @@
+"""The shapes world v2's camera and tracks, the tracks file, the plan, and the denoiser's layout input."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from kinema.world.captions import (HELD_OUT, Description, ObjectDescription, canonical, paraphrase, parse_canonical,
+                                   scene_for)
+from kinema.world.shapes import Scene, SceneObject, render, sample_scene, view
+from kinema.world.tracks import TrackError, check_tracks, load_tracks, random_track
+
+
+def centroid(frames: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
+    """Per frame, the coverage-weighted centre (x, y) of pixels tinted towards `colour` from a black background."""
+    w = frames[..., 0].astype(np.float64) / colour[0]
+    h, ww = frames.shape[1:3]
+    ys, xs = np.mgrid[0:h, 0:ww]
+    return np.stack([(w * (xs + 0.5)).sum((1, 2)) / w.sum((1, 2)) / ww,
+                     (w * (ys + 0.5)).sum((1, 2)) / w.sum((1, 2)) / h], axis=1)
+
+
+def test_a_rendered_track_is_followed_exactly():
+    track = ((0.0, 0.2, 0.3), (0.5, 0.5, 0.3), (1.0, 0.5, 0.3), (2.0, 0.8, 0.75))  # bent, with a pause
+    scene = Scene("black", (SceneObject("red", "square", "small", "still", 0.2, 0.3, track),))
+    for size, fps in ((64, 8), (128, 12)):
+        frames = render(scene, size, fps, 2.5)
+        t = np.arange(len(frames)) / fps
+        want = np.stack([np.interp(t, *np.array(track)[:, [0, 1]].T), np.interp(t, *np.array(track)[:, [0, 2]].T)], 1)
+        assert np.abs(centroid(frames, (220, 40, 40)) - want).max() < 0.2 / size  # well under a pixel
+    assert Scene.from_dict(json.loads(json.dumps(scene.to_dict()))) == scene
+
+
+def test_the_camera_moves_the_world_the_other_way_and_zooms():
+    o = SceneObject("red", "square", "small", "still", 0.5, 0.5)
+    t = np.arange(16) / 8
+    pan = centroid(render(Scene("black", (o,), "pan left"), 64, 8, 2.0), (220, 40, 40))
+    assert np.allclose(pan[:, 0], 0.5 + 0.15 * t, atol=0.01) and np.allclose(pan[:, 1], 0.5, atol=0.01)
+    zoom = render(Scene("black", (o,), "zoom in"), 64, 8, 2.0)
+    area = (zoom[..., 0] / 220).sum((1, 2)) / 64**2  # anti-aliased coverage
+    assert np.allclose(area, (0.16 / 0.8**t) ** 2, rtol=0.1)  # (4x4 sub-pixels: within a sub-pixel a side)
+    cx, cy, w = view("zoom out", np.array([1.0]))
+    assert (cx[0], cy[0], w[0]) == (0.5, 0.5, 1.25)
+
+
+def test_v2_scenes_keep_their_objects_in_view_and_v1_draws_are_unchanged():
+    from kinema.world.shapes import BACKGROUNDS, FILL_RATIO, OBJECT_COLOURS, in_view
+
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        scene = sample_scene(rng, 0.0, 1.0, 0.5)
+        assert scene.camera != "still"
+        o = scene.objects[0]
+        bg, col = np.array(BACKGROUNDS[scene.background]), np.array(OBJECT_COLOURS[o.colour])
+        channel = int(np.argmax(np.abs(col - bg)))
+        cover = np.abs(render(scene, 64, 8, 2.0)[..., channel] - bg[channel]).sum((1, 2)) / abs(col - bg)[channel]
+        r = in_view(o, scene.camera, np.arange(16) / 8)[2]
+        assert np.allclose(cover, FILL_RATIO[o.shape] * (2 * r * 64) ** 2, rtol=0.12)  # wholly in view: none cut off
+    a, b = sample_scene(np.random.default_rng(7)), sample_scene(np.random.default_rng(7), 0.5, 0.0, 0.0)
+    assert a == b and a.camera == "still" and all(o.track is None for o in a.objects)
+
+
+def test_captions_name_the_camera_and_objects_without_motion():
+    d = Description("black", (ObjectDescription("red", "circle", None, None),
+                              ObjectDescription("blue", "square", "large", "falling")), "pan left")
+    text = canonical(d)
+    assert text == "a red circle and a large blue square falling on a black background as the camera pans left"
+    assert parse_canonical(text) == d
+    held = paraphrase(d, np.random.default_rng(0), HELD_OUT)
+    assert held.endswith("and the camera sweeps to the left") and "red" in held
+
+
+def test_tracks_that_cannot_be_followed_are_refused(tmp_path):
+    ok = {"tracks": [{"object": 0, "points": [[0, 0.2, 0.2], [1.5, 0.7, 0.6]]}]}
+    assert check_tracks(ok, ["small"]) == {0: ((0.0, 0.2, 0.2), (1.5, 0.7, 0.6))}
+    cases = {
+        "leaves the world": {"tracks": [{"object": 0, "points": [[0, 0.5, 0.5], [1, 1.3, 0.5]]}]},
+        "goes back in time": {"tracks": [{"object": 0, "points": [[1, 0.5, 0.5], [0.5, 0.6, 0.5]]}]},
+        "is not in the caption": {"tracks": [{"object": 1, "points": [[0, 0.5, 0.5]]}]},
+        "two tracks": {"tracks": [{"object": 0, "points": [[0, 0.5, 0.5]]}, {"object": 0, "points": [[0, 0.4, 0.5]]}]},
+        "three numbers": {"tracks": [{"object": 0, "points": [[0, 0.5]]}]},
+    }
+    for words, data in cases.items():
+        with pytest.raises(TrackError, match=words):
+            check_tracks(data, ["small"])
+    with pytest.raises(TrackError, match="leaves the world"):  # a large body needs more room than a small one
+        check_tracks({"tracks": [{"object": 0, "points": [[0, 0.1, 0.5]]}]}, ["large"])
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(TrackError, match="not JSON"):
+        load_tracks(tmp_path / "bad.json")
+
+
+def test_the_command_line_refuses_bad_tracks_before_loading_a_model(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"tracks": [{"object": 0, "points": [[1, 0.5, 0.5], [0, 0.5, 0.5]]}]}))
+    r = subprocess.run([sys.executable, "-m", "kinema", "generate", "a red circle on a black background",
+                        "--tracks", str(path), "-o", str(tmp_path / "o.mp4")], capture_output=True, text=True)
+    assert r.returncode == 2 and "goes back in time" in r.stderr and "model:" not in r.stderr
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_random_tracks_stay_inside_and_go_somewhere():
+    rng = np.random.default_rng(0)
+    for size in ("small", "large"):
+        for _ in range(20):
+            tr = np.array(random_track(rng, size))
+            r = 0.08 if size == "small" else 0.14
+            assert (tr[:, 1:] >= r).all() and (tr[:, 1:] <= 1 - r).all() and (np.diff(tr[:, 0]) > 0).all()
+            assert np.hypot(*(tr[-1, 1:] - tr[0, 1:])) > 0 or len(tr) > 2
+
+
+def test_the_plan_names_the_objects_and_motions_and_keeps_two_apart():
+    from kinema.pipeline.plan import make_plan, separation
+
+    d = Description("white", (ObjectDescription("red", "circle", "large", "right"),
+                              ObjectDescription("green", "square", None, "bouncing")))
+    plan = make_plan(d, seed=0, seconds=2.0)
+    record = plan.record(2.0)
+    assert [o["phrase"].split()[-2:] for o in record["objects"]] == [["red", "circle"], ["green", "square"]]
+    assert [o["motion"] for o in record["objects"]] == ["right", "bouncing"]
+    assert record["read"] == canonical(d) and len(record["tracks"]) == 2
+    tracks = plan.tracks(2.0)
+    assert tracks[0][-1][1] - tracks[0][0][1] == pytest.approx(0.5, abs=1e-6)  # 0.25 a second to the right
+    ys = np.array(tracks[1])[:, 2]
+    assert ys.max() > ys[0] + 0.1  # it falls, and (gravity) bounces back up
+    one_draw = min(separation(scene_for(d, np.random.default_rng([s, 41])), 2.0) for s in range(8))
+    assert separation(plan.scene, 2.0) >= one_draw
+    given = make_plan(d, 0, 2.0, {"tracks": [{"object": 1, "points": [[0, 0.2, 0.2], [2, 0.8, 0.2]]}]}, "zoom out")
+    assert given.scene.objects[1].track == ((0.0, 0.2, 0.2), (2.0, 0.8, 0.2)) and given.scene.camera == "zoom out"
+    assert given.record(2.0)["objects"][1]["given"]
+    with pytest.raises(TrackError, match="not in the caption"):
+        make_plan(Description("white", d.objects[:1]), 0, 2.0, {"tracks": [{"object": 1, "points": [[0, .5, .5]]}]})
+
+
+def test_planner_labels_decode_back():
+    from kinema.models.planner import FIELDS, decode
+    from kinema.train.planner import labels
+
+    d = Description("gray", (ObjectDescription("pink", "triangle", None, None),
+                             ObjectDescription("cyan", "circle", "small", "up")), "zoom in")
+    y = labels(d)
+    logits = {f: torch.nn.functional.one_hot(torch.tensor(y[f]).clamp(min=0), len(FIELDS[f])).float()[None]
+              for f in FIELDS}
+    assert decode(logits) == [d]
+
+
+def test_layout_footprints_and_a_denoiser_that_takes_them():
+    from kinema.models.denoiser import VideoDiT, preset
+    from kinema.models.layout import picture_times, scene_layout, token_features
+    from kinema.text.encoder import TextEmbedding
+
+    scene = Scene("black", (SceneObject("red", "circle", "small", "still", 0.3, 0.7),))
+    encode = lambda phrases: torch.ones(len(phrases), 8)  # noqa: E731 (a stand-in for pooled phrase vectors)
+    layout = scene_layout([scene], 8, 3, 4, encode, dim=8)
+    assert layout.boxes.shape == (1, 2, 3, 4, 3) and layout.present.tolist() == [[True, False]]
+    assert picture_times(3, 4, 8).tolist()[1] == [0.125, 0.25, 0.375, 0.5]
+    feats = token_features(layout, (3, 2, 2), (1, 2, 2))  # 4x4 cells, 2x2 tokens per frame
+    peak = feats[0, 0, :4, 0::2].sum(-1)  # frame 0's tokens, footprint channel
+    assert int(peak.argmax()) == 2  # bottom left: x 0.3, y 0.7
+    assert feats[0, 1].abs().sum() == 0  # the empty slot leaves no mark
+
+    torch.manual_seed(0)
+    cfg = preset("tiny-latent", in_channels=4, text_dim=8, layout=4)
+    model = VideoDiT(cfg).eval()
+    for p in model.parameters():  # a trained-looking model: nothing zero
+        torch.nn.init.normal_(p, std=0.05)
+    x, t = torch.randn(1, 4, 3, 4, 4), torch.tensor([0.5])
+    text = TextEmbedding(torch.randn(1, 5, 8), torch.ones(1, 5, dtype=torch.bool), torch.randn(1, 8))
+    plain, directed = model(x, t, text), model(x, t, text.with_layout(layout))
+    assert not torch.allclose(plain, directed)
+    torch.nn.init.zeros_(model.layout_out[1].weight)
+    torch.nn.init.zeros_(model.layout_out[1].bias)
+    assert torch.equal(model(x, t, text.with_layout(layout)), plain)  # zero-initialised: a new input changes nothing
