@@ -57,3 +57,20 @@ def going_on_model(tmp_path_factory, text_encoder):
     train(tmp / "run", LatentDataset(cache), preset("tiny-latent", in_channels=4), FlowConfig(),
           tiny_train_config(steps=2, clip=clip, condition=0.5), text_encoder=text_encoder, progress=False)
     return tmp / "run"
+
+
+@pytest.fixture(scope="session")
+def directed_model(tmp_path_factory, text_encoder, going_on_model):
+    """A tiny latent model folder that can be directed: its denoiser takes a layout (trained 2 steps on v2 scenes
+    with cameras and tracks, on going_on_model's autoencoder) and it has a planner (trained a few steps)."""
+    from kinema.train.planner import PlannerTrainConfig, train_planner
+
+    tmp = tmp_path_factory.mktemp("directed")
+    clip = {"size": 32, "fps": 4, "seconds": 2.0}
+    cache = cache_latents(ShapesDataset(2, 32, 4, 2.0, p_camera=0.5, p_track=0.5), going_on_model, tmp / "cache", 6,
+                          clip, text_encoder, shard_size=6, batch=3, progress=False)
+    train(tmp / "run", LatentDataset(cache), preset("tiny-latent", in_channels=4, layout=4), FlowConfig(),
+          tiny_train_config(steps=2, clip=clip, condition=0.5, layout=0.5), text_encoder=text_encoder, progress=False)
+    train_planner(tmp / "run", text_encoder, PlannerTrainConfig(captions=48, steps=3, batch=16, held_out=16),
+                  progress=False)
+    return tmp / "run"

@@ -175,3 +175,49 @@ def test_layout_footprints_and_a_denoiser_that_takes_them():
     torch.nn.init.zeros_(model.layout_out[1].weight)
     torch.nn.init.zeros_(model.layout_out[1].bias)
     assert torch.equal(model(x, t, text.with_layout(layout)), plain)  # zero-initialised: a new input changes nothing
+
+
+TRACK = {"tracks": [{"object": 0, "points": [[0, 0.2, 0.3], [1.0, 0.7, 0.3], [2.0, 0.7, 0.8]]}]}
+
+
+def test_a_directed_model_follows_the_plan_and_records_it(directed_model):
+    import kinema
+
+    kw = dict(model=str(directed_model), seconds=2.0, fps=4, size=32, steps=2, seed=3)
+    a = kinema.generate("a red circle on a black background", tracks=TRACK, camera="pan left", **kw)
+    plan = a.metadata["layout"]
+    assert plan["camera"] == "pan left" and plan["objects"][0]["given"]
+    assert plan["tracks"][0] == {"object": 0, "points": TRACK["tracks"][0]["points"]}
+    b = kinema.generate("a red circle on a black background", tracks=TRACK, camera="pan left", **kw)
+    assert np.array_equal(a.frames, b.frames)  # same seed, same plan, same frames
+    plain = kinema.generate("a red circle on a black background", plan=False, **kw)
+    assert "layout" not in plain.metadata and plain.metadata["plan"] is False and not np.array_equal(plain.frames, a.frames)  # the layout steers it
+    planned = kinema.generate("a red circle on a black background", **kw)  # the plan, from the prompt alone
+    assert planned.metadata["layout"]["tracks"] and not planned.metadata["layout"]["objects"][0]["given"]
+    with pytest.raises(ValueError, match="text alone"):
+        kinema.generate("a red circle on a black background", tracks=TRACK, image=np.zeros((32, 32, 3), np.uint8), **kw)
+
+
+def test_models_that_cannot_be_directed_say_so(tiny_model):
+    import kinema
+
+    with pytest.raises(ValueError, match="cannot be directed"):
+        kinema.generate("a red circle on a black background", model=str(tiny_model), tracks=TRACK, steps=2)
+
+
+def test_the_http_api_takes_tracks_and_shows_the_plan(directed_model, tiny_model, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from kinema.server.app import Limits, create_app
+
+    client = TestClient(create_app(tmp_path / "plain", Limits()))  # a model that cannot be directed
+    r = client.post("/api/jobs", json={"prompt": "a red circle on a black background", "tracks": TRACK})
+    assert r.status_code == 422 and "cannot be directed" in r.text
+    client = TestClient(create_app(tmp_path / "data", Limits(directs=True)))
+    bad = {"tracks": [{"object": 0, "points": [[0, 0.5, 0.5], [1, 1.5, 0.5]]}]}
+    r = client.post("/api/jobs", json={"prompt": "a red circle on a black background", "tracks": bad})
+    assert r.status_code == 422 and "leaves the world" in r.text
+    r = client.post("/api/jobs", json={"prompt": "a red circle on a black background", "tracks": TRACK,
+                                       "camera": "zoom in", "size": 32, "fps": 4})
+    assert r.status_code == 201 and r.json()["tracks"] == TRACK and r.json()["camera"] == "zoom in"
+    assert client.get(f"/api/jobs/{r.json()['id']}/plan").status_code == 409  # not made yet

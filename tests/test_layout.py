@@ -23,7 +23,7 @@ ALLOWED = {
     "data": {"io", "text", "world", "models", "diffusion", "data"},
     "train": {"io", "text", "world", "models", "diffusion", "data", "train"},
     "eval": {"io", "text", "world", "models", "diffusion", "pipeline", "eval"},
-    "server": {"io", "models", "pipeline", "server"},
+    "server": {"io", "world", "models", "pipeline", "server"},
 }
 
 
@@ -49,7 +49,7 @@ def test_no_package_imports_one_above_it():
 def test_cli_options_and_http_schema_come_from_clip_settings():
     """Every ClipSettings field is a `generate` and `eval` option and a field of the HTTP request, with the same
     default, and nothing else is a clip setting there (so the three cannot drift apart); besides them the request
-    has the prompt and what the clip is given (the CLI's --image, --last-image, --extend, --storyboard)."""
+    has the prompt and what the clip is given (the CLI's --image, --last-image, --extend, --storyboard, --tracks)."""
     from kinema.cli.main import build_parser
     from kinema.pipeline.settings import ClipSettings, bounds
     from kinema.server.app import JobRequest
@@ -63,7 +63,7 @@ def test_cli_options_and_http_schema_come_from_clip_settings():
             if bounds()[f.name].choices:
                 assert tuple(options[f.name].choices) == bounds()[f.name].choices
     schema = JobRequest.model_json_schema()["properties"]
-    given = {"image", "last_image", "extend", "storyboard"}
+    given = {"image", "last_image", "extend", "storyboard", "tracks"}
     assert set(schema) == {"prompt", *names, *given}
     assert given <= {a.dest for a in sub["generate"]._actions}
     for f in fields(ClipSettings):

@@ -287,3 +287,49 @@ def test_browser_shows_a_long_clips_frames_as_they_are_made(going_on_model, tmp_
             call(f"{server.url}/api/jobs/{job['id']}/frames/0")
     finally:
         server.stop()
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("KINEMA_REQUIRE_BROWSER"),
+                    reason="Debian's chromium is not installed (tests/setup.sh installs it)")
+def test_browser_draws_a_path_sends_the_track_it_shows_and_edits_the_plan(directed_model, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    server = Server(tmp_path / "data", directed_model)
+    try:
+        with sync_playwright() as p:
+            browser = launch(p)
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.goto(server.url + "/")
+            page.fill("#prompt", "a red circle on a black background")
+            for field, value in (("#steps", "2"), ("#size", "32"), ("#fps", "4"), ("#seed", "5")):
+                page.fill(field, value)
+            page.click("#direct-panel summary")
+            page.select_option("#camera", "pan right")
+            box = page.locator("#paths").bounding_box()
+            at = lambda x, y: (box["x"] + x * box["width"], box["y"] + y * box["height"])  # noqa: E731
+            page.mouse.move(*at(0.2, 0.5))
+            page.mouse.down()
+            for k in range(1, 11):  # right, then down: a bent path
+                page.mouse.move(*at(0.2 + 0.05 * k, 0.5))
+            for k in range(1, 6):
+                page.mouse.move(*at(0.7, 0.5 + 0.05 * k))
+            page.mouse.up()
+            shown = json.loads(page.get_attribute("#paths", "data-tracks"))
+            with page.expect_request(lambda r: r.url.endswith("/api/jobs") and r.method == "POST") as sent:
+                page.click("#generate")
+            body = json.loads(sent.value.post_data)
+            assert body["tracks"] == shown and body["camera"] == "pan right"
+            points = np.array(shown["tracks"][0]["points"])
+            assert shown["tracks"][0]["object"] == 0 and points[0, 0] == 0 and points[-1, 0] == pytest.approx(2.0)
+            assert np.allclose(points[0, 1:], [0.2, 0.5], atol=0.02) and np.allclose(points[-1, 1:], [0.7, 0.75], atol=0.02)
+            assert (np.diff(points[:, 0]) > 0).all()
+            page.wait_for_selector("#plan-view:not([hidden])", timeout=90_000)  # done: the plan the clip followed
+            assert "pan" in page.inner_text("#plan-text") or "red" in page.inner_text("#plan-text")
+            page.click("#clear-paths")
+            assert page.get_attribute("#paths", "data-tracks") == ""
+            page.click("#edit-plan")  # the plan's tracks come back, to edit and send again
+            again = json.loads(page.get_attribute("#paths", "data-tracks"))
+            assert again["tracks"][0]["points"] == shown["tracks"][0]["points"]
+            browser.close()
+    finally:
+        server.stop()

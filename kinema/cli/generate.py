@@ -68,7 +68,7 @@ def progress_bars(desc: str):
 def run(args: argparse.Namespace) -> int:
     from kinema.io.video import check_folder, check_output
     from kinema.pipeline import check_clip
-    from kinema.pipeline.inputs import read_given, storyboard_prompt
+    from kinema.pipeline.inputs import check_combination, read_given, storyboard_prompt
     from kinema.pipeline.settings import settings_from
     from kinema.world.tracks import load_tracks
 
@@ -96,9 +96,8 @@ def run(args: argparse.Namespace) -> int:
         settings = [settings_from(args, args.seed + k) for k in range(len(jobs))]
         given = read_given(settings[0], args.image, args.last_image, args.extend, args.storyboard)
         tracks = load_tracks(args.tracks) if args.tracks else None
-        if tracks is not None and (given.start is not None or given.parts or given.end is not None):
-            raise ValueError("--tracks directs a clip from text alone: not with --image, --last-image, --extend or "
-                             "--storyboard")
+        check_combination(bool(args.image), bool(args.last_image), bool(args.extend), bool(args.storyboard),
+                          tracks is not None or args.camera is not None)
         if given.parts:
             jobs = [(0, storyboard_prompt(p for p, _ in given.parts))]
         for (_, prompt), s in zip(jobs, settings):
@@ -119,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
           file=sys.stderr)
     try:
         settings = [pipe.resolve(s) for s in settings]
-        pipe.check_given(settings[0], *given)
+        pipe.check_given(settings[0], *given, tracks)
         if tracks is not None or settings[0].camera is not None:  # the prompt's objects take these tracks
             pipe.plan(jobs[0][1], settings[0], tracks)
     except ValueError as e:

@@ -42,3 +42,11 @@ def goes_on(card: dict) -> bool:
     """Whether the denoiser whose card this is was trained to go on from given frames (`kinema train --condition`,
     in a latent space: the causal autoencoder encodes a picture as a latent frame of its own)."""
     return card.get("space") == "latent" and bool(card.get("train", {}).get("condition"))
+
+
+def directs(folder: str | Path, card: dict) -> bool:
+    """Whether a model folder's clips can be directed (tracks, a camera, the plan): it has a planner and its
+    denoiser takes a layout (Pipeline.directs, said from the card without loading weights)."""
+    from kinema.models.components import has_component
+
+    return has_component(folder, "planner") and bool(card.get("denoiser", {}).get("layout"))

@@ -63,8 +63,12 @@ def storyboard_prompt(prompts: Iterable[str]) -> str:
     return " | ".join(prompts)
 
 
-def check_combination(image: bool, last_image: bool, extend: bool, storyboard: bool) -> None:
-    """Which of a picture to start from, a picture to end on, a clip to extend and a storyboard go together."""
+def check_combination(image: bool, last_image: bool, extend: bool, storyboard: bool, directed: bool = False) -> None:
+    """Which of a picture to start from, a picture to end on, a clip to extend, a storyboard and directing (tracks,
+    a camera) go together."""
+    if directed and (image or last_image or extend or storyboard):
+        raise ValueError("tracks and a camera direct clips from text alone, not clips given pictures, a clip or a "
+                         "storyboard")
     if image and extend:
         raise ValueError("give a picture to start from or a clip to extend, not both")
     if last_image and (extend or storyboard):

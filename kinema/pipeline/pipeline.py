@@ -253,14 +253,16 @@ class Pipeline:
         return start is not None or parts is not None or (self.goes_on and s.seconds > float(self.clip["seconds"]))
 
     def check_given(self, s: ClipSettings, start: Start | None = None, parts: list | None = None,
-                    end: np.ndarray | None = None) -> None:
+                    end: np.ndarray | None = None, tracks: dict | None = None) -> None:
         """What only the model can refuse of what a clip is given (ValueError): pictures, a clip to go on from or a
         storyboard from a model not trained to go on from given frames; a last picture past the model's own length.
-        The rest is checked without the model (kinema.pipeline.inputs.check_combination)."""
+        The rest is checked without the model (kinema.pipeline.inputs.check_combination, which also keeps `tracks`
+        and a camera to clips from text alone); the tracks' objects are checked by `plan`."""
         from kinema.pipeline.inputs import check_combination
 
         check_combination(start is not None and start.kind == "image", end is not None,
-                          start is not None and start.kind == "clip", parts is not None)
+                          start is not None and start.kind == "clip", parts is not None,
+                          tracks is not None or s.camera is not None)
         native = float(self.clip["seconds"])
         if (start is not None or parts is not None or end is not None) and not self.goes_on:
             raise ValueError(f"the model {self.name} was not trained to go on from given frames (kinema train "
@@ -321,8 +323,8 @@ class Pipeline:
             meta["storyboard"] = [{"prompt": p, "seconds": sec} for p, sec in parts]
         if end is not None:
             meta["end"] = "a picture"
-        if made.get("plan") is not None:
-            meta["plan"] = made["plan"]
+        if made.get("layout") is not None:
+            meta["layout"] = made["layout"]  # the plan: what was read, the camera, each track
         return Video(frames, s.fps, meta)
 
     @torch.no_grad()
@@ -332,16 +334,14 @@ class Pipeline:
                made: dict | None = None, tracks: dict | None = None) -> Iterator[np.ndarray]:
         """`make`'s frames as they become final, uint8 chunks (k, H, W, 3): window by window for a clip made so
         (`rolls`), the whole clip at once otherwise; one after the other they are exactly `make`'s frames.
-        `made` (a dict) gets the verifier's "scores" of the candidates, where it chose among them, and the "plan"."""
-        self.check_given(s, start, parts, end)
+        `made` (a dict) gets the verifier's "scores" of the candidates, where it chose among them, and the plan's
+        "layout"."""
+        self.check_given(s, start, parts, end, tracks)
         native_fps, native_size = float(self.clip["fps"]), self.native_size(s)
         given = start is not None or parts is not None or end is not None
-        if given and (tracks is not None or s.camera is not None):
-            raise ValueError("tracks and --camera direct clips from text alone, not clips given pictures, a clip or a "
-                             "storyboard")
         plan = None if given else self.plan(prompt, s, tracks)  # 0. where the objects go
         if made is not None and plan is not None:
-            made["plan"] = plan.record(s.seconds)
+            made["layout"] = plan.record(s.seconds)
         if end is not None:  # 1-5. the keyframes: one window to a last picture,
             keyframes, s_out = self.first_and_last(prompt, s, callback, progress, start, end)
             pieces, total = [keyframes], len(keyframes)

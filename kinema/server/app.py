@@ -41,6 +41,7 @@ class Limits:
     given_frames: bool = True  # whether the model goes on from given frames (pictures, clips, storyboards)
     model_seconds: float = 2.0  # the model's own clip length: a clip ending on a picture is at most this long
     size_multiple: int = 2  # sizes the model makes are multiples of this (16 for a Wan model)
+    directs: bool = False  # whether the model follows tracks and a camera, and plans (kinema.pipeline.plan)
 
 
 def _request_fields() -> dict:
@@ -92,6 +93,8 @@ GIVEN = {  # what a clip may be given besides its prompt (kinema.pipeline.inputs
                                                         "(the output holds its frames, then `seconds` more)")),
     "storyboard": (list[StoryPart] | None, Field(None, min_length=1, max_length=20,
                                                  description="parts told one after the other in one clip")),
+    "tracks": (dict | None, Field(None, description='where objects go: {"tracks": [{"object": 0, "points": [[t, x, y], '
+                                                    '...]}]} (the shapes world\'s track format), over the plan')),
 }
 JobRequest = create_model("JobRequest", __config__=ConfigDict(extra="forbid"), **_request_fields(), **GIVEN)
 _settings_fields = {k: v for k, v in _request_fields().items() if k not in ("prompt", "seed")} | GIVEN
@@ -234,6 +237,8 @@ def create_app(data_dir: str | Path, limits: Limits = Limits(), token: str | Non
             problems.append(f"size is limited to {limits.max_size}")
         if limits.size_multiple > 2 and req.size % limits.size_multiple:  # (even: checked with the settings)
             problems.append(f"size must be a multiple of {limits.size_multiple} for this model")
+        if req.tracks is not None or req.camera is not None:
+            problems += directing_problems(req)
         if (sum(p["seconds"] for p in parts) if parts else req.seconds) > limits.max_seconds:
             problems.append(f"seconds are limited to {limits.max_seconds:g}")
         if req.fps > limits.max_fps:
@@ -259,6 +264,21 @@ def create_app(data_dir: str | Path, limits: Limits = Limits(), token: str | Non
         except QueueFull as e:
             raise HTTPException(429, str(e), headers={"Retry-After": "5"}) from None
 
+    def directing_problems(req) -> list[str]:
+        """What stops a job's tracks or camera from being followed, before it is queued (the tracks' objects are
+        checked against the prompt once the worker's planner has read it)."""
+        from kinema.world.tracks import check_tracks
+
+        if not limits.directs:
+            return [f"the model {model_name} cannot be directed (tracks, camera): it has no planner or its denoiser "
+                    "takes no layout"]
+        if req.tracks is not None:
+            try:
+                check_tracks(req.tracks, [None, None], caption=False)
+            except ValueError as e:
+                return [f"tracks: {e}"]
+        return []
+
     def check_given(req, parts: list | None, clip) -> None:
         """What the job is given, checked as the CLI checks its files: each upload there and of the right kind, a job
         to extend finished with its video, the storyboard's parts; ValueError naming the field."""
@@ -266,7 +286,8 @@ def create_app(data_dir: str | Path, limits: Limits = Limits(), token: str | Non
 
         if req.image is None and req.last_image is None and req.extend is None and parts is None:
             return
-        check_combination(req.image is not None, req.last_image is not None, req.extend is not None, parts is not None)
+        check_combination(req.image is not None, req.last_image is not None, req.extend is not None, parts is not None,
+                          req.tracks is not None or req.camera is not None)
         if not limits.given_frames:
             raise ValueError(f"the model {model_name} was not trained to go on from given frames: it makes clips "
                              f"of up to {limits.model_seconds:g} s from text alone")
@@ -331,6 +352,22 @@ def create_app(data_dir: str | Path, limits: Limits = Limits(), token: str | Non
             raise HTTPException(409, f"the job is {job['state']}, there is no video yet")
         name = f"kinema-{job_id[:8]}-seed{job['seed']}.mp4"
         return FileResponse(path, media_type="video/mp4", filename=name if download else None)
+
+    @app.get("/api/jobs/{job_id}/plan", dependencies=api,
+             responses={404: {"description": "no such job, or its clip had no plan"}, 409: {"description": "not done"}})
+    def job_plan(job_id: JobId) -> dict:
+        """Where the finished clip's objects went (kinema.pipeline.plan, from its video's metadata): what the planner
+        read, the camera, and each object's track in the spec's format, which a new job takes back as `tracks`."""
+        from kinema.io.video import read_metadata
+
+        job = found(store.get(job_id))
+        path = store.video_path(job_id)
+        if job["state"] != "done" or not path.is_file():
+            raise HTTPException(409, f"the job is {job['state']}, there is no plan to show yet")
+        plan = read_metadata(path).get("layout")
+        if plan is None:
+            raise HTTPException(404, "this clip was made without a plan")
+        return plan
 
     @app.get("/api/jobs/{job_id}/frames/{k}", dependencies=api, response_class=Response,
              responses={200: {"content": {"image/png": {}}}, 404: {"description": "no such frame (yet, or any more)"}})

@@ -28,7 +28,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, data_dir:
     import uvicorn
 
     from kinema.models.components import DEFAULT_MODEL, has_component
-    from kinema.pipeline.folders import folder_card, goes_on
+    from kinema.pipeline.folders import directs, folder_card, goes_on
 
     token = token or os.environ.get(TOKEN_ENV) or None
     if not is_loopback(host) and not token:
@@ -37,7 +37,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, data_dir:
         limits = replace(limits, max_candidates=1)
     card = folder_card(model or DEFAULT_MODEL)  # (a bad model folder stops here, in one line)
     limits = replace(limits, given_frames=goes_on(card), model_seconds=float(card["clip"].get("seconds", 2.0)),
-                     size_multiple=int(card["clip"].get("size_multiple") or 2))
+                     size_multiple=int(card["clip"].get("size_multiple") or 2),
+                     directs=directs(model or DEFAULT_MODEL, card))
     store, notes = JobStore.open(data_dir)  # a damaged database is moved aside, its finished jobs listed again
     for note in notes:
         print(f"kinema serve: {note}", flush=True)

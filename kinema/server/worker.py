@@ -95,7 +95,7 @@ def worker_main(data_dir: str, model: str | None, threads: int, parent: int, pol
             s = pipe.resolve(settings)  # checked by the web process
             inputs = given(job, store, uploads, s)
             made, pieces, n = {}, [], 0
-            for piece in pipe.frames(job["prompt"], s, callback, made=made, **inputs._asdict()):
+            for piece in pipe.frames(job["prompt"], s, callback, made=made, **inputs._asdict(), tracks=job.get("tracks")):
                 store.add_previews(job_id, n, piece)  # the page shows the frames as they come
                 pieces.append(piece)
                 n += len(piece)
