@@ -26,3 +26,7 @@ python "$here/ship.py" "$RUNS/conditioned" --recipe recipes/conditioned.sh
 # ... and taught long clips: windows from later in a long clip (walls, landings, lower bounces)
 sh "$here/long.sh"
 python "$here/ship.py" "$RUNS/long" --recipe recipes/long.sh
+# ... and taught to be directed (a layout: tracks, a camera, the plan), with the planner that reads prompts for the plan
+sh "$here/planner.sh"
+sh "$here/directed.sh"
+python "$here/ship.py" "$RUNS/directed" --recipe recipes/directed.sh --planner "$RUNS/planner"

@@ -1,7 +1,7 @@
 """Ship trained components as kinema's default model (kinema/weights/default).
 
     python recipes/ship.py [RUN] [--autoencoder RUN] [--refiner RUN] [--interpolator RUN] [--upscaler RUN]
-                           [--verifier RUN] [--steps N --guidance G --shift S --eta E ... (sampling settings)]
+                           [--verifier RUN] [--planner RUN] [--steps N --guidance G --shift S --eta E ... (sampling settings)]
 
 RUN is a `kinema train` run folder: its EMA denoiser (and, for a latent run, its autoencoder, stored in
 float16) replaces the shipped one. Each component given replaces the shipped one; those not given stay.
@@ -22,7 +22,7 @@ from kinema.io.checkpoint import load_json, read_component, save_component, save
 from kinema.models.components import DEFAULT_MODEL, has_component
 from kinema.pipeline.settings import SAMPLING, ClipSettings, add_clip_options, check_clip
 
-STAGES = ("refiner", "interpolator", "upscaler", "verifier")
+STAGES = ("refiner", "interpolator", "upscaler", "verifier", "planner")
 
 p = argparse.ArgumentParser()
 p.add_argument("run", nargs="?", help="the run folder whose EMA denoiser is shipped (default: keep the shipped one)")

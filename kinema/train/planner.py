@@ -49,8 +49,25 @@ def labels(d: Description, slots: int = 2) -> dict[str, list]:
     return out
 
 
+# Words that change no meaning, slipped into training captions so that the reading does not hang on a caption's
+# exact sequence of words (common English function words and adverbs, none of them naming anything in the world)
+FILLERS = ("that", "which", "is", "it", "the", "there", "we", "see", "just", "very", "quite", "also", "here", "now",
+           "all", "so", "then", "really", "one", "some", "can", "you", "while", "where")
+
+
+def with_fillers(caption: str, rng: np.random.Generator, p: float = 0.5) -> str:
+    """With chance p, one to three FILLERS put between the caption's words at random places."""
+    if rng.random() >= p:
+        return caption
+    words = caption.split()
+    for _ in range(int(rng.integers(1, 4))):
+        words.insert(int(rng.integers(1, len(words) + 1)), FILLERS[int(rng.integers(len(FILLERS)))])
+    return " ".join(words)
+
+
 def caption_set(n: int, seed: int, held_out: bool) -> tuple[list[str], list[Description]]:
-    """n (caption, description) pairs of random v2 scenes; training wordings, or the held-out vocabulary."""
+    """n (caption, description) pairs of random v2 scenes; training wordings (half with FILLERS), or the held-out
+    vocabulary."""
     captions, descriptions = [], []
     for i in range(n):
         rng = np.random.default_rng([seed, i, 31])
@@ -60,6 +77,7 @@ def caption_set(n: int, seed: int, held_out: bool) -> tuple[list[str], list[Desc
             caption = paraphrase(d, rng, HELD_OUT)
         else:
             caption, d = training_words(scene, rng)
+            caption = with_fillers(caption, rng)
         captions.append(caption)
         descriptions.append(d)
     return captions, descriptions
