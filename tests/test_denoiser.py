@@ -87,7 +87,7 @@ def test_bf16_weights_match_the_float32_path():
     float32 model (measured: 0.7% here, 1.2% for the shipped keyframe model on random input)."""
     import copy
 
-    from kinema.models.denoiser import compute_dtype
+    from kinema.models.precision import CPU_BF16_MIN_WIDTH, compute_dtype, cpu_bf16_units
 
     m = randomise(VideoDiT(preset("tiny")))
     fast = copy.deepcopy(m).to(torch.bfloat16)
@@ -98,6 +98,9 @@ def test_bf16_weights_match_the_float32_path():
     rel = (out - ref).norm() / ref.norm()
     assert rel < 0.02, f"bf16 path is {rel:.3f} away (relative L2) from float32"
     assert compute_dtype("auto", "cpu") == torch.float32 and compute_dtype("bf16", "cpu") == torch.bfloat16
+    # auto on a CPU: bf16 only with bf16 matrix units and a model wide enough to gain from them
+    assert compute_dtype("auto", "cpu", width=64) == torch.float32
+    assert compute_dtype("auto", "cpu", width=CPU_BF16_MIN_WIDTH) == (torch.bfloat16 if cpu_bf16_units() else torch.float32)
     with pytest.raises(ValueError, match="precision"):
         compute_dtype("fp8", "cpu")
 

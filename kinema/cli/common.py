@@ -6,7 +6,7 @@ import math
 import sys
 from pathlib import Path
 
-PRECISIONS = ("auto", "fp32", "bf16")  # kinema.models.denoiser.compute_dtype reads them
+from kinema.models.precision import PRECISIONS
 
 
 class UsageError(Exception):
@@ -69,7 +69,8 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="where the model runs: auto = a CUDA GPU if there is one, else the CPU")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
-                   help="denoiser weights: auto = bf16 on CUDA, fp32 on CPU (bf16 is far slower on CPUs without bf16 units)")
+                   help="denoiser weights: auto = bf16 on CUDA, and on CPUs with bf16 units for wide models (where it is faster); "
+                        "else fp32")
     p.add_argument("--lora", action="append", type=adapter, default=[], metavar="DIR[:SCALE]",
                    help="a LoRA adapter (kinema finetune) on the denoiser, at SCALE (default 1); repeatable")
 

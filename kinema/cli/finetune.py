@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kinema.cli.common import (UsageError, add_run_options, clip_bound, fraction, load_pipeline,
+from kinema.cli.common import (PRECISIONS, UsageError, add_run_options, clip_bound, fraction, load_pipeline,
                                non_negative_int, number)
 
 NAME, HELP = "finetune", "train a LoRA adapter for a model's denoiser on a folder of captioned clips"
@@ -28,7 +28,7 @@ def add_arguments(f: argparse.ArgumentParser) -> None:
     f.add_argument("--seconds", type=clip_bound("seconds"), default=None,
                    help="clip length, for a Wan folder (default: 17 frames); a kinema model trains at its own")
     f.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    f.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+    f.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="the frozen base's weights (the adapter trains in float32)")
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from kinema.cli.common import UsageError, clip_bound, load_pipeline, number, positive_int
+from kinema.cli.common import PRECISIONS, UsageError, clip_bound, load_pipeline, number, positive_int
 
 NAME, HELP = "teacher-pairs", "sample a model's noise -> clip pairs (deterministic, guided) to distill a student from"
 
@@ -20,7 +20,7 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--seed", type=clip_bound("seed"), default=0, help="the captions' and the noise's seed")
     t.add_argument("--batch", type=number(int, 1, 4096), default=64)
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    t.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    t.add_argument("--precision", choices=PRECISIONS, default="auto")
     t.add_argument("--no-progress", action="store_true")
 
 

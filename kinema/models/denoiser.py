@@ -12,13 +12,14 @@ attention within a frame then across frames), cross-attention to the prompt's to
 each sub-layer is modulated by adaLN-Zero (DiT, Peebles & Xie 2023) from the timestep and the
 pooled prompt. Positions enter through 3D rotary embeddings (RoPE split over t, h, w).
 
-Precision: the weights may be bfloat16 (`model.to(torch.bfloat16)`, `compute_dtype`); the model
+Precision: the weights may be bfloat16 (`model.to(torch.bfloat16)`, kinema.models.precision); the model
 then takes and returns float32 clips, so the sampler's state and its updates stay float32 (20 small
 Euler steps would be lost to bf16's 8-bit mantissa). Also float32 in a bf16 model: the timestep's
 sinusoids (arguments up to 1000) and the rotary angles and rotation (positions times frequencies),
 and the normalisations' statistics (torch accumulates them in float32). Everything else, the matrix
-products and attention, runs in bf16. On CPUs without bf16 units (this project's machine) bf16 is
-~70x slower than float32, so `compute_dtype("auto", cpu)` keeps float32; on CUDA it is bf16.
+products and attention, runs in bf16. On CPUs without bf16 units bf16 is ~70x slower than float32, and with
+them it pays only for wide models (benchmarks/precision.py), so `--precision auto` picks bf16 only for those on
+such a CPU; on CUDA it is bf16.
 """
 from __future__ import annotations
 
@@ -73,17 +74,6 @@ def preset(name: str, **overrides) -> DenoiserConfig:
 # ---------------------------------------------------------------------------------------------
 # Pieces
 # ---------------------------------------------------------------------------------------------
-
-def compute_dtype(precision: str, device: torch.device | str) -> torch.dtype:
-    """The dtype of the matrix products for precision "fp32", "bf16" or "auto" (bf16 on CUDA with bf16
-    support, float32 elsewhere: CPUs without bf16 matrix units run it far slower)."""
-    device = torch.device(device)
-    if precision not in ("auto", "fp32", "bf16"):
-        raise ValueError(f"precision must be auto, fp32 or bf16, got {precision!r}")
-    if precision == "auto":
-        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
-    return torch.bfloat16 if precision == "bf16" else torch.float32
-
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
     """Sinusoidal embedding of t in [0, 1] (scaled by 1000, as DiT's integer steps): (B,) -> (B, dim)."""

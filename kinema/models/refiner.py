@@ -117,7 +117,7 @@ def refine_clip(model: Refiner, x: torch.Tensor, cond: TextEmbedding, chunk: int
             lo, hi = max(a - 1, 0), min(a + chunk + 1, t)
             y = model(x[:, :, lo:hi], cond)
             parts.append(y[:, :, a - lo:a - lo + min(chunk, t - a)])
-        x = torch.cat(parts, dim=2).clamp(-1, 1)
+        x = torch.cat(parts, dim=2).float().clamp(-1, 1)
     return x
 
 

@@ -95,7 +95,7 @@ def upscale_clip(model: Upscaler, frames: np.ndarray, size: int, chunk: int = 8,
     for i, a in enumerate(range(0, t, chunk)):
         x = to_model_space(frames[a:a + chunk]).to(device)  # (1, 3, k, h, w)
         for _ in range(n):
-            x = model(x).clamp(-1, 1)
+            x = model(x).float().clamp(-1, 1)  # (float32 between passes under autocast)
         up = to_frames(x.cpu())[0]
         if up.shape[1:3] != (out_h, out_w):
             shrink = up.shape[1] > out_h

@@ -34,7 +34,7 @@ from kinema.io.checkpoint import CheckpointError
 from kinema.io.frames import to_frames, to_model_space
 from kinema.io.video import write_video
 from kinema.models.components import DEFAULT_MODEL, has_component, load_component
-from kinema.models.denoiser import compute_dtype
+from kinema.models.precision import autocast, compute_dtype, stage_dtype
 from kinema.models.layout import scene_layout
 from kinema.models.wan import is_wan_folder
 from kinema.models.refiner import refine_clip
@@ -91,13 +91,14 @@ class Pipeline:
         self.sampling = card["sampling"]  # the model's sampling defaults: the only place they are defined
         self.timings: dict[str, float] = {}
         self.adapters: list[dict] = []  # LoRA adapters on the denoiser: folder, scale, step
+        self.stage_dtype = torch.float32  # what decoding and the cascade's stages compute in (kinema.models.precision)
 
     @staticmethod
     def load(path: str | Path | None = None, device: str = "cpu", precision: str = "auto",
              lora: list | None = None) -> "Pipeline":
         """The model folder at `path` (default: the shipped model; or a Wan folder in diffusers' format) on
-        `device`; the denoiser's weights in float32 or bfloat16 (`precision`: "auto" = bf16 on CUDA, fp32 on CPU;
-        see compute_dtype); `lora`: LoRA adapters (kinema.models.lora.Adapter: a folder and a scale) on the
+        `device`; the denoiser's weights in float32 or bfloat16 (`precision`: "auto" = bf16 on CUDA, and on
+        a CPU with bf16 units for a model wide enough that it pays: see compute_dtype); `lora`: LoRA adapters (kinema.models.lora.Adapter: a folder and a scale) on the
         denoiser, each checked against it first."""
         pipe = Pipeline._load(path, device, precision)
         if lora:
@@ -109,13 +110,14 @@ class Pipeline:
     @staticmethod
     def _load(path: str | Path | None, device: str, precision: str) -> "Pipeline":
         t0 = time.perf_counter()
-        dtype = compute_dtype(precision, device)
         folder = Path(path) if path else DEFAULT_MODEL
         if not folder.is_dir():
             raise CheckpointError(f"{folder}: no model folder there")
         if is_wan_folder(folder):  # another's model, in diffusers' format (kinema.models.wan)
-            from kinema.models.wan import load_wan
+            from kinema.models.wan import load_wan, read_index
 
+            tr = read_index(folder)["transformer"]
+            dtype = compute_dtype(precision, device, tr.get("num_attention_heads", 0) * tr.get("attention_head_dim", 0))
             wan = load_wan(folder, device, dtype, settings.free_memory(device))
             pipe = Pipeline(wan.denoiser, wan.card, wan.text_encoder, str(folder), wan.autoencoder,
                             schedule=wan.schedule)
@@ -144,8 +146,10 @@ class Pipeline:
                 raise CheckpointError(f"{folder / 'verifier.json'}: mismatched: it reads {verifier.config.size}x"
                                       f"{verifier.config.size} clips{f' at {v_fps:g} fps' if v_fps else ''}; the "
                                       f"denoiser's {size}x{size} at {fps:g} fps are not whole multiples of that")
+        dtype = compute_dtype(precision, device, model.config.dim)
         pipe = Pipeline(model.to(device, dtype), card, load_text_encoder(device=device), str(folder), autoencoder,
                         **stages)
+        pipe.stage_dtype = stage_dtype(precision, device)
         pipe.timings["load"] = time.perf_counter() - t0
         return pipe
 
@@ -311,6 +315,7 @@ class Pipeline:
         """The Video of frames that `frames` made (`made`: what it recorded), with how they were made."""
         meta = {"prompt": prompt, "model": self.name, "model_step": self.card.get("step"), **asdict(s),
                 "precision": str(next(self.denoiser.parameters()).dtype).removeprefix("torch."),
+                "stage_precision": str(self.stage_dtype).removeprefix("torch."),
                 "stages": self.stages(s), "generator": "kinema"}
         if self.adapters:
             meta["lora"] = self.adapters
@@ -360,7 +365,8 @@ class Pipeline:
         # 6-7. motion between the keyframes up to the requested frame rate, then the requested size, as they come
         cascade = self.cascade_for(s_out, total, progress)
         for piece in pieces:
-            out = cascade.push(piece)
+            with autocast(self.stage_dtype, next(self.denoiser.parameters()).device):
+                out = cascade.push(piece)
             if len(out):
                 yield out
         self.timings.update(cascade.timings)
@@ -505,12 +511,14 @@ class Pipeline:
         #    (outlines), as the prompt says, in s.refine_passes passes of the refiner
         if self.autoencoder is not None:
             t0 = time.perf_counter()
-            x0 = self.autoencoder.decode(x0, chunk=4)
+            with autocast(self.stage_dtype, device):
+                x0 = self.autoencoder.decode(x0, chunk=4).float()
             timings["decode"] = time.perf_counter() - t0
         keep = n_native if given is None else x0.shape[2]  # a window keeps every frame it decodes to
         if s.refine_passes:
             t0 = time.perf_counter()
-            x0 = refine_clip(self.refiner, x0[:, :, :keep], cond.repeat(n), passes=s.refine_passes)
+            with autocast(self.stage_dtype, device):
+                x0 = refine_clip(self.refiner, x0[:, :, :keep], cond.repeat(n), passes=s.refine_passes).float()
             timings["refine"] = time.perf_counter() - t0
         keyframes = to_frames(x0)[:, :keep]  # (N, T, H, W, 3) uint8
 

@@ -24,7 +24,8 @@ from kinema.data.dataset import get_batch
 from kinema.data.latents import LatentDataset
 from kinema.diffusion.rectified_flow import FlowConfig, flow_draws, flow_loss
 from kinema.io.checkpoint import save_component, save_json
-from kinema.models.denoiser import DenoiserConfig, VideoDiT, compute_dtype, count_parameters
+from kinema.models.denoiser import DenoiserConfig, VideoDiT, count_parameters
+from kinema.models.precision import compute_dtype
 from kinema.text.encoder import TEXT_ENCODER_NAME, TextEncoder, load_text_encoder
 from kinema.train.common import (PARALLEL, RunConfig, RunLog, dist_info, full_state, is_writer, lr_at,
                                  save_train_state, start_run, step_and_log, step_generator, wrap_ddp)

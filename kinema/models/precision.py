@@ -1,0 +1,76 @@
+"""Which precision each part of a model runs in: float32, or bfloat16 where the processor makes it faster.
+
+    compute_dtype(precision, device, width)  the denoiser's weights (a transformer `width` wide)
+    stage_dtype(precision, device)           the convolutional stages: decoding, refining, interpolating, upscaling
+    autocast(dtype, device)                  the context they run in (torch.autocast for bf16, nothing for float32)
+
+precision is "fp32", "bf16" or "auto". auto asks the hardware: on CUDA with bf16 support, bf16; on a CPU with
+bf16 matrix units (AVX512-BF16 or AMX, `cpu_bf16_units`), bf16 only where it was measured faster
+(`python benchmarks/precision.py`, docs/results.md, session 26): the convolutional stages ran about twice as fast,
+while a transformer as narrow as the shipped denoiser (128 wide, 80 tokens) is bound by the kernels' fixed costs
+and runs no faster in bf16, so the denoiser stays float32 below CPU_BF16_MIN_WIDTH. Without the units, bf16 runs
+many times slower than float32: auto is float32 everywhere there.
+"""
+from __future__ import annotations
+
+import contextlib
+
+PRECISIONS = ("auto", "fp32", "bf16")
+CPU_BF16_MIN_WIDTH = 512  # the narrowest transformer for which bf16 pays on a CPU with bf16 units
+
+
+# (torch is imported where it is used: the command line reads PRECISIONS before it loads torch)
+
+def cpu_bf16_units() -> bool:
+    """Whether this CPU multiplies bf16 matrices in hardware (AVX512-BF16 or AMX tiles), as oneDNN uses them."""
+    import torch
+
+    probes = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))
+    return any(bool(probe()) for probe in probes if probe is not None)
+
+
+def _check(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be auto, fp32 or bf16, got {precision!r}")
+
+
+def _fast_bf16(device: torch.device) -> bool:
+    """bf16 in hardware on this device."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and cpu_bf16_units()
+
+
+def compute_dtype(precision: str, device: torch.device | str, width: int | None = None) -> torch.dtype:
+    """The dtype of a transformer's matrix products: auto is bf16 on CUDA with bf16 support, and on a CPU with
+    bf16 units for a transformer at least CPU_BF16_MIN_WIDTH wide (`width`; None: not known, float32)."""
+    import torch
+
+    _check(precision)
+    device = torch.device(device)
+    if precision == "auto":
+        wide = device.type == "cuda" or (width is not None and width >= CPU_BF16_MIN_WIDTH)
+        return torch.bfloat16 if wide and _fast_bf16(device) else torch.float32
+    return torch.bfloat16 if precision == "bf16" else torch.float32
+
+
+def stage_dtype(precision: str, device: torch.device | str) -> torch.dtype:
+    """The dtype the convolutional stages compute in: auto is bf16 wherever the device has bf16 in hardware."""
+    import torch
+
+    _check(precision)
+    if precision == "auto":
+        return torch.bfloat16 if _fast_bf16(torch.device(device)) else torch.float32
+    return torch.bfloat16 if precision == "bf16" else torch.float32
+
+
+def autocast(dtype: torch.dtype, device: torch.device | str):
+    """A context in which a float32 model computes in `dtype` (its convolutions and matrix products; torch
+    keeps reductions and normalisations in float32), or a null context for float32."""
+    import torch
+
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=dtype)
