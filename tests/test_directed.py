@@ -190,9 +190,9 @@ def test_a_directed_model_follows_the_plan_and_records_it(directed_model):
     assert plan["tracks"][0] == {"object": 0, "points": TRACK["tracks"][0]["points"]}
     b = kinema.generate("a red circle on a black background", tracks=TRACK, camera="pan left", **kw)
     assert np.array_equal(a.frames, b.frames)  # same seed, same plan, same frames
-    plain = kinema.generate("a red circle on a black background", plan=False, **kw)
+    plain = kinema.generate("a red circle on a black background", **kw)  # by default, from the text alone
     assert "layout" not in plain.metadata and plain.metadata["plan"] is False and not np.array_equal(plain.frames, a.frames)  # the layout steers it
-    planned = kinema.generate("a red circle on a black background", **kw)  # the plan, from the prompt alone
+    planned = kinema.generate("a red circle on a black background", plan=True, **kw)  # the plan, from the prompt alone
     assert planned.metadata["layout"]["tracks"] and not planned.metadata["layout"]["objects"][0]["given"]
     with pytest.raises(ValueError, match="text alone"):
         kinema.generate("a red circle on a black background", tracks=TRACK, image=np.zeros((32, 32, 3), np.uint8), **kw)

@@ -75,8 +75,9 @@ class ClipSettings:
         "times the model's refiner runs over the decoded keyframes, 0 for none (default: the model's)", 0, 4))
     camera: str | None = setting(None, Bound(
         "how the camera moves (default: as the prompt says)", choices=CAMERAS))
-    plan: bool = setting(True, Bound("plan where the prompt's objects go before rendering, where the model can "
-                                     "(kinema.pipeline.plan); --no-plan renders from the text alone"))
+    plan: bool = setting(False, Bound("plan where the prompt's objects go before rendering, where the model can "
+                                      "(kinema.pipeline.plan); always on with tracks or a camera. Off: from the text "
+                                      "alone, which measured better on one-object prompts (docs/plan.md)"))
 
     @property
     def frames(self) -> int:
