@@ -54,7 +54,7 @@ def main() -> None:
             for seed in a.seeds:
                 row = quality(pipe, items, steps, seed)
                 rows.append(row)
-                print(json.dumps({"model": pipe.name, **{k: v for k, v in row.items()}}), flush=True)
+                print(json.dumps({"model": pipe.name, **row}), flush=True)
         report.append({"model": pipe.name, "folder": str(folder or "default"), "sampling": pipe.sampling, "rows": rows})
     print(f"\n{'model':<24} {'steps':>5} {'all':>6} {'bg':>6} {'colour':>6} {'shape':>6} {'motion':>6} {'s a clip':>9}")
     for r in report:

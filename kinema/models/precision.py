@@ -30,41 +30,29 @@ def cpu_bf16_units() -> bool:
     return any(bool(probe()) for probe in probes if probe is not None)
 
 
-def _check(precision: str) -> None:
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be auto, fp32 or bf16, got {precision!r}")
-
-
-def _fast_bf16(device: torch.device) -> bool:
-    """bf16 in hardware on this device."""
+def stage_dtype(precision: str, device: torch.device | str) -> torch.dtype:
+    """The dtype the convolutional stages compute in: auto is bf16 wherever the device has bf16 in hardware
+    (CUDA with bf16 support, a CPU with bf16 units)."""
     import torch
 
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and cpu_bf16_units()
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be auto, fp32 or bf16, got {precision!r}")
+    if precision != "auto":
+        return torch.bfloat16 if precision == "bf16" else torch.float32
+    device = torch.device(device)
+    fast = torch.cuda.is_bf16_supported() if device.type == "cuda" else device.type == "cpu" and cpu_bf16_units()
+    return torch.bfloat16 if fast else torch.float32
 
 
 def compute_dtype(precision: str, device: torch.device | str, width: int | None = None) -> torch.dtype:
-    """The dtype of a transformer's matrix products: auto is bf16 on CUDA with bf16 support, and on a CPU with
-    bf16 units for a transformer at least CPU_BF16_MIN_WIDTH wide (`width`; None: not known, float32)."""
+    """The dtype of a transformer's matrix products: as stage_dtype, except that auto keeps a transformer
+    narrower than CPU_BF16_MIN_WIDTH (or of unknown `width`) in float32 off CUDA."""
     import torch
 
-    _check(precision)
-    device = torch.device(device)
-    if precision == "auto":
-        wide = device.type == "cuda" or (width is not None and width >= CPU_BF16_MIN_WIDTH)
-        return torch.bfloat16 if wide and _fast_bf16(device) else torch.float32
-    return torch.bfloat16 if precision == "bf16" else torch.float32
-
-
-def stage_dtype(precision: str, device: torch.device | str) -> torch.dtype:
-    """The dtype the convolutional stages compute in: auto is bf16 wherever the device has bf16 in hardware."""
-    import torch
-
-    _check(precision)
-    if precision == "auto":
-        return torch.bfloat16 if _fast_bf16(torch.device(device)) else torch.float32
-    return torch.bfloat16 if precision == "bf16" else torch.float32
+    narrow = width is None or width < CPU_BF16_MIN_WIDTH
+    if precision == "auto" and narrow and torch.device(device).type != "cuda":
+        return torch.float32
+    return stage_dtype(precision, device)
 
 
 @contextlib.contextmanager

@@ -76,7 +76,7 @@ class Pipeline:
                  autoencoder: torch.nn.Module | None = None, interpolator: torch.nn.Module | None = None,
                  upscaler: torch.nn.Module | None = None, verifier: torch.nn.Module | None = None,
                  refiner: torch.nn.Module | None = None, schedule: Callable[[int, float], list[float]] = time_grid,
-                 planner: torch.nn.Module | None = None):
+                 planner: torch.nn.Module | None = None, stage_dtype: torch.dtype = torch.float32):
         self.denoiser = denoiser.eval()
         self.planner = planner  # reads a prompt's scene for the plan (kinema.pipeline.plan), where the denoiser takes one
         self.schedule = schedule  # (steps, shift) -> the sampler's times, 1 -> 0
@@ -91,15 +91,15 @@ class Pipeline:
         self.sampling = card["sampling"]  # the model's sampling defaults: the only place they are defined
         self.timings: dict[str, float] = {}
         self.adapters: list[dict] = []  # LoRA adapters on the denoiser: folder, scale, step
-        self.stage_dtype = torch.float32  # what decoding and the cascade's stages compute in (kinema.models.precision)
+        self.stage_dtype = stage_dtype  # what decoding and the cascade's stages compute in (kinema.models.precision)
 
     @staticmethod
     def load(path: str | Path | None = None, device: str = "cpu", precision: str = "auto",
              lora: list | None = None) -> "Pipeline":
         """The model folder at `path` (default: the shipped model; or a Wan folder in diffusers' format) on
-        `device`; the denoiser's weights in float32 or bfloat16 (`precision`: "auto" = bf16 on CUDA, and on
-        a CPU with bf16 units for a model wide enough that it pays: see compute_dtype); `lora`: LoRA adapters (kinema.models.lora.Adapter: a folder and a scale) on the
-        denoiser, each checked against it first."""
+        `device`; the denoiser's weights and the stages' computation in float32 or bfloat16 (`precision`: "auto"
+        asks the hardware, kinema.models.precision); `lora`: LoRA adapters (kinema.models.lora.Adapter: a folder
+        and a scale) on the denoiser, each checked against it first."""
         pipe = Pipeline._load(path, device, precision)
         if lora:
             from kinema.models.lora import attach
@@ -148,8 +148,7 @@ class Pipeline:
                                       f"denoiser's {size}x{size} at {fps:g} fps are not whole multiples of that")
         dtype = compute_dtype(precision, device, model.config.dim)
         pipe = Pipeline(model.to(device, dtype), card, load_text_encoder(device=device), str(folder), autoencoder,
-                        **stages)
-        pipe.stage_dtype = stage_dtype(precision, device)
+                        stage_dtype=stage_dtype(precision, device), **stages)
         pipe.timings["load"] = time.perf_counter() - t0
         return pipe
 
@@ -364,8 +363,9 @@ class Pipeline:
                 made["scores"] = scores
         # 6-7. motion between the keyframes up to the requested frame rate, then the requested size, as they come
         cascade = self.cascade_for(s_out, total, progress)
+        device = next(self.denoiser.parameters()).device
         for piece in pieces:
-            with autocast(self.stage_dtype, next(self.denoiser.parameters()).device):
+            with autocast(self.stage_dtype, device):
                 out = cascade.push(piece)
             if len(out):
                 yield out
@@ -518,7 +518,7 @@ class Pipeline:
         if s.refine_passes:
             t0 = time.perf_counter()
             with autocast(self.stage_dtype, device):
-                x0 = refine_clip(self.refiner, x0[:, :, :keep], cond.repeat(n), passes=s.refine_passes).float()
+                x0 = refine_clip(self.refiner, x0[:, :, :keep], cond.repeat(n), passes=s.refine_passes)
             timings["refine"] = time.perf_counter() - t0
         keyframes = to_frames(x0)[:, :keep]  # (N, T, H, W, 3) uint8
 
