@@ -1,12 +1,17 @@
 """Ship trained components as kinema's default model (kinema/weights/default).
 
     python recipes/ship.py [RUN] [--autoencoder RUN] [--refiner RUN] [--interpolator RUN] [--upscaler RUN]
-                           [--verifier RUN] [--planner RUN] [--steps N --guidance G --shift S --eta E ... (sampling settings)]
+                           [--verifier RUN] [--planner RUN] [--student RUN [--student-steps N]]
+                           [--steps N --guidance G --shift S --eta E ... (sampling settings)]
 
 RUN is a `kinema train` run folder: its EMA denoiser (and, for a latent run, its autoencoder, stored in
 float16) replaces the shipped one. Each component given replaces the shipped one; those not given stay.
 The sampling options (the sampling fields of kinema.pipeline.settings.ClipSettings) set the shipped
 model card's sampling defaults, their only home; those not given keep the shipped model's value. Everything is checked before anything is written.
+
+--student RUN ships RUN's EMA denoiser, a few-step student distilled from the shipped denoiser (recipes/student.sh),
+as the `student` component: its card's sampling is the teacher's with --student-steps steps (default 4),
+no guidance (folded in) and eta 0 (the deterministic paths it was trained on).
 
 An autoencoder whose decoder alone was trained on (`kinema train-autoencoder --init ... --decoder-only`)
 ships with --autoencoder: its encoder and latent statistics must equal those of the autoencoder it
@@ -19,10 +24,10 @@ from pathlib import Path
 import torch
 
 from kinema.io.checkpoint import load_json, read_component, save_component, save_json
-from kinema.models.components import DEFAULT_MODEL, has_component
+from kinema.models.components import DEFAULT_MODEL, has_component, student_card
 from kinema.pipeline.settings import SAMPLING, ClipSettings, add_clip_options, check_clip
 
-STAGES = ("refiner", "interpolator", "upscaler", "verifier", "planner")
+STAGES = ("refiner", "interpolator", "upscaler", "verifier", "planner", "student")
 
 p = argparse.ArgumentParser()
 p.add_argument("run", nargs="?", help="the run folder whose EMA denoiser is shipped (default: keep the shipped one)")
@@ -30,6 +35,7 @@ p.add_argument("--autoencoder", help="run folder of a decoder-only fine-tune of 
 p.add_argument("--recipe", default="recipes/denoiser.sh", help="the recipe that made RUN's denoiser (recorded in its card)")
 for stage in STAGES:
     p.add_argument(f"--{stage}", help=f"run folder of the {stage}")
+p.add_argument("--student-steps", type=int, default=4, help="the student's sampling steps (with --student)")
 add_clip_options(p, SAMPLING)
 a = p.parse_args()
 
@@ -50,8 +56,9 @@ latent = run is not None and has_component(run, "autoencoder")
 sources = {"denoiser": run, "autoencoder": a.autoencoder or (run if latent else None),
            **{stage: getattr(a, stage) for stage in STAGES}}
 for kind, folder in sources.items():
-    if folder and not (Path(folder) / f"{kind}.safetensors").is_file():
-        p.error(f"missing {Path(folder) / kind}.safetensors")
+    file = "denoiser" if kind == "student" else kind  # (a student is a `kinema train` run: its denoiser)
+    if folder and not (Path(folder) / f"{file}.safetensors").is_file():
+        p.error(f"missing {Path(folder) / file}.safetensors")
 if a.autoencoder:
     same_latent_space(a.autoencoder, run if latent else DEFAULT_MODEL)
 card = load_json((run or DEFAULT_MODEL) / "denoiser.json")
@@ -71,7 +78,11 @@ DEFAULT_MODEL.mkdir(parents=True, exist_ok=True)
 for kind, folder in sources.items():
     if not folder or kind == "denoiser":
         continue
-    weights, component = read_component(folder, kind)
+    if kind == "student":  # the run's denoiser, with the teacher's sampling made few-step and unguided
+        weights, run_card = read_component(folder, "denoiser")
+        component = {**student_card(run_card, card["sampling"], a.student_steps), "teacher_step": card.get("step")}
+    else:
+        weights, component = read_component(folder, kind)
     component["recipe"] = f"recipes/{kind}.sh"
     save_component(DEFAULT_MODEL, kind, weights, component, dtype=torch.float16 if kind == "autoencoder" else None)
 if run is not None:

@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"model: {pipe.name} ({pipe.version}), loaded in {time.perf_counter() - t0:.1f} s",
           file=sys.stderr)
     try:
-        settings = [pipe.resolve(s) for s in settings]
+        settings = [pipe.resolve(s, tracks is not None) for s in settings]
         pipe.check_given(settings[0], *given, tracks)
         if tracks is not None or settings[0].camera is not None:  # the prompt's objects take these tracks
             pipe.plan(jobs[0][1], settings[0], tracks)

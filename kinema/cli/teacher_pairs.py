@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from kinema.cli.common import PRECISIONS, UsageError, clip_bound, load_pipeline, number, positive_int
+from kinema.cli.common import PRECISIONS, UsageError, clip_bound, fraction, load_pipeline, number, positive_int
 
 NAME, HELP = "teacher-pairs", "sample a model's noise -> clip pairs (deterministic, guided) to distill a student from"
 
@@ -18,6 +18,8 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--shift", type=number(float, 0, 100, lo_open=True), default=None)
     t.add_argument("--guidance-interval", type=float, nargs=2, default=None, metavar=("LO", "HI"))
     t.add_argument("--seed", type=clip_bound("seed"), default=0, help="the captions' and the noise's seed")
+    t.add_argument("--camera", type=fraction, default=0.0, metavar="P",
+                   help="share of the captions' scenes filmed by a moving camera (pans, zooms: the spec's v2)")
     t.add_argument("--batch", type=number(int, 1, 4096), default=64)
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     t.add_argument("--precision", choices=PRECISIONS, default="auto")
@@ -36,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     interval = tuple(args.guidance_interval or sampling["guidance_interval"])
     clip = pipe.clip
     out = make_teacher_pairs(pipe, ShapesDataset(args.seed, int(clip["size"]), float(clip["fps"]),
-                                                 float(clip["seconds"])), args.out, args.count,
+                                                 float(clip["seconds"]), p_camera=args.camera), args.out, args.count,
                              args.steps or sampling["steps"],
                              sampling["guidance"] if args.guidance is None else args.guidance,
                              sampling["shift"] if args.shift is None else args.shift, interval, args.seed, args.batch,

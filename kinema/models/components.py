@@ -4,6 +4,8 @@ A model folder holds components side by side, each as `KIND.safetensors` (weight
 `KIND.json` (its config under the key KIND, `"kind": "kinema.KIND"`, its training step and record):
 
     denoiser      the video diffusion transformer (kinema.models.denoiser); the one a folder must have
+    student       a few-step denoiser distilled from it (guidance folded in: one forward pass a step), with its
+                  own sampling defaults; the default for clips from text alone (kinema.pipeline.Pipeline.resolve)
     autoencoder   the causal video autoencoder whose latents a latent denoiser works in
     refiner       restores, as the prompt says, what decoding loses
     interpolator  the motion between keyframes, up to the frame rate asked for
@@ -44,6 +46,7 @@ class Kind:
 
 KINDS: dict[str, Kind] = {
     "denoiser": Kind(VideoDiT, DenoiserConfig),
+    "student": Kind(VideoDiT, DenoiserConfig),
     "autoencoder": Kind(VideoAutoencoder, AutoencoderConfig),
     "refiner": Kind(Refiner, RefinerConfig),
     "interpolator": Kind(Interpolator, InterpolatorConfig),
@@ -84,3 +87,12 @@ def load_component(folder: str | Path, kind: str, device: str | torch.device = "
     load_state_into(model, state, str(folder / f"{kind}.safetensors"))
     model.card, model.step = card, card.get("step")
     return model.to(device).eval().requires_grad_(False)
+
+
+def student_card(run_card: dict, teacher_sampling: dict, steps: int) -> dict:
+    """The card of a `kinema train` run's denoiser (`run_card`, its denoiser.json) distilled to a few steps from a
+    teacher (recipes/student.sh) as a model folder's `student`: the teacher's sampling defaults (`teacher_sampling`)
+    with `steps` steps, no guidance (folded in by the distillation) and eta 0 (the deterministic paths it learned)."""
+    card = {k: v for k, v in run_card.items() if k not in ("kind", "denoiser", "sampling")}
+    return {"kind": "kinema.student", "student": run_card["denoiser"], **card,
+            "sampling": {**teacher_sampling, "steps": steps, "guidance": 1.0, "eta": 0.0}}

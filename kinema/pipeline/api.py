@@ -60,7 +60,7 @@ def _request(prompt, model, lora, image, last_image, extend, storyboard, tracks,
     from kinema.models.lora import Adapter, parse_adapter
 
     pipe = Pipeline.load(model, lora=[a if isinstance(a, Adapter) else parse_adapter(str(a)) for a in lora])
-    s = pipe.resolve(s)
+    s = pipe.resolve(s, tracks is not None)
     pipe.check_given(s, *given, tracks)
     if tracks is not None or s.camera is not None:  # the tracks' objects, read in the prompt
         pipe.plan(prompt, s, tracks)

@@ -16,6 +16,10 @@ area/bicubic in space), and the progress output says so.
 A model folder may also hold a verifier (`verifier.*`, kinema.models.verifier): with `candidates` N > 1 the
 denoiser makes N keyframe clips from N starting noises (one batch) and the verifier keeps the one that
 follows the prompt best, before the cascade: a search over the starting noise (Ma et al., 2025).
+
+A model folder may also hold a student (`student.*`): a denoiser distilled from `denoiser` (the teacher) to make
+clips in a few steps without guidance, with its own sampling defaults in its card; `resolve` gives it the clips
+that ask nothing only the teacher does (kinema.pipeline.settings.TEACHER_SAMPLING, LoRA, a plan, a camera, tracks).
 """
 from __future__ import annotations
 
@@ -42,7 +46,7 @@ from kinema.pipeline.cascade import Cascade, resample
 from kinema.pipeline.folders import goes_on
 from kinema.pipeline.inputs import Start
 from kinema.pipeline import settings
-from kinema.pipeline.settings import SAMPLING, ClipSettings, check_clip
+from kinema.pipeline.settings import SAMPLING, TEACHER_SAMPLING, ClipSettings, check_clip
 from kinema.text.encoder import TextEmbedding, TextEncoder, load_text_encoder
 
 CASCADE = ("refiner", "interpolator", "upscaler")  # the stages after the keyframes, each optional
@@ -76,8 +80,10 @@ class Pipeline:
                  autoencoder: torch.nn.Module | None = None, interpolator: torch.nn.Module | None = None,
                  upscaler: torch.nn.Module | None = None, verifier: torch.nn.Module | None = None,
                  refiner: torch.nn.Module | None = None, schedule: Callable[[int, float], list[float]] = time_grid,
-                 planner: torch.nn.Module | None = None, stage_dtype: torch.dtype = torch.float32):
+                 planner: torch.nn.Module | None = None, stage_dtype: torch.dtype = torch.float32,
+                 student: torch.nn.Module | None = None):
         self.denoiser = denoiser.eval()
+        self.student = student  # a few-step denoiser distilled from this one, its sampling in its card (`resolve`)
         self.planner = planner  # reads a prompt's scene for the plan (kinema.pipeline.plan), where the denoiser takes one
         self.schedule = schedule  # (steps, shift) -> the sampler's times, 1 -> 0
         self.verifier = verifier
@@ -88,7 +94,8 @@ class Pipeline:
         self.text_encoder = text_encoder
         self.source = source
         self.clip = card["clip"]  # native size, fps, seconds
-        self.sampling = card["sampling"]  # the model's sampling defaults: the only place they are defined
+        self.sampling = card["sampling"]  # the model's sampling defaults: the only place they are defined (the
+        # student's: its own card's)
         self.timings: dict[str, float] = {}
         self.adapters: list[dict] = []  # LoRA adapters on the denoiser: folder, scale, step
         self.stage_dtype = stage_dtype  # what decoding and the cascade's stages compute in (kinema.models.precision)
@@ -146,9 +153,11 @@ class Pipeline:
                 raise CheckpointError(f"{folder / 'verifier.json'}: mismatched: it reads {verifier.config.size}x"
                                       f"{verifier.config.size} clips{f' at {v_fps:g} fps' if v_fps else ''}; the "
                                       f"denoiser's {size}x{size} at {fps:g} fps are not whole multiples of that")
+        student = load_student(folder, model, device) if has_component(folder, "student") else None
         dtype = compute_dtype(precision, device, model.config.dim)
         pipe = Pipeline(model.to(device, dtype), card, load_text_encoder(device=device), str(folder), autoencoder,
-                        stage_dtype=stage_dtype(precision, device), **stages)
+                        stage_dtype=stage_dtype(precision, device), student=student and student.to(device, dtype),
+                        **stages)
         pipe.timings["load"] = time.perf_counter() - t0
         return pipe
 
@@ -178,7 +187,8 @@ class Pipeline:
         """How each stage of the cascade makes a clip with settings s (recorded in its metadata)."""
         size, fps = self.native_size(s), float(self.clip["fps"])
         passes = f", {s.refine_passes} passes" if s.refine_passes != 1 else ""
-        return {"keyframes": f"{size}x{size} at {fps:g} fps ({self.version})",
+        student = f", its student step {self.student.step}" if s.denoiser == "student" else ""
+        return {"keyframes": f"{size}x{size} at {fps:g} fps ({self.version}{student})",
                 "refine": f"refiner step {self.refiner.step}{passes}" if self.refiner is not None and s.refine_passes
                 else "none",
                 "interpolate": ("none" if s.fps == fps else f"interpolator step {self.interpolator.step}"
@@ -186,14 +196,25 @@ class Pipeline:
                 "upscale": ("none" if s.size == size else f"upscaler step {self.upscaler.step}"
                             if self.upscales(s) else "area/bicubic resize")}
 
-    def resolve(self, s: ClipSettings) -> ClipSettings:
-        """The settings with the model's sampling defaults filled in (its eta only for the euler sampler);
-        ValueError for what this model cannot do (candidates without a verifier, refining without a refiner)."""
-        sampler = s.sampler or self.sampling["sampler"]
-        eta = s.eta if s.eta is not None else self.sampling["eta"] if sampler == "euler" else 0.0
+    def resolve(self, s: ClipSettings, tracks: bool = False) -> ClipSettings:
+        """The settings with the denoiser chosen and its sampling defaults filled in (its eta only for the euler
+        sampler); ValueError for what this model cannot do (candidates without a verifier, refining without a
+        refiner, a student it has not). The student, where there is one, unless the clip asks for the teacher:
+        by name, or by a setting of its sampling, LoRA, a plan, a camera or `tracks` (the student was distilled
+        from text alone)."""
+        denoiser = s.denoiser
+        if denoiser == "student" and self.student is None:
+            raise ValueError(f"--denoiser student: the model in {self.source} has no few-step student")
+        if denoiser is None and self.student is not None:
+            asks_teacher = (any(getattr(s, k) is not None for k in TEACHER_SAMPLING) or self.adapters or s.plan
+                            or s.camera is not None or tracks)
+            denoiser = "teacher" if asks_teacher else "student"
+        sampling = self.student.card["sampling"] if denoiser == "student" else self.sampling
+        sampler = s.sampler or sampling["sampler"]
+        eta = s.eta if s.eta is not None else sampling["eta"] if sampler == "euler" else 0.0
         if eta and sampler != "euler":
             raise ValueError(f"--eta > 0 (stochastic sampling) needs the euler sampler, not {sampler}")
-        candidates = s.candidates or (self.sampling["candidates"] if self.verifier is not None else 1)
+        candidates = s.candidates or (sampling["candidates"] if self.verifier is not None else 1)
         if candidates > 1 and self.verifier is None:
             raise ValueError(f"--candidates {candidates} needs a verifier, and the model in {self.source} has none")
         if s.refine_passes and self.refiner is None:
@@ -204,12 +225,12 @@ class Pipeline:
             raise ValueError(f"--size {s.size}: the model in {self.source} makes sizes that are multiples of "
                              f"{multiple}")
         passes = (s.refine_passes if s.refine_passes is not None
-                  else self.sampling["refine_passes"] if self.refiner is not None else 0)
-        return replace(s, steps=s.steps or self.sampling["steps"], candidates=candidates, refine_passes=passes,
-                       guidance=self.sampling["guidance"] if s.guidance is None else s.guidance,
-                       sampler=sampler, eta=eta,
-                       guidance_interval=tuple(s.guidance_interval or self.sampling["guidance_interval"]),
-                       shift=self.sampling["shift"] if s.shift is None else s.shift)
+                  else sampling["refine_passes"] if self.refiner is not None else 0)
+        return replace(s, steps=s.steps or sampling["steps"], candidates=candidates, refine_passes=passes,
+                       guidance=sampling["guidance"] if s.guidance is None else s.guidance,
+                       sampler=sampler, eta=eta, denoiser=denoiser,
+                       guidance_interval=tuple(s.guidance_interval or sampling["guidance_interval"]),
+                       shift=sampling["shift"] if s.shift is None else s.shift)
 
     @torch.no_grad()
     def cascade(self, frames: np.ndarray, s: ClipSettings,
@@ -500,7 +521,8 @@ class Pipeline:
             if progress:
                 progress(stage, k, n)
 
-        velocity = guided_velocity(self.denoiser, self.flow, cond.repeat(n), uncond.repeat(n), s.guidance,
+        denoiser = self.student if s.denoiser == "student" else self.denoiser
+        velocity = guided_velocity(denoiser, self.flow, cond.repeat(n), uncond.repeat(n), s.guidance,
                                    s.guidance_interval, known, x_known)
         x0 = SAMPLERS[s.sampler](velocity, noise, self.schedule(s.steps, s.shift), on_step, eta=s.eta, generator=generator)
         if known is not None:  # given frames as given (the sampler's own state there is never read)
@@ -544,6 +566,19 @@ class Pipeline:
         clips = np.stack([resample(k, fps, v_fps, n, size) for k in keyframes])
         x = to_model_space(clips[:, :self.verifier.config.max_frames]).to(device)
         return self.verifier(x, cond.index(slice(0, 1)).repeat(len(x)).to(device)).float().cpu().numpy()
+
+
+def load_student(folder: Path, teacher: torch.nn.Module, device: str) -> torch.nn.Module:
+    """The folder's student (a denoiser distilled from `teacher`), checked to take the teacher's inputs and to
+    carry its own sampling defaults."""
+    student = load_component(folder, "student", device)
+    sampling = student.card.get("sampling")
+    missing = [k for k in SAMPLING if not isinstance(sampling, dict) or k not in sampling]
+    if missing:
+        raise CheckpointError(f"{folder / 'student.json'}: bad config: no {missing[0]} in its sampling")
+    if student.config.in_channels != teacher.config.in_channels or student.config.patch != teacher.config.patch:
+        raise CheckpointError(f"{folder / 'student.json'}: mismatched: it does not take the denoiser's latents")
+    return student
 
 
 def verifier_clip(verifier: torch.nn.Module) -> dict:

@@ -44,6 +44,7 @@ def setting(default: Any, bound: Bound) -> Any:
 
 
 MAX_SEED = 2**63 - 1
+DENOISERS = ("student", "teacher")  # a model folder's few-step student, or the denoiser it was distilled from
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,8 @@ class ClipSettings:
     flow times t in (lo, hi], t = 1 being noise. shift: the time grid's shift (kinema.diffusion.samplers.time_grid).
     eta: DDIM's eta for the Euler sampler, 0 (the ODE) to 1 (ancestral). candidates: keyframe clips made, of
     which the model's verifier keeps the best. refine_passes: runs of the model's refiner over the decoded
-    keyframes. (The field order is the order of the settings in a clip's metadata.)"""
+    keyframes. denoiser: the model's few-step student or its teacher (None: `Pipeline.resolve` picks). (The field
+    order is the order of the settings in a clip's metadata.)"""
     seed: int = setting(0, Bound("random seed: the same seed and settings give the same video", 0, MAX_SEED))
     steps: int | None = setting(None, Bound("sampling steps (default: the model's)", 1, 1000))
     guidance: float | None = setting(None, Bound("classifier-free guidance scale (default: the model's)", 0, 50))
@@ -73,6 +75,10 @@ class ClipSettings:
         "make N keyframe clips and keep the one the model's verifier scores best (default: the model's)", 1, 16))
     refine_passes: int | None = setting(None, Bound(
         "times the model's refiner runs over the decoded keyframes, 0 for none (default: the model's)", 0, 4))
+    denoiser: str | None = setting(None, Bound(
+        "which denoiser makes the keyframes: the model's few-step student or the teacher it was distilled from "
+        "(default: the student where the model has one and no teacher setting is asked for: steps, guidance, sampler, "
+        "guidance interval, shift, eta, LoRA, a plan, a camera or tracks)", choices=DENOISERS))
     camera: str | None = setting(None, Bound(
         "how the camera moves (default: as the prompt says)", choices=CAMERAS))
     plan: bool = setting(False, Bound("plan where the prompt's objects go before rendering, where the model can "
@@ -85,6 +91,7 @@ class ClipSettings:
 
 
 SAMPLING = ("steps", "guidance", "sampler", "guidance_interval", "shift", "eta", "candidates", "refine_passes")
+TEACHER_SAMPLING = SAMPLING[:6]  # asking for any of these asks for the teacher (Pipeline.resolve)
 
 
 def bounds() -> dict[str, Bound]:

@@ -92,7 +92,7 @@ def worker_main(data_dir: str, model: str | None, threads: int, parent: int, pol
         try:
             t0 = time.perf_counter()
             store.drop_previews(job_id)  # (those of an interrupted run of it)
-            s = pipe.resolve(settings)  # checked by the web process
+            s = pipe.resolve(settings, job.get("tracks") is not None)  # checked by the web process
             inputs = given(job, store, uploads, s)
             made, pieces, n = {}, [], 0
             for piece in pipe.frames(job["prompt"], s, callback, made=made, **inputs._asdict(), tracks=job.get("tracks")):

@@ -1,0 +1,80 @@
+"""A model folder's few-step student (reflow on the teacher's pairs, guidance folded in): the default for clips from
+text alone, one forward pass a step; the teacher stays reachable by name and by any of its sampling settings."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from kinema.cli.main import main
+from kinema.io.checkpoint import CheckpointError, load_json, read_component, save_component
+from kinema.models.components import student_card
+from kinema.pipeline import ClipSettings, Pipeline
+
+
+@pytest.fixture(scope="module")
+def student_model(going_on_model, tmp_path_factory):
+    """going_on_model's folder with a student: 2 training steps on 6 of its teacher pairs."""
+    tmp = tmp_path_factory.mktemp("student")
+    assert main(["teacher-pairs", "--model", str(going_on_model), "--out", str(tmp / "pairs"), "--count", "6",
+                 "--batch", "3", "--steps", "4", "--guidance", "3", "--no-progress"]) == 0
+    assert main(["train", "--preset", "tiny-latent", "--steps", "2", "--batch", "3", "--warmup", "1", "--no-progress",
+                 "--caption-dropout", "0", "--loss", "x0", "--data", str(tmp / "pairs"), "--out", str(tmp / "run"),
+                 "--init", str(going_on_model)]) == 0
+    folder = tmp / "model"
+    shutil.copytree(going_on_model, folder, ignore=shutil.ignore_patterns("train_state*", "*.jsonl", "samples*"))
+    weights, card = read_component(tmp / "run", "denoiser")
+    save_component(folder, "student", weights, student_card(card, load_json(folder / "denoiser.json")["sampling"], 3))
+    return folder
+
+
+def forwards(module: torch.nn.Module) -> list:
+    calls = []
+    module.register_forward_hook(lambda m, args, out: calls.append(len(args[0])))
+    return calls
+
+
+def test_clips_from_text_come_from_the_student_in_its_few_unguided_steps(student_model):
+    pipe = Pipeline.load(student_model)
+    s = pipe.resolve(ClipSettings(seed=3))
+    assert (s.denoiser, s.steps, s.guidance, s.eta) == ("student", 3, 1.0, 0.0)
+    student, teacher = forwards(pipe.student), forwards(pipe.denoiser)
+    video = pipe.make("a red ball bouncing on a white background", s)
+    assert student == [1, 1, 1] and teacher == []  # one forward pass a step, no guidance pass
+    assert video.metadata["denoiser"] == "student" and "student step 2" in video.metadata["stages"]["keyframes"]
+    again = pipe.make("a red ball bouncing on a white background", s)
+    assert np.array_equal(video.frames, again.frames)  # same seed, same frames
+    taught = pipe.make("a red ball bouncing on a white background", pipe.resolve(ClipSettings(seed=3, steps=3)))
+    assert taught.metadata["denoiser"] == "teacher" and len(student) == 6 and len(teacher) > 0
+    assert not np.array_equal(video.frames, taught.frames)
+
+
+def test_teacher_settings_ask_for_the_teacher(student_model):
+    pipe = Pipeline.load(student_model)
+    teacher = pipe.sampling
+    for asked in ({"steps": 8}, {"guidance": 2.0}, {"sampler": "heun"}, {"shift": 1.0}, {"eta": 1.0},
+                  {"guidance_interval": (0.0, 1.0)}, {"plan": True}, {"camera": "pan left"}, {"denoiser": "teacher"}):
+        s = pipe.resolve(ClipSettings(**asked))
+        assert s.denoiser == "teacher", asked
+        assert s.guidance == asked.get("guidance", teacher["guidance"])
+    assert pipe.resolve(ClipSettings(), tracks=True).denoiser == "teacher"
+    assert pipe.resolve(ClipSettings(candidates=1, refine_passes=0)).denoiser == "student"  # (both denoisers' settings)
+    assert pipe.resolve(ClipSettings(denoiser="student", steps=2)).steps == 2  # the student at other steps, by name
+
+
+def test_a_student_is_asked_for_only_where_there_is_one(going_on_model, student_model, tmp_path, capsys):
+    plain = Pipeline.load(going_on_model)
+    assert plain.student is None and plain.resolve(ClipSettings()).denoiser is None
+    with pytest.raises(ValueError, match="no few-step student"):
+        plain.resolve(ClipSettings(denoiser="student"))
+    code = main(["generate", "a red ball", "--model", str(going_on_model), "--denoiser", "student",
+                 "-o", str(tmp_path / "x.mp4")])
+    assert code == 2 and "no few-step student" in capsys.readouterr().err and not (tmp_path / "x.mp4").exists()
+    broken = tmp_path / "broken"
+    shutil.copytree(student_model, broken)
+    card = json.loads((broken / "student.json").read_text())
+    del card["sampling"]["steps"]
+    (broken / "student.json").write_text(json.dumps(card))
+    with pytest.raises(CheckpointError, match="student.json: bad config: no steps"):
+        Pipeline.load(broken)
