@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -105,10 +105,18 @@ class Cascade:
         self.timings, self.size = {"interpolate": 0.0, "upscale": 0.0}, size
 
     def push(self, keyframes: np.ndarray) -> np.ndarray:
+        out = list(self.stream(keyframes))
+        return np.concatenate(out) if out else np.empty((0, self.size, self.size, 3), np.uint8)
+
+    def stream(self, keyframes: np.ndarray, piece: int = 8) -> Iterator[np.ndarray]:
+        """`push`'s frames in pieces as each is final: the frames in time, then `piece` of them at a time through
+        space (the upscaler's own chunks: the same frames), so the first are out before the rest are made."""
         t0 = time.perf_counter()
         frames = self.time.push(keyframes)
-        t1 = time.perf_counter()
-        frames = self.space.push(frames) if len(frames) else np.empty((0, self.size, self.size, 3), np.uint8)
-        self.timings["interpolate"] += t1 - t0
-        self.timings["upscale"] += time.perf_counter() - t1
-        return frames
+        self.timings["interpolate"] += time.perf_counter() - t0
+        for i in range(0, len(frames), piece):
+            t0 = time.perf_counter()
+            out = self.space.push(frames[i:i + piece])
+            self.timings["upscale"] += time.perf_counter() - t0
+            if len(out):
+                yield out

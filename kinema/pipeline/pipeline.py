@@ -385,10 +385,13 @@ class Pipeline:
         # 6-7. motion between the keyframes up to the requested frame rate, then the requested size, as they come
         cascade = self.cascade_for(s_out, total, progress)
         device = next(self.denoiser.parameters()).device
-        for piece in pieces:
-            with autocast(self.stage_dtype, device):
-                out = cascade.push(piece)
-            if len(out):
+        for piece in pieces:  # (the frames out a piece at a time, soonest first; autocast only around the work)
+            chunks = cascade.stream(piece)
+            while True:
+                with autocast(self.stage_dtype, device):
+                    out = next(chunks, None)
+                if out is None:
+                    break
                 yield out
         self.timings.update(cascade.timings)
 
