@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from kinema.models.denoiser import VideoDiT, preset, rope_3d
+from kinema.models.denoiser import VideoDiT, preset, rope_3d, rope_rotations
 from kinema.text.encoder import TextEmbedding
 
 
@@ -35,7 +35,7 @@ def test_adaln_zero_blocks_are_identity_at_init(attention):
     ctx = torch.randn(2, 5, m.config.dim)
     mask = torch.ones(2, 5, dtype=torch.bool)
     angles = rope_3d((4, 4, 4), m.config.dim // m.config.heads, m.config.rope_theta, h.device)
-    rope = (angles.cos(), angles.sin())
+    rope = rope_rotations(angles)
     for block in m.blocks:
         torch.testing.assert_close(block(h, c, ctx, mask, rope, (4, 4, 4)), h, atol=0, rtol=0)
     assert m(torch.randn(1, 3, 8, 32, 32), torch.rand(1), cond(1)).abs().max() == 0  # zero-init final layer
@@ -120,3 +120,20 @@ def test_a_model_with_another_patch_size_starts_from_a_trained_ones_body():
     own, theirs = model.state_dict(), base.state_dict()
     assert torch.equal(own["patch_embed.weight"], fresh["patch_embed.weight"])
     assert all(torch.equal(own[k], theirs[k]) for k in own if k not in ("final.bias", "final.weight", "patch_embed.weight"))
+
+
+def test_fused_pieces_compute_what_they_say():
+    """RoPE as one complex product rotates each channel pair (x[2i], x[2i+1]) by its angle; TanhGELU is torch's
+    tanh-approximated GELU; modulate is x (1 + scale) + shift."""
+    from kinema.models.denoiser import TanhGELU, apply_rope, modulate
+
+    x, angles = torch.randn(2, 3, 24, 8), rope_3d((2, 3, 4), 8, 100.0, torch.device("cpu"))
+    x1, x2 = x[..., 0::2], x[..., 1::2]
+    cos, sin = angles.cos(), angles.sin()
+    rotated = torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)
+    torch.testing.assert_close(apply_rope(x, rope_rotations(angles)), rotated, atol=1e-6, rtol=1e-6)
+    assert apply_rope(x.bfloat16(), rope_rotations(angles)).dtype == torch.bfloat16
+    z = torch.linspace(-8, 8, 1001)
+    torch.testing.assert_close(TanhGELU()(z), torch.nn.functional.gelu(z, approximate="tanh"), atol=1e-6, rtol=1e-5)
+    shift, scale = torch.randn(2, 1, 8), torch.randn(2, 1, 8)
+    torch.testing.assert_close(modulate(x[:, 0], shift, scale), x[:, 0] * (1 + scale) + shift)

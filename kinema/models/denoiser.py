@@ -98,11 +98,16 @@ def rope_3d(grid: tuple[int, int, int], head_dim: int, theta: float, device: tor
     return torch.cat(angles, dim=-1).reshape(-1, head_dim // 2)
 
 
-def apply_rope(x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """Rotate channel pairs of x (B, heads, N, hd) by the angles whose (cos, sin) are given, each (N, hd/2)."""
-    cos, sin = rope
-    x1, x2 = x.float().unflatten(-1, (-1, 2)).unbind(-1)
-    return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2).type_as(x)
+def rope_rotations(angles: torch.Tensor) -> torch.Tensor:
+    """Angles (N, hd/2) -> the unit complex numbers e^(i angle) that rotate by them (N, hd/2) complex64."""
+    return torch.polar(torch.ones_like(angles), angles)
+
+
+def apply_rope(x: torch.Tensor, rope: torch.Tensor) -> torch.Tensor:
+    """Rotate channel pairs (x[2i], x[2i+1]) of x (B, heads, N, hd) by the rotations `rope` (N, hd/2) complex:
+    the pair as one complex number times e^(i angle), one complex product (as Llama's RoPE) in float32."""
+    z = torch.view_as_complex(x.float().unflatten(-1, (-1, 2)).contiguous())
+    return torch.view_as_real(z * rope).flatten(-2).type_as(x)
 
 
 class TanhGELU(nn.Module):
@@ -110,8 +115,8 @@ class TanhGELU(nn.Module):
     x * sigmoid(2z) with z = sqrt(2/pi) (x + 0.044715 x^3): the same function, since
     0.5 (1 + tanh(z)) = sigmoid(2z), but about 1.8x faster than torch's tanh kernel on AVX2 CPUs."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.sigmoid(1.5957691216057308 * (x + 0.044715 * x * x * x))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # 2z = x (1.5957691216057308 + 0.0713548162726 x^2)
+        return x * torch.sigmoid(x * torch.addcmul(x.new_tensor(1.5957691216057308), x, x, value=0.0713548162726))
 
 
 def per_token(v: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
@@ -123,7 +128,7 @@ def per_token(v: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    return x * (1 + scale) + shift
+    return torch.addcmul(shift, x, 1 + scale)  # x (1 + scale) + shift, in one pass over x
 
 
 class SelfAttention(nn.Module):
@@ -138,7 +143,7 @@ class SelfAttention(nn.Module):
         self.k_norm = nn.RMSNorm(dim // heads, eps=1e-6)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], grid: tuple[int, int, int],
+    def forward(self, x: torch.Tensor, rope: torch.Tensor, grid: tuple[int, int, int],
                 group: str) -> torch.Tensor:
         t, h, w = grid
         q, k, v = rearrange(self.qkv(x), "b n (three hd_h) -> three b n hd_h", three=3).unbind(0)
@@ -200,10 +205,10 @@ class Block(nn.Module):
         mods = [per_token(m, grid) for m in self.ada(c).chunk(self.n_mod, dim=-1)]  # each (B, 1 or N, D)
         for i, (norm, attn, group) in enumerate(zip(self.norms, self.attns, self.groups)):
             shift, scale, gate = mods[3 * i: 3 * i + 3]
-            x = x + gate * attn(modulate(norm(x), shift, scale), rope, grid, group)
+            x = torch.addcmul(x, gate, attn(modulate(norm(x), shift, scale), rope, grid, group))  # x + gate * attn
         shift, scale, gate, gate_cross = mods[-4:]
-        x = x + gate_cross * self.cross(self.norm_cross(x), ctx, mask)
-        return x + gate * self.mlp(modulate(self.norm_mlp(x), shift, scale))
+        x = torch.addcmul(x, gate_cross, self.cross(self.norm_cross(x), ctx, mask))
+        return torch.addcmul(x, gate, self.mlp(modulate(self.norm_mlp(x), shift, scale)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -260,7 +265,7 @@ class VideoDiT(nn.Module):
         h = rearrange(x, "b c (t pt) (h ph) (w pw) -> b (t h w) (pt ph pw c)", pt=pt, ph=ph, pw=pw)
         h = self.patch_embed(h.to(self.patch_embed.weight.dtype))  # (B, N, D), in the weights' dtype
         angles = rope_3d(grid, self.config.dim // self.config.heads, self.config.rope_theta, x.device)
-        rope = (angles.cos(), angles.sin())  # (N, hd/2) each, shared by every block
+        rope = rope_rotations(angles)  # (N, hd/2) complex, shared by every block
         if t.dim() == 2:  # per frame: each patch of frames takes its first frame's time -> (B, Tg)
             if t.shape != (b, T):
                 raise ValueError(f"per-frame times must be (B, T) = ({b}, {T}), got {tuple(t.shape)}")
