@@ -115,7 +115,7 @@ def test_store_claims_each_job_once_and_recovers_after_a_crash(tmp_path):
 FUZZ_CALLS = []
 
 
-FUZZ_APP = create_app(tempfile.mkdtemp(prefix="kinema-fuzz-"), Limits(max_queued=20))
+FUZZ_APP = create_app(tempfile.mkdtemp(prefix="kinema-fuzz-"), Limits(max_queued=20, student=True))
 fuzz_schema = schemathesis.openapi.from_asgi("/openapi.json", FUZZ_APP)
 
 

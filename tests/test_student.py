@@ -78,3 +78,18 @@ def test_a_student_is_asked_for_only_where_there_is_one(going_on_model, student_
     (broken / "student.json").write_text(json.dumps(card))
     with pytest.raises(CheckpointError, match="student.json: bad config: no steps"):
         Pipeline.load(broken)
+
+
+def test_the_server_refuses_a_student_the_model_has_not(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from kinema.server.app import Limits, create_app
+
+    plain = TestClient(create_app(tmp_path / "plain", Limits()))
+    r = plain.post("/api/jobs", json={"prompt": "a red ball", "denoiser": "student"})
+    assert r.status_code == 422 and "no few-step student" in r.json()["detail"]
+    assert plain.post("/api/jobs", json={"prompt": "a red ball", "denoiser": "pupil"}).status_code == 422
+    with_student = TestClient(create_app(tmp_path / "student", Limits(student=True)))
+    r = with_student.post("/api/jobs", json={"prompt": "a red ball", "denoiser": "student"})
+    assert r.status_code == 201 and r.json()["denoiser"] == "student"
+    assert with_student.get("/api/limits").json()["student"] is True

@@ -42,6 +42,7 @@ class Limits:
     model_seconds: float = 2.0  # the model's own clip length: a clip ending on a picture is at most this long
     size_multiple: int = 2  # sizes the model makes are multiples of this (16 for a Wan model)
     directs: bool = False  # whether the model follows tracks and a camera, and plans (kinema.pipeline.plan)
+    student: bool = False  # whether the model has a few-step student (the default for clips from text alone)
 
 
 def _request_fields() -> dict:
@@ -96,7 +97,9 @@ GIVEN = {  # what a clip may be given besides its prompt (kinema.pipeline.inputs
     "tracks": (dict | None, Field(None, description='where objects go: {"tracks": [{"object": 0, "points": [[t, x, y], '
                                                     '...]}]} (the shapes world\'s track format), over the plan')),
 }
-JobRequest = create_model("JobRequest", __config__=ConfigDict(extra="forbid"), **_request_fields(), **GIVEN)
+JobRequest = create_model("JobRequest", __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [
+    {"prompt": "a red ball bouncing on a white background", "seconds": 2, "size": 128, "fps": 16}]}),
+    **_request_fields(), **GIVEN)
 _settings_fields = {k: v for k, v in _request_fields().items() if k not in ("prompt", "seed")} | GIVEN
 
 
@@ -247,6 +250,8 @@ def create_app(data_dir: str | Path, limits: Limits = Limits(), token: str | Non
             problems.append(f"steps are limited to {limits.max_steps}")
         if req.candidates is not None and req.candidates > limits.max_candidates:
             problems.append(f"candidates are limited to {limits.max_candidates}")
+        if req.denoiser == "student" and not limits.student:
+            problems.append("this model has no few-step student: leave denoiser out, or ask for the teacher")
         settings = req.model_dump()
         settings["prompt"] = req.prompt.strip() or (storyboard_prompt(p["prompt"] for p in parts) if parts else "")
         settings["seed"] = random.randrange(2**31) if req.seed is None else req.seed

@@ -38,7 +38,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, data_dir:
     card = folder_card(model or DEFAULT_MODEL)  # (a bad model folder stops here, in one line)
     limits = replace(limits, given_frames=goes_on(card), model_seconds=float(card["clip"].get("seconds", 2.0)),
                      size_multiple=int(card["clip"].get("size_multiple") or 2),
-                     directs=directs(model or DEFAULT_MODEL, card))
+                     directs=directs(model or DEFAULT_MODEL, card),
+                     student=has_component(model or DEFAULT_MODEL, "student"))
     store, notes = JobStore.open(data_dir)  # a damaged database is moved aside, its finished jobs listed again
     for note in notes:
         print(f"kinema serve: {note}", flush=True)
