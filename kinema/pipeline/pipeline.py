@@ -47,15 +47,10 @@ from kinema.pipeline.folders import goes_on
 from kinema.pipeline.inputs import Start
 from kinema.pipeline import settings
 from kinema.pipeline.settings import SAMPLING, TEACHER_SAMPLING, ClipSettings, check_clip
+from kinema.pipeline.windows import first_and_last, windows
 from kinema.text.encoder import TextEmbedding, TextEncoder, load_text_encoder
 
 CASCADE = ("refiner", "interpolator", "upscaler")  # the stages after the keyframes, each optional
-# Latent frames a window goes on from (the causal autoencoder: frame 0 alone, then groups of 4 pictures). Measured
-# (docs/denoiser.md, "Long clips"): the clip's own earlier windows are best seen over 3 (9 pictures: 30 s clips
-# follow their caption in every window for 10 of 16 captions, against 8 over 2); a clip given to extend over 2
-# (5 pictures: 13 of 16 continuations follow, against 9 over 3, whose joins jump for bouncing objects).
-OWN_CONTEXT_LATENTS = 3
-GIVEN_CONTEXT_LATENTS = 2
 
 
 @dataclass
@@ -262,14 +257,6 @@ class Pipeline:
         clips to extend, clips longer than its own."""
         return self.autoencoder is not None and goes_on(self.card)
 
-    def context_frames(self, latents: int) -> int:
-        """Pictures that make `latents` latent frames (the causal autoencoder encodes frame 0 alone and each later
-        group of its time factor together), fewer where a window would then have no latent frame left to make."""
-        cfg = self.autoencoder.cfg
-        n = max(round(float(self.clip["seconds"]) * float(self.clip["fps"])), 1)
-        latents = min(latents, cfg.latent_shape(n, 8, 8)[1] - 1)
-        return 1 + cfg.time_factor * (max(latents, 1) - 1)
-
     def rolls(self, s: ClipSettings, start: Start | None = None, parts: list | None = None) -> bool:
         """Whether the clip is made window by window (`rolling`): it starts from given pictures, tells a
         storyboard, or is longer than the denoiser's own clips and the denoiser can go on from its windows (one
@@ -368,7 +355,7 @@ class Pipeline:
         if made is not None and plan is not None:
             made["layout"] = plan.record(s.seconds)
         if end is not None:  # 1-5. the keyframes: one window to a last picture,
-            keyframes, s_out = self.first_and_last(prompt, s, callback, progress, start, end)
+            keyframes, s_out = first_and_last(self, prompt, s, callback, progress, start, end)
             pieces, total = [keyframes], len(keyframes)
         elif self.rolls(s, start, parts):  # window by window,
             parts = parts or [(prompt, s.seconds)]
@@ -376,7 +363,7 @@ class Pipeline:
             total = (len(pictures) if start.kind == "clip" else 0) if start is not None else 0
             total += int(np.sum([round(sec * native_fps) for _, sec in parts]))
             s_out = replace(s, seconds=total / native_fps)
-            pieces = self.windows(parts, s, callback, progress, start, pictures, plan)
+            pieces = windows(self, parts, s, callback, progress, start, pictures, plan)
         else:  # or the candidates of one clip from text alone, and the verifier's choice
             keyframes, scores = self.keyframes(prompt, s, callback, progress, plan=plan)
             pieces, total, s_out = [keyframes[0 if scores is None else int(np.argmax(scores))]], len(keyframes[0]), s
@@ -394,68 +381,6 @@ class Pipeline:
                     break
                 yield out
         self.timings.update(cascade.timings)
-
-    @torch.no_grad()
-    def windows(self, parts: list[tuple[str, float]], s: ClipSettings, callback, progress, start: Start | None,
-                pictures: np.ndarray | None, plan=None) -> Iterator[np.ndarray]:
-        """Keyframes window by window, each window the denoiser's own length and each going on from the last
-        pictures of the clip so far (OWN_CONTEXT_LATENTS' worth, GIVEN_CONTEXT_LATENTS' of a clip to extend;
-        encoded as the start of its latent and given), so the cost grows linearly with the length and memory
-        stays flat. A picture to start from (`pictures`: `start` at the
-        native size and frame rate) is the first window's frame 0; a clip to extend is kept at the start. Each
-        part of a storyboard is made under its own prompt, the world carried across the joins. The first window,
-        from text alone, is chosen among s.candidates by the verifier. Yields each window's new native keyframes
-        (T, H, W, 3), a clip to extend first; the last window cut to the parts' length. `plan`: where the objects
-        are in every window (kinema.pipeline.plan)."""
-        native_fps = float(self.clip["fps"])
-        ends = np.cumsum([round(sec * native_fps) for _, sec in parts])  # frames made by each part's end
-        if start is not None and start.kind == "clip":  # an extended clip comes first
-            yield pictures
-        keep = self.context_frames(OWN_CONTEXT_LATENTS)
-        context = pictures[-self.context_frames(GIVEN_CONTEXT_LATENTS):] if pictures is not None else None
-        generator = torch.Generator().manual_seed(s.seed)
-        window = replace(s, seconds=float(self.clip["seconds"]))  # each window is the denoiser's own length
-        made = windows = 0
-        while made < ends[-1]:
-            prompt = parts[min(int(np.searchsorted(ends, made, side="right")), len(parts) - 1)][0]
-            stage = f"window {windows + 1}"
-            t0 = (made - (0 if context is None else len(context))) / native_fps  # when the window's frame 0 is
-            if context is None:  # from text alone: the candidates, and the verifier's choice among them
-                keyframes, scores = self.keyframes(prompt, window, callback, progress, None, generator, stage,
-                                                   plan=plan)
-                new = keyframes[0 if scores is None else int(np.argmax(scores))]
-            else:
-                keyframes, _ = self.keyframes(prompt, replace(window, candidates=1), callback, progress,
-                                              self.start_latents(context), generator, stage, plan=plan,
-                                              plan_start=t0)
-                if start is not None and start.kind == "image" and windows == 0:  # the picture is frame 0 itself,
-                    new = np.concatenate([pictures, keyframes[0][1:]])  # not the decoder's drawing of it
-                else:
-                    new = keyframes[0][len(context):]
-            new = new[:int(ends[-1]) - made]
-            made += len(new)
-            context = np.concatenate([context, new])[-keep:] if context is not None else new[-keep:]
-            windows += 1
-            self.timings["windows"] = windows
-            yield new
-
-    @torch.no_grad()
-    def first_and_last(self, prompt: str, s: ClipSettings, callback, progress, start: Start | None,
-                       end: np.ndarray) -> tuple[np.ndarray, ClipSettings]:
-        """One window that ends on the picture `end` (and starts from `start`'s picture, if given): its last latent
-        frame is the picture held for a group of 4 frames, given; the clip's last frame is the picture itself."""
-        native_fps, native_size = float(self.clip["fps"]), self.native_size(s)
-        last = Start(end[None], "image").native(native_fps, native_size)
-        given_end = self.start_latents(np.repeat(last, 5, axis=0))[:, :, 1:2]  # latent frame 1: a group of 4 pictures
-        first = None if start is None else start.native(native_fps, native_size)
-        keyframes, _ = self.keyframes(prompt, replace(s, candidates=1), callback, progress,
-                                      None if first is None else self.start_latents(first),
-                                      torch.Generator().manual_seed(s.seed), given_end=given_end)
-        frames = keyframes[0][:max(round(s.seconds * native_fps), 2)].copy()
-        frames[-1] = last[0]  # the clip ends on the picture itself, not the decoder's drawing of it
-        if first is not None:
-            frames[0] = first[0]
-        return frames, s
 
     def start_latents(self, pictures: np.ndarray) -> torch.Tensor:
         """uint8 pictures (k, H, W, 3) at the native size -> the latent they begin a clip with, (1, C, Tk, h, w):
