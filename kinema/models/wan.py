@@ -253,13 +253,14 @@ def activation_bytes(configs: dict, size: int, frames: int, dtype: torch.dtype) 
 
 
 def load_wan(folder: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
-             free: int | None = None) -> WanParts:
+             free: int | None = None, configs: dict | None = None) -> WanParts:
     """The Wan folder's components on `device` (the transformer and text encoder in `dtype`, the autoencoder in
     float32), after checking the folder and that its weights fit the device's `free` bytes (with the working
-    memory of one 480 px, 81-frame clip on CUDA; MemoryError otherwise, before anything loads)."""
+    memory of one 480 px, 81-frame clip on CUDA; MemoryError otherwise, before anything loads). `configs`: the
+    folder's `read_index`, where the caller has read it already."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     folder, device = Path(folder), torch.device(device)
-    configs = read_index(folder)
+    configs = configs or read_index(folder)
     try:
         import diffusers
         import transformers

@@ -118,9 +118,10 @@ class Pipeline:
         if is_wan_folder(folder):  # another's model, in diffusers' format (kinema.models.wan)
             from kinema.models.wan import load_wan, read_index
 
-            tr = read_index(folder)["transformer"]
+            configs = read_index(folder)
+            tr = configs["transformer"]
             dtype = compute_dtype(precision, device, tr.get("num_attention_heads", 0) * tr.get("attention_head_dim", 0))
-            wan = load_wan(folder, device, dtype, settings.free_memory(device))
+            wan = load_wan(folder, device, dtype, settings.free_memory(device), configs)
             pipe = Pipeline(wan.denoiser, wan.card, wan.text_encoder, str(folder), wan.autoencoder,
                             schedule=wan.schedule)
             pipe.timings["load"] = time.perf_counter() - t0
