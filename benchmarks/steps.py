@@ -1,16 +1,21 @@
-"""Quality against sampling steps: the built-in eval set at 1, 2, 4, 8 and 20 steps, for each model given.
+"""Quality against sampling steps, for the few-step student and its teacher: the built-in eval set over seeds.
 
-    python benchmarks/steps.py [--model DIR ...] [--steps 1 2 4 8 20] [--seeds 0] [--json docs/steps.json]
+    python benchmarks/steps.py [--model DIR] [--runs student:4 teacher:20 teacher:4 ...] [--seeds 0 100 ...]
+                               [--json docs/steps.json]
 
-Each model (a folder; the shipped default when none is given) is run at its own sampling settings (its card's
-guidance, shift, eta, candidates, refiner) with only the number of steps changed; a model whose card samples
-without guidance (a distilled student, one forward pass a step) is run that way. Reported for each: all-correct,
-every attribute, and the wall seconds a clip (2 s, 64x64 at 8 fps: the cascade is small beside the denoiser).
+Each run is a denoiser of the model folder (the shipped default when none is given) and a number of steps, at that
+denoiser's own sampling otherwise (its card's guidance, shift, eta, candidates, refiner: the student's one forward
+pass a step without guidance, the teacher's guided steps); `student:4:norefine` runs it without the refiner.
+Reported for each run and seed: all-correct, every attribute and the wall seconds a clip (2 s, 64x64 at 8 fps);
+then the mean over the seeds, and for each run against the first teacher run at the model's own steps (the
+teacher as shipped): the gap in all-correct and the largest gap of any attribute (issue 29's bar: within 3 points,
+no attribute more than 5 below).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -20,12 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from kinema.eval.evaluate import evaluate, load_captions  # noqa: E402
 from kinema.pipeline import ClipSettings, Pipeline  # noqa: E402
 
+ATTRIBUTES = ("background", "colour", "shape", "motion", "consistency")
 
-def quality(pipe: Pipeline, items, steps: int, seed: int) -> dict:
+
+def quality(pipe: Pipeline, items, denoiser: str, steps: int, refine: bool, seed: int) -> dict:
     walls = []
 
     def make(i, item):
-        s = pipe.resolve(ClipSettings(seed=seed + i, steps=steps))
+        s = pipe.resolve(ClipSettings(seed=seed + i, steps=steps, denoiser=denoiser,
+                                      refine_passes=None if refine else 0))
         t0 = time.perf_counter()
         video = pipe.make(item.caption, s)
         walls.append(time.perf_counter() - t0)
@@ -33,37 +41,50 @@ def quality(pipe: Pipeline, items, steps: int, seed: int) -> dict:
 
     with tempfile.TemporaryDirectory() as out:
         result = evaluate(items, make, Path(out))
-    return {"steps": steps, "seed": seed, **result["overall"],
-            "splits": {k: v["all"] for k, v in result["splits"].items()},
+    return {"seed": seed, **result["overall"], "splits": {k: v["all"] for k, v in result["splits"].items()},
             "clip_s": sum(walls) / len(walls)}
+
+
+def parse_run(text: str) -> dict:
+    name, steps, *rest = text.split(":")
+    if name not in ("student", "teacher") or rest not in ([], ["norefine"]):
+        raise SystemExit(f"--runs: {text!r} is not DENOISER:STEPS[:norefine] (student or teacher)")
+    return {"denoiser": name, "steps": int(steps), "refine": not rest}
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--model", action="append", default=None)
-    p.add_argument("--steps", type=int, nargs="+", default=[1, 2, 4, 8, 20])
+    p.add_argument("--model", default=None)
+    p.add_argument("--runs", nargs="+", default=["student:4", "teacher:20"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--json", default=None)
     a = p.parse_args()
     items = load_captions()
-    report = []
-    for folder in a.model or [None]:
-        pipe = Pipeline.load(folder)
-        rows = []
-        for steps in a.steps:
-            for seed in a.seeds:
-                row = quality(pipe, items, steps, seed)
-                rows.append(row)
-                print(json.dumps({"model": pipe.name, **row}), flush=True)
-        report.append({"model": pipe.name, "folder": str(folder or "default"), "sampling": pipe.sampling, "rows": rows})
-    print(f"\n{'model':<24} {'steps':>5} {'all':>6} {'bg':>6} {'colour':>6} {'shape':>6} {'motion':>6} {'s a clip':>9}")
-    for r in report:
-        for row in r["rows"]:
-            print(f"{r['model'][:24]:<24} {row['steps']:>5} {100 * row['all']:6.1f} {100 * row['background']:6.1f} "
-                  f"{100 * row['colour']:6.1f} {100 * row['shape']:6.1f} {100 * row['motion']:6.1f} "
-                  f"{row['clip_s']:9.3f}")
+    pipe = Pipeline.load(a.model)
+    runs = [parse_run(r) for r in a.runs]
+    for run in runs:
+        run["rows"] = []
+        for seed in a.seeds:
+            row = quality(pipe, items, run["denoiser"], run["steps"], run["refine"], seed)
+            run["rows"].append(row)
+            print(json.dumps({k: v for k, v in run.items() if k != "rows"} | row), flush=True)
+        run["mean"] = {k: statistics.mean(r[k] for r in run["rows"]) for k in ("all", *ATTRIBUTES, "clip_s")}
+    teacher = next((r for r in runs if r["denoiser"] == "teacher" and r["steps"] == pipe.sampling["steps"]
+                    and r["refine"]), None)
+    print(f"\nmean over seeds {a.seeds} (percent; seconds a clip)")
+    print(f"{'run':<22} {'all':>6} " + " ".join(f"{k[:6]:>6}" for k in ATTRIBUTES) + f" {'s/clip':>7}  vs teacher")
+    for run in runs:
+        m = run["mean"]
+        label = f"{run['denoiser']} {run['steps']} steps" + ("" if run["refine"] else ", no refiner")
+        gap = ""
+        if teacher is not None and run is not teacher:
+            run["vs_teacher"] = {"all": 100 * (m["all"] - teacher["mean"]["all"]),
+                                 "worst_attribute": min(100 * (m[k] - teacher["mean"][k]) for k in ATTRIBUTES)}
+            gap = f"  all {run['vs_teacher']['all']:+.1f}, worst attribute {run['vs_teacher']['worst_attribute']:+.1f}"
+        print(f"{label:<22} {100 * m['all']:6.1f} " + " ".join(f"{100 * m[k]:6.1f}" for k in ATTRIBUTES)
+              + f" {m['clip_s']:7.3f}{gap}")
     if a.json:
-        Path(a.json).write_text(json.dumps(report, indent=1) + "\n")
+        Path(a.json).write_text(json.dumps({"model": pipe.name, "seeds": a.seeds, "runs": runs}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
