@@ -93,3 +93,17 @@ def test_the_server_refuses_a_student_the_model_has_not(tmp_path):
     r = with_student.post("/api/jobs", json={"prompt": "a red ball", "denoiser": "student"})
     assert r.status_code == 201 and r.json()["denoiser"] == "student"
     assert with_student.get("/api/limits").json()["student"] is True
+
+
+def test_a_student_of_a_directed_teacher_keeps_its_layout_input(directed_model, tmp_path):
+    """`kinema train --init` a denoiser that takes a layout, on pairs without layouts: the input and its weights
+    are kept (the student loads the teacher's weights whole), unused."""
+    pairs = tmp_path / "pairs"
+    assert main(["teacher-pairs", "--model", str(directed_model), "--out", str(pairs), "--count", "3", "--batch", "3",
+                 "--steps", "2", "--no-progress"]) == 0
+    assert main(["train", "--preset", "tiny-latent", "--steps", "1", "--batch", "3", "--warmup", "1", "--no-progress",
+                 "--data", str(pairs), "--out", str(tmp_path / "run"), "--init", str(directed_model)]) == 0
+    weights, card = read_component(tmp_path / "run", "denoiser")
+    teacher, _ = read_component(directed_model, "denoiser")
+    assert card["denoiser"]["layout"] == 4 and set(weights) == set(teacher)
+    assert torch.equal(weights["layout_where.weight"].float(), teacher["layout_where.weight"].float())

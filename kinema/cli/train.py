@@ -82,6 +82,12 @@ def run(args: argparse.Namespace) -> int:
         except (FileNotFoundError, ValueError) as e:
             raise UsageError(str(e)) from None
         grid = (round(args.seconds * args.fps), args.size, args.size)
+    if args.init and (Path(args.init) / "denoiser.json").is_file() and "layout" not in overrides:
+        from kinema.io.checkpoint import load_json
+
+        layout = load_json(Path(args.init) / "denoiser.json").get("denoiser", {}).get("layout", 0)
+        if layout:  # a denoiser that takes a layout keeps that input (and its weights), given one or not
+            overrides["layout"] = layout
     try:
         denoiser_cfg = preset(args.preset, **overrides)
         flow_cfg = FlowConfig(t_mean=args.t_mean, t_std=args.t_std, loss=args.loss)
