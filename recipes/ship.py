@@ -11,7 +11,8 @@ model card's sampling defaults, their only home; those not given keep the shippe
 
 --student RUN ships RUN's EMA denoiser, a few-step student distilled from the shipped denoiser (recipes/student.sh),
 as the `student` component: its card's sampling is the teacher's with --student-steps steps (default 4),
-no guidance (folded in) and eta 0 (the deterministic paths it was trained on).
+no guidance (folded in) and eta 0 (the deterministic paths it was trained on). --default-denoiser teacher keeps the
+teacher the model's default (its card's sampling.denoiser), the student then asked for by name.
 
 An autoencoder whose decoder alone was trained on (`kinema train-autoencoder --init ... --decoder-only`)
 ships with --autoencoder: its encoder and latent statistics must equal those of the autoencoder it
@@ -36,6 +37,9 @@ p.add_argument("--recipe", default="recipes/denoiser.sh", help="the recipe that 
 for stage in STAGES:
     p.add_argument(f"--{stage}", help=f"run folder of the {stage}")
 p.add_argument("--student-steps", type=int, default=4, help="the student's sampling steps (with --student)")
+p.add_argument("--default-denoiser", choices=("student", "teacher"), default=None,
+               help="which of a model with a student makes clips by default (the card's sampling.denoiser; "
+                    "default: keep the shipped choice, the student where none was made)")
 add_clip_options(p, SAMPLING)
 a = p.parse_args()
 
@@ -65,6 +69,8 @@ card = load_json((run or DEFAULT_MODEL) / "denoiser.json")
 shipped = DEFAULT_MODEL / "denoiser.json"
 base = load_json(shipped)["sampling"] if shipped.is_file() else card["sampling"]  # those not given keep their value
 card["sampling"] = {**base, **{k: getattr(a, k) for k in SAMPLING if getattr(a, k) is not None}}
+if a.default_denoiser:
+    card["sampling"]["denoiser"] = a.default_denoiser
 try:
     check_clip("a check", ClipSettings(**{k: v if k != "guidance_interval" else tuple(v)
                                           for k, v in card["sampling"].items()}))

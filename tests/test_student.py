@@ -107,3 +107,15 @@ def test_a_student_of_a_directed_teacher_keeps_its_layout_input(directed_model, 
     teacher, _ = read_component(directed_model, "denoiser")
     assert card["denoiser"]["layout"] == 4 and set(weights) == set(teacher)
     assert torch.equal(weights["layout_where.weight"].float(), teacher["layout_where.weight"].float())
+
+
+def test_the_model_card_may_keep_the_teacher_as_the_default(student_model, tmp_path):
+    folder = tmp_path / "teacher-first"
+    shutil.copytree(student_model, folder)
+    card = json.loads((folder / "denoiser.json").read_text())
+    card["sampling"]["denoiser"] = "teacher"
+    (folder / "denoiser.json").write_text(json.dumps(card))
+    pipe = Pipeline.load(folder)
+    assert pipe.resolve(ClipSettings()).denoiser == "teacher"
+    s = pipe.resolve(ClipSettings(denoiser="student"))
+    assert (s.denoiser, s.steps, s.guidance) == ("student", 3, 1.0)

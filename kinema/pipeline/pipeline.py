@@ -195,16 +195,16 @@ class Pipeline:
     def resolve(self, s: ClipSettings, tracks: bool = False) -> ClipSettings:
         """The settings with the denoiser chosen and its sampling defaults filled in (its eta only for the euler
         sampler); ValueError for what this model cannot do (candidates without a verifier, refining without a
-        refiner, a student it has not). The student, where there is one, unless the clip asks for the teacher:
-        by name, or by a setting of its sampling, LoRA, a plan, a camera or `tracks` (the student was distilled
-        from text alone)."""
+        refiner, a student it has not). The student, where there is one and the model's card does not make the
+        teacher its default (`sampling.denoiser`), unless the clip asks for the teacher: by name, or by a setting
+        of its sampling, LoRA, a plan, a camera or `tracks` (the student was distilled from text alone)."""
         denoiser = s.denoiser
         if denoiser == "student" and self.student is None:
             raise ValueError(f"--denoiser student: the model in {self.source} has no few-step student")
         if denoiser is None and self.student is not None:
             asks_teacher = (any(getattr(s, k) is not None for k in TEACHER_SAMPLING) or self.adapters or s.plan
                             or s.camera is not None or tracks)
-            denoiser = "teacher" if asks_teacher else "student"
+            denoiser = "teacher" if asks_teacher else self.sampling.get("denoiser", "student")
         sampling = self.student.card["sampling"] if denoiser == "student" else self.sampling
         sampler = s.sampler or sampling["sampler"]
         eta = s.eta if s.eta is not None else sampling["eta"] if sampler == "euler" else 0.0

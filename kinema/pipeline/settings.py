@@ -77,8 +77,8 @@ class ClipSettings:
         "times the model's refiner runs over the decoded keyframes, 0 for none (default: the model's)", 0, 4))
     denoiser: str | None = setting(None, Bound(
         "which denoiser makes the keyframes: the model's few-step student or the teacher it was distilled from "
-        "(default: the student where the model has one and no teacher setting is asked for: steps, guidance, sampler, "
-        "guidance interval, shift, eta, LoRA, a plan, a camera or tracks)", choices=DENOISERS))
+        "(default: the model's, where no teacher setting is asked for: steps, guidance, sampler, guidance interval, "
+        "shift, eta, LoRA, a plan, a camera or tracks; those ask for the teacher)", choices=DENOISERS))
     camera: str | None = setting(None, Bound(
         "how the camera moves (default: as the prompt says)", choices=CAMERAS))
     plan: bool = setting(False, Bound("plan where the prompt's objects go before rendering, where the model can "
