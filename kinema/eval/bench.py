@@ -124,37 +124,56 @@ def wan_model(cfg: DenoiserConfig):
                                  freq_dim=256, ffn_dim=int(cfg.dim * cfg.mlp_ratio), num_layers=cfg.depth).eval()
 
 
-def measure_forward(name: str, fn: Callable[[], object], flops: int, ceiling: float) -> dict:
-    with torch.inference_mode():
-        s = timeit(fn)
+def paired_timeit(fns: list[Callable[[], object]], warmup: int = 2, rounds: int = 25) -> list[float]:
+    """Median seconds of each of `fns`, timed in alternating rounds (one call of each a round, the order turned
+    round every round), so that the machine's drift while they are measured falls on all of them alike: the
+    head-to-head against Wan, whose ratio moved by more than the gap when each was timed in its own stretch."""
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
+    for r in range(rounds):
+        order = list(range(len(fns)))[::1 if r % 2 == 0 else -1]
+        for i in order:
+            t0 = time.perf_counter()
+            fns[i]()
+            times[i].append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]
+
+
+def forward_row(name: str, s: float, flops: int, ceiling: float) -> dict:
     return {"name": name, "ms": s * 1e3, "gflop": flops / 1e9, "gflops": flops / s / 1e9,
             "of_ceiling": flops / s / 1e9 / ceiling}
 
 
 def forward_rows(ceil: dict[str, float], presets: tuple[str, ...] = ("tiny", "small", "base")) -> list[dict]:
+    """Forward passes at each dtype: kinema's reference configuration and diffusers' Wan at the same one, timed
+    together (`paired_timeit`), then kinema's presets."""
     rows = []
-    tokens = REFERENCE_LATENT[0] * REFERENCE_LATENT[1] * REFERENCE_LATENT[2] // 4
     for dtype, key in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
         configs = [("kinema reference", REFERENCE, REFERENCE_LATENT)]
         configs += [(f"kinema {p}", replace(preset(p), in_channels=16, patch=(1, 2, 2)), (5, 8, 8)) for p in presets]
+        runs = []  # (name, config name, tokens, fn)
         for name, cfg, latent in configs:
             model = VideoDiT(cfg).eval().to(dtype)
             x, t, text = kinema_inputs(cfg, latent, dtype)
             n = latent[0] * latent[1] * latent[2] // (cfg.patch[0] * cfg.patch[1] * cfg.patch[2])
-            with torch.inference_mode():
-                flops = counted_flops(lambda: model(x, t, text)) + attention_flops(cfg, n, TEXT_TOKENS, BATCH)
-            rows.append(measure_forward(f"{name} {key}", lambda: model(x, t, text), flops, ceil[f"{key}_gflops"])
-                        | {"dtype": key, "tokens": n, "config": name})
+            runs.append((name, cfg, n, lambda model=model, x=x, t=t, text=text: model(x, t, text)))
         wan = wan_model(REFERENCE)
         if wan is not None:
             wan = wan.to(dtype)
             x, t, text = kinema_inputs(REFERENCE, REFERENCE_LATENT, dtype)
             ts = torch.full((BATCH,), 500.0)
-            run = lambda: wan(x, ts, text.tokens, return_dict=False)[0]  # noqa: E731
-            with torch.inference_mode():
-                flops = counted_flops(run) + attention_flops(REFERENCE, tokens, TEXT_TOKENS, BATCH)
-            rows.append(measure_forward(f"diffusers Wan {key}", run, flops, ceil[f"{key}_gflops"])
-                        | {"dtype": key, "tokens": tokens, "config": "diffusers Wan"})
+            n = REFERENCE_LATENT[0] * REFERENCE_LATENT[1] * REFERENCE_LATENT[2] // 4
+            runs.insert(1, ("diffusers Wan", REFERENCE, n,
+                            lambda wan=wan, x=x, ts=ts, text=text: wan(x, ts, text.tokens, return_dict=False)[0]))
+        head = 2 if wan is not None else 1  # the reference and Wan, timed together
+        with torch.inference_mode():
+            seconds = paired_timeit([fn for *_, fn in runs[:head]]) + [timeit(fn) for *_, fn in runs[head:]]
+            for (name, cfg, n, fn), s in zip(runs, seconds):
+                flops = counted_flops(fn) + attention_flops(cfg, n, TEXT_TOKENS, BATCH)
+                rows.append(forward_row(f"{name} {key}", s, flops, ceil[f"{key}_gflops"])
+                            | {"dtype": key, "tokens": n, "config": name})
     return rows
 
 
