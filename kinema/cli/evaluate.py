@@ -85,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
             s = pipe.resolve(settings_from(args))  # --candidates without a verifier stops here
         except ValueError as e:
             raise UsageError(str(e)) from None
-        student = f", its student step {pipe.student.step}, {s.steps} steps" if s.denoiser == "student" else ""
-        source = f"model {pipe.name} ({pipe.version}{student})" + (
+        steps = f", {s.steps} steps" if s.denoiser == "student" else ""
+        source = f"model {pipe.name} ({pipe.made_by(s)}{steps})" + (
             f", best of {s.candidates} by the verifier (step {pipe.verifier.step})" if s.candidates > 1 else "") + (
             f", {s.refine_passes} refiner passes" if s.refine_passes > 1 else "")
         clips, given_psnr = out / "clips", []

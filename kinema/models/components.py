@@ -5,7 +5,7 @@ A model folder holds components side by side, each as `KIND.safetensors` (weight
 
     denoiser      the video diffusion transformer (kinema.models.denoiser); the one a folder must have
     student       a few-step denoiser distilled from it (guidance folded in: one forward pass a step), with its
-                  own sampling defaults; the default for clips from text alone (kinema.pipeline.Pipeline.resolve)
+                  own sampling defaults; which of the two makes a clip: kinema.pipeline.Pipeline.resolve
     autoencoder   the causal video autoencoder whose latents a latent denoiser works in
     refiner       restores, as the prompt says, what decoding loses
     interpolator  the motion between keyframes, up to the frame rate asked for

@@ -116,7 +116,7 @@ class TanhGELU(nn.Module):
     0.5 (1 + tanh(z)) = sigmoid(2z), but about 1.8x faster than torch's tanh kernel on AVX2 CPUs."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # 2z = x (1.5957691216057308 + 0.0713548162726 x^2)
-        return x * torch.sigmoid(x * torch.addcmul(x.new_tensor(1.5957691216057308), x, x, value=0.0713548162726))
+        return x * torch.sigmoid(x * torch.addcmul(x.new_full((), 1.5957691216057308), x, x, value=0.0713548162726))
 
 
 def per_token(v: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:

@@ -166,6 +166,10 @@ class Pipeline:
         """Which weights these are: the kinema denoiser's training step, or the other format's pipeline class."""
         return f"{self.card['pipeline']} folder" if self.card.get("kind") == "wan" else f"step {self.card.get('step')}"
 
+    def made_by(self, s: ClipSettings) -> str:
+        """Which weights make the keyframes of resolved settings s: `version`, and the student's step where it does."""
+        return self.version + (f", its student step {self.student.step}" if s.denoiser == "student" else "")
+
     def native_size(self, s: ClipSettings) -> int:
         """The size the denoiser makes a clip of settings s at: its own, or the size asked for where it makes any
         (a Wan model: any multiple of clip["size_multiple"], checked by `resolve`)."""
@@ -183,8 +187,7 @@ class Pipeline:
         """How each stage of the cascade makes a clip with settings s (recorded in its metadata)."""
         size, fps = self.native_size(s), float(self.clip["fps"])
         passes = f", {s.refine_passes} passes" if s.refine_passes != 1 else ""
-        student = f", its student step {self.student.step}" if s.denoiser == "student" else ""
-        return {"keyframes": f"{size}x{size} at {fps:g} fps ({self.version}{student})",
+        return {"keyframes": f"{size}x{size} at {fps:g} fps ({self.made_by(s)})",
                 "refine": f"refiner step {self.refiner.step}{passes}" if self.refiner is not None and s.refine_passes
                 else "none",
                 "interpolate": ("none" if s.fps == fps else f"interpolator step {self.interpolator.step}"
