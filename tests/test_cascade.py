@@ -216,3 +216,44 @@ def test_pipeline_runs_the_stages_it_has(tiny_model, stage_runs, tmp_path):
     plain = Pipeline.load(tiny_model)("a red circle moving left on a black background", ClipSettings(steps=2, fps=12, size=64))
     assert plain.metadata["stages"] == {"keyframes": plain.metadata["stages"]["keyframes"], "refine": "none",
                                         "interpolate": "linear blending", "upscale": "area/bicubic resize"}
+
+
+def test_later_passes_use_the_light_upscaler(tiny_model, stage_runs, tmp_path):
+    """An upscaler trained on what the first pass makes (`--after`) runs the passes after the first, where the model
+    folder has it as upscaler_light; one pass never uses it."""
+    from kinema.data.cascade import UpscaleData
+    from kinema.io.checkpoint import read_component, save_component
+    from kinema.models.components import as_kind
+    from kinema.pipeline import ClipSettings, Pipeline
+
+    first = load_component(stage_runs / "upscaler", "upscaler")
+    lows, highs = UpscaleData(0, after=first).batch(0, 2)  # the inputs are the first pass's output
+    assert lows.shape[-1] * 2 == highs.shape[-1] and lows.abs().max() <= 1
+    cfg = StageTrainConfig(stage="upscaler", preset="tiny", steps=2, batch=2, warmup=1, checkpoint_every=100,
+                           real_share=0.0, after=str(stage_runs / "upscaler"))
+    train_stage(tmp_path / "light", cfg, progress=False)
+    with pytest.raises(ValueError, match="upscaler only"):
+        StageTrainConfig(stage="interpolator", preset="tiny", after=str(stage_runs / "upscaler"))
+
+    frames = ShapesDataset(2, 32, 4, 1.0)[0][0]
+    later = randomised(Upscaler(UPSCALER_PRESETS["tiny"]), seed=1)
+    twice = upscale_clip(later, upscale_clip(first, frames, 64), 128)
+    both = upscale_clip(first, frames, 128, later=later).astype(int)
+    assert np.abs(both - twice).max() <= 1  # (rounded to uint8 between the passes, not within)
+    assert np.abs(both - upscale_clip(first, frames, 128)).max() > 10
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model, folder)
+    for suffix in (".json", ".safetensors"):
+        shutil.copy(stage_runs / "upscaler" / ("upscaler" + suffix), folder)
+    plain = Pipeline.load(folder)
+    weights, card = read_component(tmp_path / "light", "upscaler")
+    weights = {k: torch.randn(v.shape, generator=torch.Generator().manual_seed(2)) * 0.05 for k, v in weights.items()}
+    save_component(folder, "upscaler_light", weights, as_kind(card, "upscaler", "upscaler_light"))
+    light = Pipeline.load(folder)
+    assert light.upscaler_light.step == 2
+    prompt = "a red circle moving left on a black background"
+    for size, differs in ((64, False), (128, True)):
+        a, b = (p(prompt, ClipSettings(steps=2, size=size, seed=3)) for p in (plain, light))
+        assert (not np.array_equal(a.frames, b.frames)) == differs
+        assert ("light upscaler step 2" in b.metadata["stages"]["upscale"]) == differs

@@ -23,6 +23,9 @@ def add_arguments(st: argparse.ArgumentParser) -> None:
     st.add_argument("--compressed", type=fraction, default=0.0, metavar="P",
                     help="upscaler, interpolator: the share of inputs sent through an h264 round trip at a crf "
                     "from 10 to 32 (targets clean): for real, compressed footage")
+    st.add_argument("--after", metavar="FOLDER",
+                    help="upscaler: train the passes after this folder's upscaler (their inputs are its output), "
+                         "shipped as a model folder's upscaler_light (recipes/upscaler.sh)")
     st.add_argument("--real", nargs="*", default=None,
                     help="real footage: videos (interpolator) or images (upscaler); default: the installed fixtures")
 
@@ -38,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = StageTrainConfig(stage=args.stage, preset=args.preset, steps=args.steps, batch=args.batch, lr=args.lr,
                                cooldown=args.cooldown, loss=args.loss, temporal_weight=args.temporal_weight,
                                real_share=args.real_share, compressed=args.compressed, seed=args.seed, checkpoint_every=args.checkpoint_every,
-                               init=args.init)
+                               init=args.init, after=args.after)
     except ValueError as e:
         raise UsageError(str(e)) from None
     if not 0 <= args.real_share <= 1:
@@ -48,6 +51,11 @@ def run(args: argparse.Namespace) -> int:
             load_component(args.init, args.stage)
         except (CheckpointError, FileNotFoundError) as e:
             raise UsageError(f"--init: {e}") from None
+    if args.after:
+        try:
+            load_component(args.after, "upscaler")
+        except (CheckpointError, FileNotFoundError) as e:
+            raise UsageError(f"--after: {e}") from None
     if (args.stage == "refiner") != (args.pairs is not None):
         raise UsageError("--pairs is for the refiner, and the refiner needs it")
     for folder in args.pairs or []:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from kinema.io.frames import to_model_space
 from kinema.world.shapes import render, sample_scene
@@ -77,25 +78,29 @@ class InterpolationData:
 
 UPSCALE_INPUT_SIZES = (16, 32, 64, 128)  # the shapes world rendered at S and 2S: objects at every pixel scale
 UPSCALE_CROP = 32  # low-resolution crop side
+AFTER_INPUT_SIZES = (64, 128, 256)  # a later pass's input sizes (after a first pass from 32 and up)
 COMPRESSED_CLIP = 4  # frames of a compressed input's clip: its later frames are predicted (P) frames, as most are
 
 
 class UpscaleData:
     """Upscaling examples: (a frame at S, the same at 2S). With `compressed` = P, a share P of the inputs come
     through an h264 round trip at a crf drawn from CRF, the targets clean: what real footage looks like (the
-    degradation model of Real-ESRGAN, Wang et al. 2021, with a video codec for its JPEG)."""
+    degradation model of Real-ESRGAN, Wang et al. 2021, with a video codec for its JPEG).
+
+    With `after` (an upscaler), the examples are those of the pass after it: each input is `after`'s x2 of the
+    frame at S area-halved (what a later pass is given in the cascade), S from AFTER_INPUT_SIZES."""
 
     def __init__(self, seed: int = 0, real_images: list[Path] | None = None, real_share: float = 0.0,
-                 compressed: float = 0.0):
+                 compressed: float = 0.0, after: torch.nn.Module | None = None):
         from PIL import Image
 
-        self.seed, self.real_share, self.compressed = seed, real_share, compressed
+        self.seed, self.real_share, self.compressed, self.after = seed, real_share, compressed, after
         self.images = [np.asarray(Image.open(p).convert("RGB")) for p in (real_images or [])]
 
     def batch(self, step: int, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(low (B, 3, 1, c, c), high (B, 3, 1, 2c, 2c)) in [-1, 1], c = min(UPSCALE_CROP, S)."""
         rng = np.random.default_rng([self.seed, step, 8])
-        size = int(rng.choice(UPSCALE_INPUT_SIZES))
+        size = int(rng.choice(UPSCALE_INPUT_SIZES if self.after is None else AFTER_INPUT_SIZES))
         c = min(UPSCALE_CROP, size)
         lows, highs = [], []
         from kinema.io.video import h264_round_trip
@@ -120,7 +125,12 @@ class UpscaleData:
                 lo, hi = lo[y:y + c, x:x + c], hi[2 * y:2 * y + 2 * c, 2 * x:2 * x + 2 * c]
             lows.append(lo[None])
             highs.append(hi[None])
-        return to_model_space(np.stack(lows)), to_model_space(np.stack(highs))
+        lows, highs = to_model_space(np.stack(lows)), to_model_space(np.stack(highs))
+        if self.after is not None:  # the frame at S as the pass before makes it from the frame at S/2 (area)
+            with torch.no_grad():
+                half = F.avg_pool3d(lows, (1, 2, 2))
+                lows = self.after(half.to(next(self.after.parameters()).device)).float().clamp(-1, 1).cpu()
+        return lows, highs
 
     def _real(self, rng: np.random.Generator, c: int) -> tuple[np.ndarray, np.ndarray]:
         import cv2

@@ -10,6 +10,7 @@ A model folder holds components side by side, each as `KIND.safetensors` (weight
     refiner       restores, as the prompt says, what decoding loses
     interpolator  the motion between keyframes, up to the frame rate asked for
     upscaler      doubles the size pass by pass, up to the size asked for
+    upscaler_light  a lighter upscaler for the passes after the first (each has 4x the pixels of the one before)
     verifier      scores how well a clip follows its caption (choosing among candidates)
     planner       reads what a prompt's scene holds, for the plan of where its objects go (kinema.pipeline.plan)
 
@@ -51,6 +52,7 @@ KINDS: dict[str, Kind] = {
     "refiner": Kind(Refiner, RefinerConfig),
     "interpolator": Kind(Interpolator, InterpolatorConfig),
     "upscaler": Kind(Upscaler, UpscalerConfig),
+    "upscaler_light": Kind(Upscaler, UpscalerConfig),
     "verifier": Kind(Verifier, VerifierConfig),
     "planner": Kind(Planner, PlannerConfig),
 }
@@ -87,6 +89,15 @@ def load_component(folder: str | Path, kind: str, device: str | torch.device = "
     load_state_into(model, state, str(folder / f"{kind}.safetensors"))
     model.card, model.step = card, card.get("step")
     return model.to(device).eval().requires_grad_(False)
+
+
+def as_kind(card: dict, trained_as: str, kind: str) -> dict:
+    """The card of a component trained as `trained_as` (a `kinema train-stage upscaler --after` run's upscaler) saved
+    as another kind of the same network (`upscaler_light`)."""
+    if KINDS[trained_as] != KINDS[kind]:
+        raise ValueError(f"a {trained_as} is not the network of a {kind}")
+    return {**{k: v for k, v in card.items() if k not in ("kind", trained_as, "sha256")},
+            "kind": f"kinema.{kind}", kind: card[trained_as]}
 
 
 def student_card(run_card: dict, teacher_sampling: dict, steps: int) -> dict:

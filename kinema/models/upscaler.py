@@ -12,7 +12,10 @@ back-projection, Irani & Peleg 1991). Area-downsampling the output gives the inp
 input is not a true frame's downsampling: projecting onto it keeps its blocks and its halved chroma, so a
 `gated` upscaler predicts, per input pixel, how much of the projection to apply (a sigmoid gate that starts at
 1, the ungated model): trained on h264 round trips, it learns to trust the input less where it was damaged. All
-work happens at the low resolution, which keeps 128 -> 256 -> 512 cheap. Larger factors apply the
+work happens at the low resolution, which keeps 128 -> 256 -> 512 cheap; a `fold`ed upscaler works at half of it
+(the input's 2x2 blocks folded into channels, pixel unshuffle, and the output unfolded x4: ESPCN's sub-pixel idea
+on both sides), 4 times cheaper a pixel with twice the reach, for the passes after the first, which have 4 times
+the pixels of the one before (a model folder's `upscaler_light`, trained on the first pass's output). Larger factors apply the
 model again (x4 = two passes), and `upscale_clip` reaches any size by passes of x2 and a final
 area resize, in chunks of frames so memory stays flat. Trained with L1 on shapes-world scenes
 rendered at two sizes and on real images (`kinema train-stage upscaler`, kinema.train.cascade).
@@ -35,10 +38,12 @@ class UpscalerConfig:
     channels: int = 32
     blocks: int = 5
     gated: bool = False  # a learned gate on the projection onto the input (for compressed footage)
+    fold: int = 1  # the body works on the input folded f x f into channels (pixel unshuffle): f^2 times cheaper
 
 
 UPSCALER_PRESETS = {"tiny": UpscalerConfig(channels=8, blocks=1), "small": UpscalerConfig(),
-                    "small-gated": UpscalerConfig(gated=True)}
+                    "small-gated": UpscalerConfig(gated=True),
+                    "small-folded": UpscalerConfig(gated=True, fold=2)}  # the later passes' (4x cheaper a pixel)
 
 
 class Upscaler(nn.Module):
@@ -47,13 +52,14 @@ class Upscaler(nn.Module):
     def __init__(self, cfg: UpscalerConfig, channels: int = 3):
         super().__init__()
         self.config, c = cfg, cfg.channels
-        self.inp = nn.Conv2d(channels, c, 3, padding=1)
+        f = cfg.fold
+        self.inp = nn.Conv2d(channels * f * f, c, 3, padding=1)
         self.body = nn.Sequential(*(ResBlock(c) for _ in range(cfg.blocks)))
-        self.out = nn.Conv2d(c, channels * self.scale ** 2, 3, padding=1)
+        self.out = nn.Conv2d(c, channels * (self.scale * f) ** 2, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
         if cfg.gated:
-            self.gate = nn.Conv2d(c, 1, 3, padding=1)
+            self.gate = nn.Conv2d(c, f * f, 3, padding=1)
             nn.init.zeros_(self.gate.weight)
             nn.init.constant_(self.gate.bias, 6.0)  # sigmoid(6) = 0.998: the full projection at first
 
@@ -61,11 +67,12 @@ class Upscaler(nn.Module):
         b = x.shape[0]
         f = rearrange(x, "b c t h w -> (b t) c h w")  # each frame on its own
         base = F.interpolate(f, scale_factor=self.scale, mode="bicubic", align_corners=False)
-        h = self.body(self.inp(f))  # (BT, c, H, W)
-        y = base + F.pixel_shuffle(self.out(h), self.scale)  # (BT, C, 2H, 2W)
+        fold = self.config.fold
+        h = self.body(self.inp(F.pixel_unshuffle(f, fold)))  # (BT, c, H/fold, W/fold)
+        y = base + F.pixel_shuffle(self.out(h), self.scale * fold)  # (BT, C, 2H, 2W)
         miss = f - F.avg_pool2d(y, self.scale)  # (BT, C, H, W): what each block's mean misses
         if self.config.gated:
-            miss = miss * torch.sigmoid(self.gate(h))  # (BT, 1, H, W): how far to trust each input pixel
+            miss = miss * torch.sigmoid(F.pixel_shuffle(self.gate(h), fold))  # (BT, 1, H, W): how far to trust each input pixel
         y = y + F.interpolate(miss, scale_factor=self.scale, mode="nearest")
         return rearrange(y, "(b t) c h w -> b c t h w", b=b)
 
@@ -79,9 +86,12 @@ def passes_for(size_in: int, size_out: int) -> int:
 
 
 @torch.no_grad()
-def upscale_clip(model: Upscaler, frames: np.ndarray, size: int, chunk: int = 8, callback=None) -> np.ndarray:
+def upscale_clip(model: Upscaler, frames: np.ndarray, size: int, chunk: int = 8, callback=None,
+                 later: Upscaler | None = None) -> np.ndarray:
     """uint8 frames (T, h, w, 3) -> (T, size, size', 3): x2 passes until the short side reaches `size`,
-    then an area resize to exactly `size` on the short side (aspect kept). `chunk` frames at a time."""
+    then an area resize to exactly `size` on the short side (aspect kept). `chunk` frames at a time. `later`:
+    the network for the passes after the first (a lighter one: each later pass has 4x the pixels of the one
+    before; default `model` again)."""
     import cv2
 
     from kinema.io.frames import to_frames, to_model_space
@@ -94,8 +104,8 @@ def upscale_clip(model: Upscaler, frames: np.ndarray, size: int, chunk: int = 8,
     out = np.empty((t, out_h, out_w, 3), dtype=np.uint8)
     for i, a in enumerate(range(0, t, chunk)):
         x = to_model_space(frames[a:a + chunk]).to(device)  # (1, 3, k, h, w)
-        for _ in range(n):
-            x = model(x).float().clamp(-1, 1)  # (float32 between passes under autocast)
+        for k in range(n):
+            x = (model if k == 0 or later is None else later)(x).float().clamp(-1, 1)  # (float32 between passes)
         up = to_frames(x.cpu())[0]
         if up.shape[1:3] != (out_h, out_w):
             shrink = up.shape[1] > out_h

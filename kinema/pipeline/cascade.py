@@ -58,10 +58,11 @@ class Blend:
 
 
 class Upscaling:
-    """The upscaler over a clip of n frames as they arrive, `chunk` frames at a time (as upscale_clip)."""
+    """The upscaler over a clip of n frames as they arrive, `chunk` frames at a time (as upscale_clip; `later`:
+    its lighter network for the passes after the first)."""
 
-    def __init__(self, model, n: int, size: int, chunk: int = 8, callback=None):
-        self.model, self.n, self.size, self.chunk, self.callback = model, n, size, chunk, callback
+    def __init__(self, model, n: int, size: int, chunk: int = 8, callback=None, later=None):
+        self.model, self.n, self.size, self.chunk, self.callback, self.later = model, n, size, chunk, callback, later
         self.waiting, self.done = [], 0
 
     def push(self, frames: np.ndarray) -> np.ndarray:
@@ -70,7 +71,7 @@ class Upscaling:
         out = []
         while len(buf) >= self.chunk or (len(buf) and self.done + len(buf) == self.n):
             piece, buf = buf[:self.chunk], buf[self.chunk:]
-            out.append(upscale_clip(self.model, piece, self.size, self.chunk))
+            out.append(upscale_clip(self.model, piece, self.size, self.chunk, later=self.later))
             self.done += len(piece)
             if self.callback:
                 self.callback(-(-self.done // self.chunk), -(-self.n // self.chunk))
@@ -88,7 +89,8 @@ class Cascade:
     `fps` and `size`. `push(keyframes)` returns the frames now final; timings (seconds per stage) add up."""
 
     def __init__(self, fps_in: float, size_in: int, n_in: int, fps: float, n_out: int, size: int,
-                 interpolator=None, upscaler=None, progress: Callable[[str, int, int], None] | None = None):
+                 interpolator=None, upscaler=None, progress: Callable[[str, int, int], None] | None = None,
+                 upscaler_light=None):
         stage = (lambda name: functools.partial(progress, name)) if progress else (lambda name: None)
         if interpolator is not None:
             self.time = Interpolation(interpolator, fps_in, fps, n_in, n_out, callback=stage("interpolate"))
@@ -97,7 +99,7 @@ class Cascade:
         else:
             self.time = Passthrough()
         if upscaler is not None:
-            self.space = Upscaling(upscaler, n_out, size, callback=stage("upscale"))
+            self.space = Upscaling(upscaler, n_out, size, callback=stage("upscale"), later=upscaler_light)
         elif size != size_in:
             self.space = Blend(fps, fps, n_out, n_out, size)
         else:
@@ -108,15 +110,17 @@ class Cascade:
         out = list(self.stream(keyframes))
         return np.concatenate(out) if out else np.empty((0, self.size, self.size, 3), np.uint8)
 
-    def stream(self, keyframes: np.ndarray, piece: int = 8) -> Iterator[np.ndarray]:
-        """`push`'s frames in pieces as each is final: the frames in time, then `piece` of them at a time through
-        space (the upscaler's own chunks: the same frames), so the first are out before the rest are made."""
-        t0 = time.perf_counter()
-        frames = self.time.push(keyframes)
-        self.timings["interpolate"] += time.perf_counter() - t0
-        for i in range(0, len(frames), piece):
+    def stream(self, keyframes: np.ndarray, piece: int = 8, keys: int = 4) -> Iterator[np.ndarray]:
+        """`push`'s frames in pieces as each is final: `keys` keyframes at a time through time (the interpolator
+        makes each of its segments once the frames it reads are in), then `piece` frames at a time through space
+        (the upscaler's own chunks), so the first are out before the rest are made; the frames are the same."""
+        for k in range(0, len(keyframes), keys):
             t0 = time.perf_counter()
-            out = self.space.push(frames[i:i + piece])
-            self.timings["upscale"] += time.perf_counter() - t0
-            if len(out):
-                yield out
+            frames = self.time.push(keyframes[k:k + keys])
+            self.timings["interpolate"] += time.perf_counter() - t0
+            for i in range(0, len(frames), piece):
+                t0 = time.perf_counter()
+                out = self.space.push(frames[i:i + piece])
+                self.timings["upscale"] += time.perf_counter() - t0
+                if len(out):
+                    yield out

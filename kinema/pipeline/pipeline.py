@@ -9,7 +9,8 @@ The denoiser makes the clip at its native size and frame rate: the keyframes. A 
 also hold the cascade's stages (kinema.models): a refiner (`refiner.*`) that restores, as the prompt
 says, the outlines a latent clip loses in decoding (step 4), an interpolator (`interpolator.*`) that fills in
 the motion between keyframes up to the frame rate asked for, and an upscaler (`upscaler.*`) that
-doubles the size pass by pass up to the size asked for. Where a folder has no such stage (or the
+doubles the size pass by pass up to the size asked for (its passes after the first by a lighter one,
+`upscaler_light.*`, where the folder has one: each has 4x the pixels of the pass before). Where a folder has no such stage (or the
 request goes down, not up), frames are resampled instead (linear blending or dropping in time,
 area/bicubic in space), and the progress output says so.
 
@@ -76,7 +77,7 @@ class Pipeline:
                  upscaler: torch.nn.Module | None = None, verifier: torch.nn.Module | None = None,
                  refiner: torch.nn.Module | None = None, schedule: Callable[[int, float], list[float]] = time_grid,
                  planner: torch.nn.Module | None = None, stage_dtype: torch.dtype = torch.float32,
-                 student: torch.nn.Module | None = None):
+                 student: torch.nn.Module | None = None, upscaler_light: torch.nn.Module | None = None):
         self.denoiser = denoiser.eval()
         self.student = student  # a few-step denoiser distilled from this one, its sampling in its card (`resolve`)
         self.planner = planner  # reads a prompt's scene for the plan (kinema.pipeline.plan), where the denoiser takes one
@@ -84,6 +85,7 @@ class Pipeline:
         self.verifier = verifier
         self.autoencoder = autoencoder
         self.interpolator, self.upscaler, self.refiner = interpolator, upscaler, refiner
+        self.upscaler_light = upscaler_light  # the upscaler's passes after the first, where the folder has one
         self.card = card
         self.flow = FlowConfig(**card["flow"])
         self.text_encoder = text_encoder
@@ -141,7 +143,7 @@ class Pipeline:
             raise CheckpointError(f"{folder / 'autoencoder.json'}: mismatched: its {autoencoder.cfg.latent_channels} "
                                   f"latent channels do not fit the denoiser's {model.config.in_channels} input channels")
         stages = {kind: load_component(folder, kind, device) if has_component(folder, kind) else None
-                  for kind in CASCADE + ("verifier", "planner")}
+                  for kind in CASCADE + ("upscaler_light", "verifier", "planner")}
         verifier = stages["verifier"]
         if verifier is not None:
             size, fps, v_fps = int(clip["size"]), float(clip["fps"]), verifier_clip(verifier).get("fps")
@@ -192,7 +194,9 @@ class Pipeline:
                 else "none",
                 "interpolate": ("none" if s.fps == fps else f"interpolator step {self.interpolator.step}"
                                 if self.interpolates(s) else "linear blending"),
-                "upscale": ("none" if s.size == size else f"upscaler step {self.upscaler.step}"
+                "upscale": ("none" if s.size == size else f"upscaler step {self.upscaler.step}" + (
+                            f", later passes light upscaler step {self.upscaler_light.step}"
+                            if self.upscaler_light is not None and s.size > 2 * size else "")
                             if self.upscales(s) else "area/bicubic resize")}
 
     def resolve(self, s: ClipSettings, tracks: bool = False) -> ClipSettings:
@@ -246,7 +250,7 @@ class Pipeline:
         """The cascade (kinema.pipeline.cascade) from n_keyframes native keyframes to the clip of settings `s`."""
         return Cascade(float(self.clip["fps"]), self.native_size(s), n_keyframes, s.fps, s.frames, s.size,
                        self.interpolator if self.interpolates(s) else None,
-                       self.upscaler if self.upscales(s) else None, progress)
+                       self.upscaler if self.upscales(s) else None, progress, self.upscaler_light)
 
     def __call__(self, prompt: str, settings: ClipSettings = ClipSettings(),
                  callback: Callable[[int, int], None] | None = None,

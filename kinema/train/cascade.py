@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from kinema.models.components import build
+from kinema.models.components import build, load_component
 from kinema.models.interpolator import INTERPOLATOR_PRESETS
 from kinema.models.refiner import REFINER_PRESETS
 from kinema.models.upscaler import UPSCALER_PRESETS
@@ -43,6 +43,7 @@ class StageTrainConfig(RunConfig):
     real_share: float = 0.2
     compressed: float = 0.0  # the share of inputs through an h264 round trip (kinema.data.cascade.CRF)
     init: str | None = None  # a folder holding this stage (a run, a shipped model) whose weights a new run starts from
+    after: str | None = None  # upscaler: a folder whose upscaler makes the inputs (this one is for the passes after it)
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -54,6 +55,8 @@ class StageTrainConfig(RunConfig):
             raise ValueError(f"loss must be l1 or mse, got {self.loss!r}")
         if not 0.0 <= self.compressed <= 1.0 or (self.compressed and self.stage == "refiner"):
             raise ValueError("compressed inputs are a share in [0, 1], for the upscaler and the interpolator")
+        if self.after and self.stage != "upscaler":
+            raise ValueError("--after applies to the upscaler only")
         if self.temporal_weight and self.stage != "interpolator":
             raise ValueError("the temporal loss applies to the interpolator only")
 
@@ -120,7 +123,9 @@ def train_stage(run: str | Path, cfg: StageTrainConfig, real: list[Path] | None 
         data = InterpolationData(cfg.seed + rank, real_videos=real, real_share=cfg.real_share,
                                  compressed=cfg.compressed)
     else:
-        data = UpscaleData(cfg.seed + rank, real_images=real, real_share=cfg.real_share, compressed=cfg.compressed)
+        after = load_component(cfg.after, "upscaler", device) if cfg.after else None
+        data = UpscaleData(cfg.seed + rank, real_images=real, real_share=cfg.real_share, compressed=cfg.compressed,
+                           after=after)
     ddp_model = wrap_ddp(model, world, device)
     if rank == 0:
         run.mkdir(parents=True, exist_ok=True)
