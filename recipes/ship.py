@@ -14,7 +14,8 @@ model card's sampling defaults, their only home; those not given keep the shippe
 
 --student RUN ships RUN's EMA denoiser, a few-step student distilled from the shipped denoiser (recipes/student.sh),
 as the `student` component: its card's sampling is the teacher's with --student-steps steps (default 4),
-no guidance (folded in) and eta 0 (the deterministic paths it was trained on). --default-denoiser teacher keeps the
+no guidance (folded in), eta 0 (the deterministic paths it was trained on) and --student-sampler (default unipc;
+given alone, it sets the shipped student's). --default-denoiser teacher keeps the
 teacher the model's default (its card's sampling.denoiser), the student then asked for by name.
 
 An autoencoder whose decoder alone was trained on (`kinema train-autoencoder --init ... --decoder-only`)
@@ -41,6 +42,9 @@ p.add_argument("--recipe", default="recipes/denoiser.sh", help="the recipe that 
 for stage in STAGES:
     p.add_argument(f"--{stage.replace('_', '-')}", dest=stage, help=f"run folder of the {stage}")
 p.add_argument("--student-steps", type=int, default=4, help="the student's sampling steps (with --student)")
+p.add_argument("--student-sampler", choices=("euler", "unipc"), default=None,
+               help="the student's sampler (default with --student: unipc); without --student, set in the shipped "
+                    "student's card")
 p.add_argument("--default-denoiser", choices=("student", "teacher"), default=None,
                help="which of a model with a student makes clips by default (the card's sampling.denoiser; "
                     "default: keep the shipped choice, the student where none was made)")
@@ -90,7 +94,8 @@ for kind, folder in sources.items():
         continue
     if kind == "student":  # the run's denoiser, with the teacher's sampling made few-step and unguided
         weights, run_card = read_component(folder, "denoiser")
-        component = {**student_card(run_card, card["sampling"], a.student_steps), "teacher_step": card.get("step")}
+        component = {**student_card(run_card, card["sampling"], a.student_steps, a.student_sampler or "unipc"),
+                     "teacher_step": card.get("step")}
     elif kind in TRAINED_AS:  # a `kinema train-stage upscaler --after` run: its upscaler, as the later passes' one
         weights, run_card = read_component(folder, TRAINED_AS[kind])
         component = as_kind(run_card, TRAINED_AS[kind], kind)
@@ -104,6 +109,10 @@ if run is not None:
     if not latent:
         for name in ("autoencoder.safetensors", "autoencoder.json"):
             (DEFAULT_MODEL / name).unlink(missing_ok=True)
+if a.student_sampler and not a.student:  # the shipped student's card alone (its weights and digest stay)
+    student = load_json(DEFAULT_MODEL / "student.json")
+    student["sampling"]["sampler"] = a.student_sampler
+    save_json(DEFAULT_MODEL / "student.json", student)
 save_json(DEFAULT_MODEL / "denoiser.json", card)
 print(f"shipped to {DEFAULT_MODEL}: {', '.join(k for k, v in sources.items() if v) or 'sampling only'}; "
       f"sampling {card['sampling']}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -119,6 +120,25 @@ def test_rolling_matches_one_shot_where_they_agree_and_windows_depend_only_on_th
     va, vb = pipe.make(PROMPT, s2, start=a), pipe.make(PROMPT, s2, start=b)
     assert np.array_equal(va.frames[:12], a.frames) and np.array_equal(vb.frames[:8], b.frames)
     assert np.array_equal(va.frames[12:], vb.frames[8:]) and len(va.frames) == 16
+
+
+def test_a_window_refines_only_the_frames_it_adds_and_they_are_the_same(going_on_model):
+    """A window going on from given pictures drops them before the refiner, less one frame a pass (its reach):
+    the frames it adds are those of refining the whole window."""
+    from kinema.models.refiner import REFINER_PRESETS, Refiner
+
+    pipe = Pipeline.load(going_on_model, precision="fp32")
+    pipe.refiner = Refiner(REFINER_PRESETS["tiny"]).eval()
+    with torch.no_grad():
+        pipe.refiner.out.weight.normal_(0, 0.1, generator=torch.Generator().manual_seed(0))
+    s = pipe.resolve(ClipSettings(seed=3, steps=2, size=32, fps=4, refine_passes=2))
+    given = pipe.start_latents(np.random.default_rng(0).integers(0, 255, (5, 32, 32, 3), dtype=np.uint8))
+    whole, _ = pipe.keyframes(PROMPT, s, given=given, generator=torch.Generator().manual_seed(1))
+    added, _ = pipe.keyframes(PROMPT, s, given=given, generator=torch.Generator().manual_seed(1), drop=5)
+    unrefined, _ = pipe.keyframes(PROMPT, replace(s, refine_passes=0), given=given,
+                                  generator=torch.Generator().manual_seed(1), drop=5)
+    assert added.shape[1] == whole.shape[1] - 5 and np.abs(whole[:, 5:].astype(int) - added).max() <= 1
+    assert np.abs(unrefined.astype(int) - added).max() > 10  # (the refiner does change them)
 
 
 def test_a_picture_is_frame_zero_and_a_storyboard_is_told_in_turn(going_on_model, tmp_path):

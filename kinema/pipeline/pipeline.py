@@ -402,7 +402,7 @@ class Pipeline:
                   progress: Callable[[str, int, int], None] | None = None, given: torch.Tensor | None = None,
                   generator: torch.Generator | None = None, stage: str = "keyframes",
                   given_end: torch.Tensor | None = None, plan=None,
-                  plan_start: float = 0.0) -> tuple[np.ndarray, np.ndarray | None]:
+                  plan_start: float = 0.0, drop: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
         """The candidates' keyframes (N, T, H, W, 3) uint8 at the native size and frame rate, and the verifier's
         scores (N,) of them against the prompt (None for one candidate), for resolved settings `s`.
 
@@ -410,7 +410,8 @@ class Pipeline:
         the clip so far: see `rolling`); the keyframes are then every frame the window's latents decode to,
         the given ones first. `given_end`: a latent frame the window ends with (1, C, 1, h, w: a last picture).
         `generator`: the noise source to draw from (a new one from s.seed if None). `plan`: where the objects are
-        (kinema.pipeline.plan), from `plan_start` seconds: the denoiser's layout."""
+        (kinema.pipeline.plan), from `plan_start` seconds: the denoiser's layout. `drop`: the first frames not
+        wanted (the pictures a window goes on from, which the clip has already): neither refined nor returned."""
         device = next(self.denoiser.parameters()).device
         timings = {}
 
@@ -473,12 +474,17 @@ class Pipeline:
                 x0 = self.autoencoder.decode(x0, chunk=4).float()
             timings["decode"] = time.perf_counter() - t0
         keep = n_native if given is None else x0.shape[2]  # a window keeps every frame it decodes to
-        if s.refine_passes:
+        x0 = x0[:, :, :keep]
+        if s.refine_passes:  # (each pass reaches one frame each way: from drop - passes on, frame drop is exact)
             t0 = time.perf_counter()
+            lead = min(drop, s.refine_passes)
             with autocast(self.stage_dtype, device):
-                x0 = refine_clip(self.refiner, x0[:, :, :keep], cond.repeat(n), passes=s.refine_passes)
+                x0 = refine_clip(self.refiner, x0[:, :, drop - lead:], cond.repeat(n), passes=s.refine_passes)
+            x0 = x0[:, :, lead:]
             timings["refine"] = time.perf_counter() - t0
-        keyframes = to_frames(x0)[:, :keep]  # (N, T, H, W, 3) uint8
+        else:
+            x0 = x0[:, :, drop:]
+        keyframes = to_frames(x0)  # (N, T - drop, H, W, 3) uint8
 
         # 5. the verifier's score of each candidate against the prompt
         scores = None

@@ -65,11 +65,11 @@ def windows(pipe, parts: list[tuple[str, float]], s: ClipSettings, callback, pro
         else:
             keyframes, _ = pipe.keyframes(prompt, replace(window, candidates=1), callback, progress,
                                           pipe.start_latents(context), generator, stage, plan=plan,
-                                          plan_start=t0)
+                                          plan_start=t0, drop=len(context))  # (the frames after the context)
             if start is not None and start.kind == "image" and n_windows == 0:  # the picture is frame 0 itself,
-                new = np.concatenate([pictures, keyframes[0][1:]])  # not the decoder's drawing of it
+                new = np.concatenate([pictures, keyframes[0]])  # not the decoder's drawing of it
             else:
-                new = keyframes[0][len(context):]
+                new = keyframes[0]
         new = new[:int(ends[-1]) - made]
         made += len(new)
         context = np.concatenate([context, new])[-keep:] if context is not None else new[-keep:]
