@@ -235,3 +235,17 @@ def test_the_python_api_takes_every_way_a_clip_starts(going_on_model, monkeypatc
                        (dict(last_image=np.zeros((4, 4, 3), np.uint8)), "at least 8x8")]:
         with pytest.raises(ValueError, match=words):
             kinema.generate(PROMPT, **small, **bad)
+
+
+def test_a_compiled_denoiser_makes_the_same_clip(going_on_model):
+    """`kinema serve --compile`: the worker compiles the denoiser's forward (here by dynamo's eager backend, which
+    traces without inductor's C++ build) and warms it up on clips of two windows; clips come out the same."""
+    from kinema.server.worker import warm_up
+
+    s = ClipSettings(seed=3, steps=2, size=32, fps=4, seconds=3)
+    plain = Pipeline.load(going_on_model, precision="fp32")
+    compiled = Pipeline.load(going_on_model, precision="fp32")
+    assert warm_up(compiled, "eager") > 0
+    assert compiled.denoiser._compiled_call_impl is not None and plain.denoiser._compiled_call_impl is None
+    a, b = (p.make(PROMPT, p.resolve(s)).frames for p in (plain, compiled))
+    assert np.abs(a.astype(int) - b).max() <= 1

@@ -18,6 +18,9 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--model", default=None, help="model folder (default: the shipped default model)")
     s.add_argument("--lora", action="append", type=adapter, default=[], metavar="DIR[:SCALE]",
                    help="a LoRA adapter (kinema finetune) on the denoiser, at SCALE (default 1); repeatable")
+    s.add_argument("--compile", action="store_true",
+                   help="compile each worker's denoiser with torch.compile and warm it up before the first job "
+                        "(minutes at start on a CPU; then ~1.75x faster forward passes: for a server that runs long)")
     s.add_argument("--max-size", type=clip_bound("size"), default=256)
     s.add_argument("--max-seconds", type=clip_bound("seconds"), default=8.0)
     s.add_argument("--max-steps", type=number(int, 1, 1000), default=100)
@@ -41,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     limits = Limits(max_size=args.max_size, max_seconds=args.max_seconds, max_steps=args.max_steps,
                     max_queued=args.max_queued)
     try:
-        serve(args.host, args.port, args.workers, args.data_dir, args.token, args.model, limits, tuple(args.lora))
+        serve(args.host, args.port, args.workers, args.data_dir, args.token, args.model, limits, tuple(args.lora),
+              "inductor" if args.compile else None)
     except ValueError as e:
         raise UsageError(str(e)) from None
     return 0

@@ -24,7 +24,8 @@ def is_loopback(host: str) -> bool:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, data_dir: str | Path = "kinema-data",
-          token: str | None = None, model: str | None = None, limits: Limits = Limits(), lora: tuple = ()) -> None:
+          token: str | None = None, model: str | None = None, limits: Limits = Limits(), lora: tuple = (),
+          compile_backend: str | None = None) -> None:
     import uvicorn
 
     from kinema.models.components import DEFAULT_MODEL, has_component
@@ -48,7 +49,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, data_dir:
         print(f"recovered after a stop: {recovered}", flush=True)
     threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=worker_main, args=(str(data_dir), model, threads, os.getpid(), 0.2, tuple(lora)), daemon=True,
+    procs = [ctx.Process(target=worker_main, args=(str(data_dir), model, threads, os.getpid(), 0.2, tuple(lora), compile_backend), daemon=True,
                          name=f"kinema-worker-{i}") for i in range(workers)]
     for p in procs:
         p.start()

@@ -54,8 +54,25 @@ def given(job: dict, store, uploads, s):
                       job.get("storyboard"))
 
 
+def warm_up(pipe, compile_backend: str) -> float:
+    """Compile the denoisers' forward passes (kinema.models.precision.compile_forward) and make a clip of two windows
+    with each, so the shapes a job meets (the first window's candidates under guidance, a later window's one)
+    are compiled before the first job; seconds taken."""
+    from kinema.models.precision import compile_forward
+    from kinema.pipeline import ClipSettings
+
+    t0 = time.perf_counter()
+    seconds = float(pipe.clip.get("seconds") or 2.0) + (1.0 if pipe.goes_on else 0.0)  # (windows, where it can)
+    for name, module in (("teacher", pipe.denoiser), ("student", pipe.student)):
+        if module is not None:
+            compile_forward(module, compile_backend)
+            pipe.make("a red circle moving right on a black background",
+                      pipe.resolve(ClipSettings(seconds=seconds, denoiser=name if pipe.student is not None else None)))
+    return time.perf_counter() - t0
+
+
 def worker_main(data_dir: str, model: str | None, threads: int, parent: int, poll: float = 0.2,
-                lora: tuple = ()) -> None:
+                lora: tuple = (), compile_backend: str | None = None) -> None:
     _die_with_parent()
     import numpy as np
     import torch
@@ -69,6 +86,10 @@ def worker_main(data_dir: str, model: str | None, threads: int, parent: int, pol
     torch.set_num_threads(max(threads, 1))
     store, uploads = JobStore(data_dir), Uploads(Path(data_dir) / "uploads")
     pipe = Pipeline.load(model, lora=list(lora))
+    if compile_backend:  # (before any job: a job's first forward passes would wait for the compile)
+        print(f"kinema worker {os.getpid()}: compiling the denoiser ({compile_backend})", file=sys.stderr, flush=True)
+        print(f"kinema worker {os.getpid()}: compiled and warm after {warm_up(pipe, compile_backend):.0f} s",
+              file=sys.stderr, flush=True)
     while os.getppid() == parent:
         job = store.claim()
         if job is None:
