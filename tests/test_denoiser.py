@@ -105,6 +105,19 @@ def test_bf16_weights_match_the_float32_path():
         compute_dtype("fp8", "cpu")
 
 
+def test_the_allocator_keeps_freed_memory_on_glibc_and_the_model_computes_the_same():
+    import platform
+
+    from kinema.models.precision import keep_freed_memory
+
+    m = randomise(VideoDiT(preset("tiny")))
+    x, t, c = torch.randn(2, 3, 8, 16, 16), torch.rand(2), cond()
+    with torch.no_grad():
+        before = m(x, t, c)
+        assert keep_freed_memory() == (platform.libc_ver()[0] == "glibc")
+        assert torch.equal(m(x, t, c), before)
+
+
 def test_a_model_with_another_patch_size_starts_from_a_trained_ones_body():
     """Larger clips at a larger patch keep the token grid: the transformer loads, the patch embedding and the
     output layer (other shapes) keep their initialisation and are named."""

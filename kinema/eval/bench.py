@@ -292,8 +292,12 @@ def plot(report: dict, path: str) -> None:
 
 
 def run_bench(quick: bool = False) -> dict:
+    from kinema.models.precision import keep_freed_memory
+
+    kept = keep_freed_memory()  # as Pipeline.load does: both denoisers run under it
     ceil = ceilings()
-    report = {"machine": {"threads": torch.get_num_threads(), "torch": torch.__version__}, "ceilings": ceil,
+    report = {"machine": {"threads": torch.get_num_threads(), "torch": torch.__version__, "freed_memory_kept": kept},
+              "ceilings": ceil,
               "forward": forward_rows(ceil, ("tiny",) if quick else ("tiny", "small", "base"))}
     report["sampling"] = sampling_rows(steps=3 if quick else 30)
     report["end_to_end"] = end_to_end_rows(({},)) if quick else end_to_end_rows()
@@ -308,7 +312,8 @@ def run_bench(quick: bool = False) -> dict:
 def format_report(report: dict) -> str:
     c = report["ceilings"]
     lines = [f"ceilings: fp32 matmul {c['fp32_gflops']:.1f} GFLOP/s, bf16 matmul {c['bf16_gflops']:.2f} GFLOP/s, "
-             f"copy {c['copy_gbs']:.1f} GB/s ({report['machine']['threads']} threads, torch {report['machine']['torch']})",
+             f"copy {c['copy_gbs']:.1f} GB/s ({report['machine']['threads']} threads, torch {report['machine']['torch']}"
+             f"{', freed memory kept' if report['machine'].get('freed_memory_kept') else ''})",
              "", f"{'forward (batch 2)':<28} {'tokens':>6} {'ms':>9} {'GFLOP':>7} {'GFLOP/s':>8} {'of peak':>8}"]
     for r in report["forward"]:
         lines.append(f"{r['name']:<28} {r['tokens']:>6} {r['ms']:>9.2f} {r['gflop']:>7.2f} {r['gflops']:>8.1f} "
