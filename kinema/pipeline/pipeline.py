@@ -43,6 +43,7 @@ from kinema.models.precision import autocast, compute_dtype, keep_freed_memory, 
 from kinema.models.layout import scene_layout
 from kinema.models.wan import is_wan_folder
 from kinema.models.refiner import refine_clip
+from kinema.models.upscaler import passes_for
 from kinema.pipeline.cascade import Cascade, resample
 from kinema.pipeline.folders import goes_on
 from kinema.pipeline.inputs import Start
@@ -198,7 +199,7 @@ class Pipeline:
                                 if self.interpolates(s) else "linear blending"),
                 "upscale": ("none" if s.size == size else f"upscaler step {self.upscaler.step}" + (
                             f", later passes light upscaler step {self.upscaler_light.step}"
-                            if self.upscaler_light is not None and s.size > 2 * size else "")
+                            if self.upscaler_light is not None and passes_for(size, s.size) > 1 else "")
                             if self.upscales(s) else "area/bicubic resize")}
 
     def resolve(self, s: ClipSettings, tracks: bool = False) -> ClipSettings:
