@@ -35,22 +35,20 @@ import torch
 
 from kinema.diffusion.rectified_flow import FlowConfig
 from kinema.diffusion.samplers import SAMPLERS, guided_velocity, time_grid
-from kinema.io.checkpoint import CheckpointError
 from kinema.io.frames import to_frames, to_model_space
 from kinema.io.video import write_video
-from kinema.models.components import DEFAULT_MODEL, has_component, load_component
-from kinema.models.precision import autocast, compute_dtype, keep_freed_memory, stage_dtype
+from kinema.models.components import DEFAULT_MODEL
+from kinema.models.precision import autocast
 from kinema.models.layout import scene_layout
-from kinema.models.wan import is_wan_folder
 from kinema.models.refiner import refine_clip
 from kinema.models.upscaler import passes_for
 from kinema.pipeline.cascade import Cascade, resample
 from kinema.pipeline.folders import goes_on
 from kinema.pipeline.inputs import Start
-from kinema.pipeline import settings
-from kinema.pipeline.settings import SAMPLING, TEACHER_SAMPLING, ClipSettings, check_clip
+from kinema.pipeline.loading import read_folder, verifier_clip
+from kinema.pipeline.settings import TEACHER_SAMPLING, ClipSettings, check_clip
 from kinema.pipeline.windows import first_and_last, windows
-from kinema.text.encoder import TextEmbedding, TextEncoder, load_text_encoder
+from kinema.text.encoder import TextEmbedding, TextEncoder
 
 CASCADE = ("refiner", "interpolator", "upscaler")  # the stages after the keyframes, each optional
 
@@ -115,50 +113,7 @@ class Pipeline:
     @staticmethod
     def _load(path: str | Path | None, device: str, precision: str) -> "Pipeline":
         t0 = time.perf_counter()
-        if torch.device(device).type == "cpu":  # (activations freed and allocated again stay mapped: faster passes)
-            keep_freed_memory()
-        folder = Path(path) if path else DEFAULT_MODEL
-        if not folder.is_dir():
-            raise CheckpointError(f"{folder}: no model folder there")
-        if is_wan_folder(folder):  # another's model, in diffusers' format (kinema.models.wan)
-            from kinema.models.wan import load_wan, read_index
-
-            configs = read_index(folder)
-            tr = configs["transformer"]
-            dtype = compute_dtype(precision, device, tr.get("num_attention_heads", 0) * tr.get("attention_head_dim", 0))
-            wan = load_wan(folder, device, dtype, settings.free_memory(device), configs)
-            pipe = Pipeline(wan.denoiser, wan.card, wan.text_encoder, str(folder), wan.autoencoder,
-                            schedule=wan.schedule)
-            pipe.timings["load"] = time.perf_counter() - t0
-            return pipe
-        model = load_component(folder, "denoiser", device)
-        card = model.card
-        try:
-            FlowConfig(**card["flow"])
-            clip, sampling = card["clip"], card["sampling"]
-            missing = [k for k in SAMPLING if k not in sampling]
-            if missing or {"size", "fps"} - set(clip):
-                raise ValueError(f"no {(missing or ['clip size and fps'])[0]} in its card")
-        except (KeyError, TypeError, ValueError) as e:
-            raise CheckpointError(f"{folder / 'denoiser.json'}: bad config: {e}") from None
-        autoencoder = load_component(folder, "autoencoder", device) if card.get("space") == "latent" else None
-        if autoencoder is not None and autoencoder.cfg.latent_channels != model.config.in_channels:
-            raise CheckpointError(f"{folder / 'autoencoder.json'}: mismatched: its {autoencoder.cfg.latent_channels} "
-                                  f"latent channels do not fit the denoiser's {model.config.in_channels} input channels")
-        stages = {kind: load_component(folder, kind, device) if has_component(folder, kind) else None
-                  for kind in CASCADE + ("upscaler_light", "verifier", "planner")}
-        verifier = stages["verifier"]
-        if verifier is not None:
-            size, fps, v_fps = int(clip["size"]), float(clip["fps"]), verifier_clip(verifier).get("fps")
-            if size % verifier.config.size or (v_fps and (fps / v_fps) % 1):
-                raise CheckpointError(f"{folder / 'verifier.json'}: mismatched: it reads {verifier.config.size}x"
-                                      f"{verifier.config.size} clips{f' at {v_fps:g} fps' if v_fps else ''}; the "
-                                      f"denoiser's {size}x{size} at {fps:g} fps are not whole multiples of that")
-        student = load_student(folder, model, device) if has_component(folder, "student") else None
-        dtype = compute_dtype(precision, device, model.config.dim)
-        pipe = Pipeline(model.to(device, dtype), card, load_text_encoder(device=device), str(folder), autoencoder,
-                        stage_dtype=stage_dtype(precision, device), student=student and student.to(device, dtype),
-                        **stages)
+        pipe = Pipeline(**read_folder(path, device, precision))
         pipe.timings["load"] = time.perf_counter() - t0
         return pipe
 
@@ -511,21 +466,3 @@ class Pipeline:
         clips = np.stack([resample(k, fps, v_fps, n, size) for k in keyframes])
         x = to_model_space(clips[:, :self.verifier.config.max_frames]).to(device)
         return self.verifier(x, cond.index(slice(0, 1)).repeat(len(x)).to(device)).float().cpu().numpy()
-
-
-def load_student(folder: Path, teacher: torch.nn.Module, device: str) -> torch.nn.Module:
-    """The folder's student (a denoiser distilled from `teacher`), checked to take the teacher's inputs and to
-    carry its own sampling defaults."""
-    student = load_component(folder, "student", device)
-    sampling = student.card.get("sampling")
-    missing = [k for k in SAMPLING if not isinstance(sampling, dict) or k not in sampling]
-    if missing:
-        raise CheckpointError(f"{folder / 'student.json'}: bad config: no {missing[0]} in its sampling")
-    if student.config.in_channels != teacher.config.in_channels or student.config.patch != teacher.config.patch:
-        raise CheckpointError(f"{folder / 'student.json'}: mismatched: it does not take the denoiser's latents")
-    return student
-
-
-def verifier_clip(verifier: torch.nn.Module) -> dict:
-    """The clips a verifier was trained on: size, and fps where its card records it."""
-    return verifier.card.get("clip") or {"size": verifier.config.size}
