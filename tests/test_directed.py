@@ -60,8 +60,22 @@ def test_v2_scenes_keep_their_objects_in_view_and_v1_draws_are_unchanged():
         cover = np.abs(render(scene, 64, 8, 2.0)[..., channel] - bg[channel]).sum((1, 2)) / abs(col - bg)[channel]
         r = in_view(o, scene.camera, np.arange(16) / 8)[2]
         assert np.allclose(cover, FILL_RATIO[o.shape] * (2 * r * 64) ** 2, rtol=0.12)  # wholly in view: none cut off
-    a, b = sample_scene(np.random.default_rng(7)), sample_scene(np.random.default_rng(7), 0.5, 0.0, 0.0)
+    a, b = sample_scene(np.random.default_rng(7)), sample_scene(np.random.default_rng(7), 0.5, 0.0, 0.0, 0.0)
     assert a == b and a.camera == "still" and all(o.track is None for o in a.objects)
+
+
+def test_gravity_scenes_fall_or_bounce_under_a_still_camera():
+    from kinema.data.dataset import ShapesDataset
+
+    rng = np.random.default_rng(4)
+    scenes = [sample_scene(rng, 0.5, 1.0, 1.0, p_physics=1.0) for _ in range(40)]
+    assert all(s.camera == "still" for s in scenes)
+    assert {o.motion for s in scenes for o in s.objects} == {"falling", "bouncing"}
+    assert all(o.track is None for s in scenes for o in s.objects)
+    ds = ShapesDataset(7, 32, 4, 2.0, late=1.0, late_until=10.0, p_physics=1.0)
+    starts = [ds.start(i) for i in range(20)]
+    assert all(2.0 <= t <= 10.0 for t in starts)  # later windows: the rebounds shrinking, the landings
+    assert ds[0][0].shape == (8, 32, 32, 3) and all(o.motion in ("falling", "bouncing") for o in ds.scene(0).objects)
 
 
 def test_captions_name_the_camera_and_objects_without_motion():

@@ -28,6 +28,9 @@ def add_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--tracks", type=fraction, default=0.0, metavar="P",
                    help="chance that a shapes-world object follows a random track (straight, bent, with a pause) "
                         "instead of its motion; its caption then names no motion")
+    c.add_argument("--physics", type=fraction, default=0.0, metavar="P",
+                   help="share of shapes-world scenes whose objects all fall or bounce (still camera, no tracks); "
+                        "with --late, their later windows show the rebounds shrinking and the landings")
     c.add_argument("--no-progress", action="store_true")
 
 
@@ -42,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
         from kinema.data.dataset import ShapesDataset
 
         dataset, count = ShapesDataset(args.seed, args.size, args.fps, args.seconds, late=args.late,
-                                       late_until=args.late_until, p_camera=args.camera, p_track=args.tracks), args.clips
+                                       late_until=args.late_until, p_camera=args.camera, p_track=args.tracks,
+                                       p_physics=args.physics), args.clips
     else:
         from kinema.data.dataset import VideoFolderDataset
 

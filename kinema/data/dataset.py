@@ -30,19 +30,20 @@ ENDLESS = 2**62
 
 class ShapesDataset:
     def __init__(self, seed: int = 0, size: int = 64, fps: float = 8, seconds: float = 2.0, p_two: float = 0.5,
-                 late: float = 0.0, late_until: float = 30.0, p_camera: float = 0.0, p_track: float = 0.0):
-        for name, share in (("late", late), ("p_camera", p_camera), ("p_track", p_track)):
+                 late: float = 0.0, late_until: float = 30.0, p_camera: float = 0.0, p_track: float = 0.0, p_physics: float = 0.0):
+        for name, share in (("late", late), ("p_camera", p_camera), ("p_track", p_track), ("p_physics", p_physics)):
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} must be a share in [0, 1], got {share}")
         self.seed, self.size, self.fps, self.seconds, self.p_two = seed, size, fps, seconds, p_two
         self.late, self.late_until, self.p_camera, self.p_track = late, late_until, p_camera, p_track
+        self.p_physics = p_physics
 
     def __len__(self) -> int:
         return ENDLESS
 
     def scene_and_caption(self, i: int):
         rng = np.random.default_rng([self.seed, i])
-        scene = sample_scene(rng, self.p_two, self.p_camera, self.p_track)
+        scene = sample_scene(rng, self.p_two, self.p_camera, self.p_track, self.p_physics)
         return scene, training_caption(scene, rng)
 
     def start(self, i: int) -> float:

@@ -202,34 +202,41 @@ def place(rng: np.random.Generator, colour: str, shape: str, size: str, motion: 
     raise ValueError(f"no start keeps a {size} {motion} object in view as the camera does {camera!r}")
 
 
-def sample_object(rng: np.random.Generator, colour: str, camera: str = "still") -> SceneObject:
-    """A random object; with a camera, drawn again until it can stay in view (a large object moving left
-    cannot as the camera pans right)."""
+def sample_object(rng: np.random.Generator, colour: str, camera: str = "still",
+                  motions: tuple[str, ...] = MOTIONS) -> SceneObject:
+    """A random object moving in one of `motions`; with a camera, drawn again until it can stay in view (a
+    large object moving left cannot as the camera pans right)."""
     while True:
         shape = SHAPES[rng.integers(len(SHAPES))]
         size = ("small", "large")[rng.integers(2)]
-        motion = MOTIONS[rng.integers(len(MOTIONS))]
+        motion = motions[rng.integers(len(motions))]
         try:
             return place(rng, colour, shape, size, motion, camera)
         except ValueError:
             continue
 
 
-def sample_scene(rng: np.random.Generator, p_two: float = 0.5, p_camera: float = 0.0, p_track: float = 0.0) -> Scene:
+PHYSICS_MOTIONS = ("falling", "bouncing")
+
+
+def sample_scene(rng: np.random.Generator, p_two: float = 0.5, p_camera: float = 0.0, p_track: float = 0.0,
+                 p_physics: float = 0.0) -> Scene:
     """A random scene: background, one or two objects of different colours (uniform choices); with chance
-    `p_camera` a moving camera (then starts stay wholly in view for SAFE_SECONDS), and each object with chance
-    `p_track` a random track (kinema.world.tracks.random_track) instead of its motion. The draws of a v1 scene
-    (p_camera = p_track = 0) are those of v1."""
+    `p_physics` a still camera and objects that all fall or bounce (gravity's scenes, weighed more in training);
+    otherwise with chance `p_camera` a moving camera (then starts stay wholly in view for SAFE_SECONDS), and
+    each object with chance `p_track` a random track (kinema.world.tracks.random_track) instead of its motion.
+    The draws of a v1 scene (p_camera = p_track = p_physics = 0) are those of v1."""
     background = list(BACKGROUNDS)[rng.integers(len(BACKGROUNDS))]
     n = 2 if rng.random() < p_two else 1
     colours = rng.choice(list(OBJECT_COLOURS), size=n, replace=False)
+    physics = p_physics > 0 and rng.random() < p_physics
     camera = "still"
-    if p_camera > 0 and rng.random() < p_camera:
+    if not physics and p_camera > 0 and rng.random() < p_camera:
         camera = CAMERAS[1 + int(rng.integers(len(CAMERAS) - 1))]
     objects = []
     for c in colours:
-        o = sample_object(rng, str(c), camera)
-        if p_track > 0 and rng.random() < p_track:
+        o = sample_object(rng, str(c), camera, PHYSICS_MOTIONS if physics else MOTIONS)
+        if not physics and p_track > 0 and rng.random() < p_track:
             from kinema.world.tracks import random_track
 
             o = replace(o, motion="still", track=random_track(rng, o.size, camera))
