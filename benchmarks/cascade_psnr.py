@@ -92,15 +92,20 @@ def bench_upscaling(model, scenes: int, later=None) -> dict:
     """PSNR of bicubic and the upscaler (two x2 passes), and with `later` (a folder's upscaler_light) the second."""
     rng = np.random.default_rng(SEED + 1)
     rows: dict[str, dict[str, list[float]]] = {}
+
+    def add(row: dict, small: np.ndarray, truth: np.ndarray, size: int) -> None:
+        """Each method's squared error on one picture: `small` (1, h, w, 3) taken up to `truth`, `size` its side."""
+        h, w = truth.shape[:2]
+        row.setdefault("bicubic", []).append(mse(cv2.resize(small[0], (w, h), interpolation=cv2.INTER_CUBIC), truth))
+        row.setdefault("upscaler", []).append(mse(upscale_clip(model, small, size)[0], truth))
+        if later is not None:
+            row.setdefault("light later", []).append(mse(upscale_clip(model, small, size, later=later)[0], truth))
+
     for lo, hi in ((64, 256), (32, 128)):
         for i in range(scenes):
             scene, when = sample_scene(rng), float(rng.uniform(0, 2))
             small, truth = render(scene, lo, 1, 1, start=when), render(scene, hi, 1, 1, start=when)
-            row = rows.setdefault(f"shapes {lo}->{hi}", {})
-            row.setdefault("bicubic", []).append(mse(cv2.resize(small[0], (hi, hi), interpolation=cv2.INTER_CUBIC), truth[0]))
-            row.setdefault("upscaler", []).append(mse(upscale_clip(model, small, hi)[0], truth[0]))
-            if later is not None:
-                row.setdefault("light later", []).append(mse(upscale_clip(model, small, hi, later=later)[0], truth[0]))
+            add(rows.setdefault(f"shapes {lo}->{hi}", {}), small, truth[0], hi)
     from PIL import Image
 
     for path in skimage_images(HELD_OUT_IMAGES):
@@ -108,11 +113,7 @@ def bench_upscaling(model, scenes: int, later=None) -> dict:
         h, w = img.shape[0] // 4 * 4, img.shape[1] // 4 * 4
         img = img[:h, :w]
         small = cv2.resize(img, (w // 4, h // 4), interpolation=cv2.INTER_AREA)
-        row = rows.setdefault(f"{path.stem} ({w}x{h}) x4", {})
-        row.setdefault("bicubic", []).append(mse(cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC), img))
-        row.setdefault("upscaler", []).append(mse(upscale_clip(model, small[None], min(h, w))[0], img))
-        if later is not None:
-            row.setdefault("light later", []).append(mse(upscale_clip(model, small[None], min(h, w), later=later)[0], img))
+        add(rows.setdefault(f"{path.stem} ({w}x{h}) x4", {}), small[None], img, min(h, w))
     return {name: {k: psnr_from_mse(float(np.mean(v))) for k, v in row.items()} for name, row in rows.items()}
 
 

@@ -81,7 +81,7 @@ def windows(pipe, parts: list[tuple[str, float]], s: ClipSettings, callback, pro
 def first_and_last(pipe, prompt: str, s: ClipSettings, callback, progress, start: Start | None,
                    end: np.ndarray) -> tuple[np.ndarray, ClipSettings]:
     """One window that ends on the picture `end` (and starts from `start`'s picture, if given): its last latent
-    frame is the picture held for a group of 4 frames, given; the clip's last frame is the picture itpipe."""
+    frame is the picture held for a group of 4 frames, given; the clip's last frame is the picture itself."""
     native_fps, native_size = float(pipe.clip["fps"]), pipe.native_size(s)
     last = Start(end[None], "image").native(native_fps, native_size)
     given_end = pipe.start_latents(np.repeat(last, 5, axis=0))[:, :, 1:2]  # latent frame 1: a group of 4 pictures
