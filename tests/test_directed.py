@@ -212,6 +212,21 @@ def test_a_directed_model_follows_the_plan_and_records_it(directed_model):
         kinema.generate("a red circle on a black background", tracks=TRACK, image=np.zeros((32, 32, 3), np.uint8), **kw)
 
 
+def test_a_planned_clip_is_rendered_from_the_plans_words(directed_model):
+    from kinema.pipeline import ClipSettings, Pipeline
+
+    pipe = Pipeline.load(str(directed_model))
+    s = pipe.resolve(ClipSettings(seconds=2.0, fps=4, size=32, steps=2, seed=3, plan=True))
+    prompt = "there is a red disc that keeps still, and the background is dark"
+    video, plan = pipe.make(prompt, s), pipe.plan(prompt, s)
+    assert video.metadata["prompt"] == prompt and video.metadata["layout"]["read"] == plan.words
+    assert plan.words == canonical(plan.description) and plan.words != prompt
+    keyframes, _ = pipe.keyframes(plan.words, s, plan=plan)  # at the native size and rate: the clip itself
+    assert np.array_equal(video.frames, keyframes[0])  # the denoiser read the plan's words, not the prompt's
+    typed, _ = pipe.keyframes(prompt, s, plan=plan)
+    assert not np.array_equal(typed[0], keyframes[0])
+
+
 def test_models_that_cannot_be_directed_say_so(tiny_model):
     import kinema
 

@@ -317,9 +317,11 @@ class Pipeline:
         self.check_given(s, start, parts, end, tracks)
         native_fps, native_size = float(self.clip["fps"]), self.native_size(s)
         given = start is not None or parts is not None or end is not None
-        plan = None if given else self.plan(prompt, s, tracks)  # 0. where the objects go
-        if made is not None and plan is not None:
-            made["layout"] = plan.record(s.seconds)
+        plan = None if given else self.plan(prompt, s, tracks)  # 0. where the objects go, and the words read
+        if plan is not None:
+            prompt = plan.words
+            if made is not None:
+                made["layout"] = plan.record(s.seconds)
         if end is not None:  # 1-5. the keyframes: one window to a last picture,
             keyframes, s_out = first_and_last(self, prompt, s, callback, progress, start, end)
             pieces, total = [keyframes], len(keyframes)

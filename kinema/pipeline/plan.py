@@ -9,7 +9,10 @@ for the video model to render:
    lose a fifth of their speed) moves each object from a start, and tracks given by the user replace an
    object's motion;
 3. of several draws of the starts, the plan keeps the one whose objects stay furthest apart in the frame;
-4. the denoiser renders it: the plan's scene is its layout (kinema.models.layout).
+4. the denoiser renders it: the plan's scene is its layout (kinema.models.layout), and the plan's own words (the
+   scene as the planner read it, in the captions' canonical wording) are its text, as DALL-E 3 (Betker et al.
+   2023) and Sora recaption a user's prompt into the wording their model was trained on; the prompt as typed
+   stays in the metadata.
 The plan is recorded in the clip's metadata in the spec's track format, so it can be edited and given back.
 """
 from __future__ import annotations
@@ -34,6 +37,11 @@ class Plan:
     scene: Scene  # sizes, starts, motions and tracks: where every object is at every time
     given: tuple[int, ...]  # the objects that follow tracks the user gave
 
+    @property
+    def words(self) -> str:
+        """The scene as the planner read it, in the canonical caption's words: what the denoiser reads."""
+        return canonical(self.description)
+
     def tracks(self, seconds: float) -> dict[int, Track]:
         """Every object's path over `seconds` as track points (its own track where it has one)."""
         out = {}
@@ -49,7 +57,7 @@ class Plan:
     def record(self, seconds: float) -> dict:
         """The plan as the clip's metadata records it: what was read, the camera, each object and its track
         (the spec's format, which `--tracks` takes back)."""
-        return {"read": canonical(self.description), "camera": self.scene.camera,
+        return {"read": self.words, "camera": self.scene.camera,
                 "objects": [{"object": k, "phrase": object_phrase(replace(d, size=o.size)), "size": o.size,
                              "motion": "track" if o.track is not None else o.motion,
                              "given": k in self.given}
