@@ -162,7 +162,8 @@ class Pipeline:
         sampler); ValueError for what this model cannot do (candidates without a verifier, refining without a
         refiner, a student it has not). The student, where there is one and the model's card does not make the
         teacher its default (`sampling.denoiser`), unless the clip asks for the teacher: by name, or by a setting
-        of its sampling, LoRA, a plan, a camera or `tracks` (the student was distilled from text alone)."""
+        of its sampling, LoRA, a plan, a camera or `tracks` (the student was distilled from text alone). The plan,
+        unless asked for or refused, where the model can direct and the teacher makes the keyframes."""
         denoiser = s.denoiser
         if denoiser == "student" and self.student is None:
             raise ValueError(f"--denoiser student: the model in {self.source} has no few-step student")
@@ -190,6 +191,7 @@ class Pipeline:
         return replace(s, steps=s.steps or sampling["steps"], candidates=candidates, refine_passes=passes,
                        guidance=sampling["guidance"] if s.guidance is None else s.guidance,
                        sampler=sampler, eta=eta, denoiser=denoiser,
+                       plan=s.plan if s.plan is not None else self.directs and denoiser != "student",
                        guidance_interval=tuple(s.guidance_interval or sampling["guidance_interval"]),
                        shift=sampling["shift"] if s.shift is None else s.shift)
 

@@ -81,9 +81,10 @@ class ClipSettings:
         "shift, eta, LoRA, a plan, a camera or tracks; those ask for the teacher)", choices=DENOISERS))
     camera: str | None = setting(None, Bound(
         "how the camera moves (default: as the prompt says)", choices=CAMERAS))
-    plan: bool = setting(False, Bound("plan where the prompt's objects go before rendering, where the model can "
-                                      "(kinema.pipeline.plan); always on with tracks or a camera. Off: from the text "
-                                      "alone, which measured better on one-object prompts (docs/plan.md)"))
+    plan: bool | None = setting(None, Bound(
+        "plan where the prompt's objects go before rendering, and render the scene as the planner read it "
+        "(kinema.pipeline.plan). Default: on where the model can and its teacher makes the keyframes, which "
+        "measured better than the text alone in every split (docs/plan.md); always on with tracks or a camera"))
 
     @property
     def frames(self) -> int:
@@ -185,7 +186,7 @@ def add_clip_options(parser: argparse.ArgumentParser, names: tuple[str, ...] | N
         kw: dict[str, Any] = {"default": f.default if f.default is not MISSING else None, "help": b.help}
         if b.choices is not None:
             kw["choices"] = b.choices
-        elif kind == "bool":
+        elif kind.startswith("bool"):
             kw["action"] = argparse.BooleanOptionalAction
         elif kind.startswith("tuple"):
             kw.update(type=float, nargs=2, metavar=("LO", "HI"))

@@ -58,8 +58,8 @@ def _request_fields() -> dict:
         if f.name == "seed":  # the API draws one when left out
             out["seed"] = (int | None, Field(None, ge=b.lo, le=b.hi, description=b.help + " (random when left out)"))
             continue
-        if kind is bool:
-            out[f.name] = (bool, Field(f.default, description=b.help))
+        if kind in (bool, bool | None):
+            out[f.name] = (kind, Field(f.default, description=b.help))
         elif b.choices is not None:
             kind = Literal[b.choices] | None
             out[f.name] = (kind, Field(f.default, description=b.help))
@@ -76,8 +76,9 @@ def _request_fields() -> dict:
 
 def eval_type(annotation: str):
     """A dataclass field's annotation (a string under `from __future__ import annotations`) as a type."""
-    return {"int": int, "float": float, "str": str, "bool": bool, "int | None": int | None, "float | None": float | None,
-            "str | None": str | None, "tuple[float, float] | None": tuple[float, float] | None}[annotation]
+    return {"int": int, "float": float, "str": str, "bool": bool, "bool | None": bool | None, "int | None": int | None,
+            "float | None": float | None, "str | None": str | None,
+            "tuple[float, float] | None": tuple[float, float] | None}[annotation]
 
 
 class StoryPart(BaseModel):
