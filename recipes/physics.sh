@@ -8,9 +8,8 @@
 # cache ~6 minutes, ~1 s a step. DENOISER: the model folder to start from.
 . "$(dirname "$0")/common.sh"
 DENOISER=${DENOISER:-kinema/weights/default}
-[ -f "$RUNS/latents-physics/cache.json" ] || kinema cache-latents --autoencoder "$DENOISER" --out "$RUNS/latents-physics" \
-    --clips 8192 --seed 7 --camera 0.3 --tracks 0.4 --late 0.4 --late-until 10 --physics 0.3 --no-progress
-[ -z "${CACHE_ONLY:-}" ] || exit 0  # (recipes/silhouettes.sh trains on the same cache)
+kinema cache-latents --autoencoder "$DENOISER" --out "$RUNS/latents-physics" --clips 8192 --seed 7 --camera 0.3 \
+    --tracks 0.4 --late 0.4 --late-until 10 --physics 0.3 --no-progress
 kinema train --out "$RUNS/physics" --data "$RUNS/latents-physics" --init "$DENOISER" --preset latent \
     --batch 64 --warmup 50 --seed 8 --caption-dropout 0.1 --loss x0 --t-mean 0.5 --t-std 1.0 --lr 1e-4 --ema 0.998 \
     --recaption 0.5 --condition 0.5 --layout 0.7 --steps 1200 --cooldown 400 --checkpoint-every 200 \

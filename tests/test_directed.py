@@ -8,7 +8,6 @@ import sys
 import numpy as np
 import pytest
 import torch
-from einops import rearrange
 
 from kinema.world.captions import (HELD_OUT, Description, ObjectDescription, canonical, paraphrase, parse_canonical,
                                    scene_for)
@@ -190,42 +189,6 @@ def test_layout_footprints_and_a_denoiser_that_takes_them():
     torch.nn.init.zeros_(model.layout_out[1].weight)
     torch.nn.init.zeros_(model.layout_out[1].bias)
     assert torch.equal(model(x, t, text.with_layout(layout)), plain)  # zero-initialised: a new input changes nothing
-
-
-def test_silhouettes_are_the_shapes_the_world_draws():
-    from kinema.models.denoiser import VideoDiT, preset
-    from kinema.models.layout import SILHOUETTE_SPLIT, scene_layout, silhouettes
-    from kinema.text.encoder import TextEmbedding
-    objects = (SceneObject("red", "triangle", "large", "right", 0.35, 0.6),
-               SceneObject("red", "square", "small", "up", 0.75, 0.3))
-    scene = Scene("black", objects, "zoom in")
-    layout = scene_layout([scene], 8, 3, 4, lambda p: torch.ones(len(p), 8), dim=8)
-    sil = silhouettes(layout, (3, 4, 4), (1, 2, 2))  # 8x8 latent cells of 8 px at 64 px, in 2x2 parts
-    assert sil.shape == (1, 2, 48, 4 * 4 * SILHOUETTE_SPLIT**2)
-    parts = rearrange(sil[0], "k (t h w) (ph pw s) -> k t s (h ph) (w pw)", t=3, h=4, w=4, ph=4, pw=4)
-    frames = render(scene, size=64, fps=8, seconds=1.125)  # pictures 0-8: latent frames 0 (picture 0), 1, 2
-    drawn = torch.from_numpy(frames[..., 0] / float(frames[..., 0].max())).float()[:, None]
-    drawn = torch.nn.functional.avg_pool2d(drawn, 4)[:, 0]  # the world's own cover of each 4-pixel part
-    both = parts.sum(0)  # the two objects' silhouettes, apart
-    for j, picture in [(0, 0), (1, 1), (1, 4), (2, 8)]:
-        s = 0 if j == 0 else picture - 4 * (j - 1) - 1
-        error = (both[j, s] - drawn[picture]).abs()  # (4 x 4 samples a part: a sample is 1/16 of it)
-        assert error.max() <= 0.15 and error.mean() < 0.01, (j, picture)
-    assert parts[0].sum() > 1.3 * parts[1].sum()  # the large triangle (area 0.039) covers more than the small square (0.026)
-    empty = silhouettes(layout.drop(torch.tensor([False])), (3, 4, 4), (1, 2, 2))
-    assert empty.abs().sum() == 0
-
-    torch.manual_seed(0)
-    model = VideoDiT(preset("tiny-latent", in_channels=4, text_dim=8, layout=4, silhouettes=True)).eval()
-    for p in model.parameters():  # a trained-looking model: nothing zero
-        torch.nn.init.normal_(p, std=0.05)
-    footprints = VideoDiT(preset("tiny-latent", in_channels=4, text_dim=8, layout=4)).eval()
-    footprints.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("layout_shape")})
-    x, t = torch.randn(1, 4, 3, 8, 8), torch.tensor([0.5])
-    text = TextEmbedding(torch.randn(1, 5, 8), torch.ones(1, 5, dtype=torch.bool), torch.randn(1, 8)).with_layout(layout)
-    assert not torch.allclose(model(x, t, text), footprints(x, t, text))  # the silhouettes steer it
-    torch.nn.init.zeros_(model.layout_shape.weight)  # as it starts: a model that took footprints alone is unchanged
-    assert torch.allclose(model(x, t, text), footprints(x, t, text), atol=1e-6)
 
 
 TRACK = {"tracks": [{"object": 0, "points": [[0, 0.2, 0.3], [1.0, 0.7, 0.3], [2.0, 0.7, 0.8]]}]}

@@ -30,9 +30,6 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--layout", type=fraction, default=0.0, metavar="P",
                    help="a latent cache of the shapes world: the share of clips given their layout (each object's "
                    "phrase and where the clip shows it: tracks, a camera), which the denoiser then takes")
-    t.add_argument("--silhouettes", action="store_true",
-                   help="with --layout: the layout also gives each object's silhouette (its shape's cover of the "
-                   "latent's cells in every picture), not only its footprint")
     t.add_argument("--loss", choices=("velocity", "x0"), default="velocity",
                    help="where the flow loss is measured (x0: equal weight at every noise level)")
     t.add_argument("--precision", choices=PRECISIONS, default="auto")
@@ -69,10 +66,6 @@ def run(args: argparse.Namespace) -> int:
         clip, overrides["in_channels"] = dataset.clip, dataset.latent.shape[1]
         if args.layout:  # the pictures each latent frame holds
             overrides["layout"] = int(dataset.meta["autoencoder"]["autoencoder"]["time_factor"])
-        if args.silhouettes:
-            if not args.layout:
-                raise UsageError("--silhouettes is part of a layout: give --layout P as well")
-            overrides["silhouettes"] = True
         grid = tuple(dataset.latent.shape[2:])
     elif args.layout:
         raise UsageError("--layout needs a latent cache of the shapes world (kinema cache-latents)")
@@ -89,13 +82,12 @@ def run(args: argparse.Namespace) -> int:
         except (FileNotFoundError, ValueError) as e:
             raise UsageError(str(e)) from None
         grid = (round(args.seconds * args.fps), args.size, args.size)
-    if args.init and (Path(args.init) / "denoiser.json").is_file():
+    if args.init and (Path(args.init) / "denoiser.json").is_file() and "layout" not in overrides:
         from kinema.io.checkpoint import load_json
 
-        init_cfg = load_json(Path(args.init) / "denoiser.json").get("denoiser", {})
-        for key in ("layout", "silhouettes"):  # a denoiser keeps the inputs it takes (and their weights), given or not
-            if init_cfg.get(key) and key not in overrides:
-                overrides[key] = init_cfg[key]
+        layout = load_json(Path(args.init) / "denoiser.json").get("denoiser", {}).get("layout", 0)
+        if layout:  # a denoiser that takes a layout keeps that input (and its weights), given one or not
+            overrides["layout"] = layout
     try:
         denoiser_cfg = preset(args.preset, **overrides)
         flow_cfg = FlowConfig(t_mean=args.t_mean, t_std=args.t_std, loss=args.loss)

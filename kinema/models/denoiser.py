@@ -31,7 +31,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 
-from kinema.models.layout import SILHOUETTE_SPLIT, silhouettes, token_features
+from kinema.models.layout import token_features
 from kinema.text.encoder import TextEmbedding
 
 
@@ -47,7 +47,6 @@ class DenoiserConfig:
     attention: str = "full"  # "full": one 3D attention; "factorised": space then time
     rope_theta: float = 100.0
     layout: int = 0  # pictures per latent frame of a layout it takes (kinema.models.layout); 0: it takes none
-    silhouettes: bool = False  # with a layout, it also takes each object's silhouette (kinema.models.layout)
 
     def __post_init__(self) -> None:
         if self.attention not in ("full", "factorised"):
@@ -230,8 +229,6 @@ class VideoDiT(nn.Module):
             self.layout_where = nn.Linear(math.prod(cfg.patch) * cfg.layout * 2, d, bias=False)
             self.layout_what = nn.Linear(cfg.text_dim, d)
             self.layout_out = nn.Sequential(nn.SiLU(), nn.Linear(d, d))
-        if cfg.layout and cfg.silhouettes:  # where, as the object's shape covers the token's cells
-            self.layout_shape = nn.Linear(math.prod(cfg.patch) * cfg.layout * SILHOUETTE_SPLIT**2, d, bias=False)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
         self.final_norm = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         self.final_ada = nn.Sequential(nn.SiLU(), nn.Linear(d, 2 * d))
@@ -244,12 +241,10 @@ class VideoDiT(nn.Module):
         for b in self.blocks:  # restore the zero init of adaLN-Zero after the sweep above
             nn.init.zeros_(b.ada[1].weight)
             nn.init.zeros_(b.ada[1].bias)
-        zeroed = ((self.final, self.final_ada[1]) + ((self.layout_out[1],) if cfg.layout else ())
-                  + ((self.layout_shape,) if cfg.layout and cfg.silhouettes else ()))
+        zeroed = (self.final, self.final_ada[1]) + ((self.layout_out[1],) if cfg.layout else ())
         for layer in zeroed:  # a layout input starts as no change: a trained model gains it as it was
             nn.init.zeros_(layer.weight)
-            if layer.bias is not None:
-                nn.init.zeros_(layer.bias)
+            nn.init.zeros_(layer.bias)
 
     def grid(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
         """Token grid of an input of shape (B, C, T, H, W); ValueError if it does not tile."""
@@ -281,8 +276,6 @@ class VideoDiT(nn.Module):
         ctx = self.text_proj(cond.tokens.to(h.dtype))  # (B, L, D)
         if self.config.layout and cond.layout is not None:  # (B, K, N, F) footprints x (B, K, 1, D) phrases
             where = self.layout_where(token_features(cond.layout, grid, self.config.patch).to(h.dtype))
-            if self.config.silhouettes:
-                where = where + self.layout_shape(silhouettes(cond.layout, grid, self.config.patch).to(h.dtype))
             what = self.layout_what(cond.layout.phrases.to(h.dtype))[:, :, None]
             h = h + self.layout_out((where * what).sum(1))  # (B, N, D)
         for block in self.blocks:

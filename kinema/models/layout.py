@@ -9,14 +9,10 @@ Tora's trajectories (Zhang et al. 2024). A `Layout` holds, per clip and object s
                               S pictures that each of the T latent frames holds (S = 4 for kinema's causal
                               autoencoder; latent frame 0 holds picture 0 alone, repeated)
     present  (B, K) bool      which slots hold an object
-    shapes   (B, K) long      each object's shape (kinema.world.shapes.SHAPES)
 
 The denoiser turns it into one vector per token (`token_features`): each object's Gaussian footprint on the
 token's cells, in every picture, mapped to a vector and multiplied by its phrase's: the token learns both
 that an object is there and which one. Camera motion is in the boxes (positions and sizes in the frame).
-A denoiser may also take each object's silhouette (`silhouettes`): how much of each quarter of a latent cell its
-shape covers in every picture, a mask such as ControlNet's segmentation maps (Zhang et al. 2023) give, since a
-Gaussian footprint is the same for a circle, a square and a triangle.
 """
 from __future__ import annotations
 
@@ -25,12 +21,10 @@ import torch
 from einops import rearrange
 
 from kinema.text.layout import Layout
-from kinema.world.shapes import MAX_OBJECTS, SHAPES, SIZES
+from kinema.world.shapes import MAX_OBJECTS, SIZES
 
 
 SIZE_SCALE = SIZES["large"]  # the second footprint channel carries r / SIZE_SCALE
-SILHOUETTE_SPLIT = 2  # a silhouette's resolution: each latent cell in SPLIT x SPLIT parts (4 pixels at 64 px)
-SILHOUETTE_SAMPLES = 4  # points a side per part, whose share inside the shape is its coverage
 
 
 def token_features(layout: Layout, grid: tuple[int, int, int], patch: tuple[int, int, int]) -> torch.Tensor:
@@ -51,33 +45,6 @@ def token_features(layout: Layout, grid: tuple[int, int, int], patch: tuple[int,
     return rearrange(feats, "b k (t pt) s (h ph) (w pw) c -> b k (t h w) (pt ph pw s c)", pt=pt, ph=ph, pw=pw)
 
 
-def silhouettes(layout: Layout, grid: tuple[int, int, int], patch: tuple[int, int, int]) -> torch.Tensor:
-    """Each object's silhouette on every token: (B, K, N, pt*ph*pw*SPLIT^2 * S), the share of each part of the
-    token's cells (SILHOUETTE_SPLIT^2 parts a cell) that its shape covers in each picture, as the shapes world
-    draws it (kinema.world.shapes._inside: a circle, a square, a triangle with its apex up)."""
-    b, k, t, s, _ = layout.boxes.shape
-    pt, ph, pw = patch
-    q, n = SILHOUETTE_SAMPLES, SILHOUETTE_SPLIT
-    if t != grid[0] * pt:
-        raise ValueError(f"the layout covers {t} latent frames, the clip has {grid[0] * pt}")
-    rows, cols = grid[1] * ph * n, grid[2] * pw * n  # the silhouette's parts
-    device = layout.boxes.device
-    ys = (torch.arange(rows * q, device=device, dtype=torch.float32) + 0.5) / (rows * q)
-    xs = (torch.arange(cols * q, device=device, dtype=torch.float32) + 0.5) / (cols * q)
-    x, y, r = (layout.boxes.float()[..., i, None, None] for i in range(3))  # (B, K, T, S, 1, 1)
-    dx, dy = xs - x, ys[:, None] - y  # (B, K, T, S, 1, cols q), (B, K, T, S, rows q, 1)
-    inside = {"circle": dx * dx + dy * dy <= r * r,
-              "square": (dx.abs() <= r) & (dy.abs() <= r),
-              "triangle": (dy >= -r) & (dy <= r) & (dx.abs() <= (dy + r) / 2)}
-    shape = layout.shapes[:, :, None, None, None, None]
-    mask = torch.zeros(b, k, t, s, rows * q, cols * q, device=device)
-    for i, name in enumerate(SHAPES):
-        mask = torch.where((shape == i) & inside[name], 1.0, mask)
-    cover = mask.unflatten(-1, (cols, q)).unflatten(-3, (rows, q)).mean(dim=(-1, -3))  # (B, K, T, S, rows, cols)
-    cover = cover * layout.present[:, :, None, None, None, None].float()
-    return rearrange(cover, "b k (t pt) s (h ph) (w pw) -> b k (t h w) (pt ph pw s)", pt=pt, ph=ph * n, pw=pw * n)
-
-
 def picture_times(latent_frames: int, subframes: int, fps: float, start: float = 0.0) -> np.ndarray:
     """The times (T, S) of the pictures each latent frame holds: picture 0 for latent frame 0 (repeated), then
     pictures S(j-1)+1 .. Sj for latent frame j, picture k at start + k / fps."""
@@ -96,7 +63,6 @@ def scene_layout(scenes: list, fps: float, latent_frames: int, subframes: int, e
     n = len(scenes)
     boxes = torch.zeros(n, MAX_OBJECTS, latent_frames, subframes, 3)
     present = torch.zeros(n, MAX_OBJECTS, dtype=torch.bool)
-    shapes = torch.zeros(n, MAX_OBJECTS, dtype=torch.long)
     phrases: list[str] = []
     slots: list[tuple[int, int]] = []
     for i, scene in enumerate(scenes):
@@ -104,7 +70,6 @@ def scene_layout(scenes: list, fps: float, latent_frames: int, subframes: int, e
         for k, o in enumerate(scene.objects[:MAX_OBJECTS]):
             boxes[i, k] = torch.from_numpy(np.stack(in_view(o, scene.camera, times), axis=-1))
             present[i, k] = True
-            shapes[i, k] = SHAPES.index(o.shape)
             phrases.append(object_phrase(ObjectDescription(o.colour, o.shape, o.size, None)))
             slots.append((i, k))
     vectors = torch.zeros(n, MAX_OBJECTS, dim)
@@ -113,4 +78,4 @@ def scene_layout(scenes: list, fps: float, latent_frames: int, subframes: int, e
         table = dict(zip(unique, encode(unique).float().cpu()))
         for (i, k), p in zip(slots, phrases):
             vectors[i, k] = table[p]
-    return Layout(vectors, boxes, present, shapes)
+    return Layout(vectors, boxes, present)

@@ -4,7 +4,7 @@ embedding (`TextEmbedding.layout`), so guidance, candidates and batching carry i
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 
@@ -14,32 +14,30 @@ class Layout:
     phrases: torch.Tensor  # (B, K, D)
     boxes: torch.Tensor  # (B, K, T, S, 3)
     present: torch.Tensor  # (B, K) bool
-    shapes: torch.Tensor  # (B, K) long: each object's shape, an index into kinema.world.shapes.SHAPES
 
     def __len__(self) -> int:
         return self.phrases.shape[0]
 
-    def _map(self, fn) -> "Layout":
-        return Layout(*(fn(getattr(self, f.name)) for f in fields(self)))
-
     def to(self, device, dtype=None) -> "Layout":
-        """On `device`; the float parts (phrases, boxes) in `dtype` where given."""
-        return self._map(lambda v: v.to(device, dtype) if v.is_floating_point() else v.to(device))
+        return Layout(self.phrases.to(device, dtype), self.boxes.to(device, dtype), self.present.to(device))
 
     def index(self, idx) -> "Layout":
-        return self._map(lambda v: v[idx])
+        return Layout(self.phrases[idx], self.boxes[idx], self.present[idx])
 
     def repeat(self, n: int) -> "Layout":
-        return self._map(lambda v: v.repeat_interleave(n, 0))
+        return Layout(self.phrases.repeat_interleave(n, 0), self.boxes.repeat_interleave(n, 0),
+                      self.present.repeat_interleave(n, 0))
 
     def empty_like(self, n: int) -> "Layout":
         """n clips with no objects, shaped like this layout's."""
-        return self._map(lambda v: v.new_zeros((n, *v.shape[1:])))
+        return Layout(self.phrases.new_zeros((n, *self.phrases.shape[1:])), self.boxes.new_zeros((n, *self.boxes.shape[1:])),
+                      self.present.new_zeros((n, *self.present.shape[1:])))
 
     @staticmethod
     def cat(parts: list["Layout"]) -> "Layout":
-        return Layout(*(torch.cat([getattr(p, f.name) for p in parts]) for f in fields(Layout)))
+        return Layout(torch.cat([p.phrases for p in parts]), torch.cat([p.boxes for p in parts]),
+                      torch.cat([p.present for p in parts]))
 
     def drop(self, keep: torch.Tensor) -> "Layout":
         """Rows where keep (B,) is False lose their objects."""
-        return Layout(self.phrases, self.boxes, self.present & keep[:, None].to(self.present.device), self.shapes)
+        return Layout(self.phrases, self.boxes, self.present & keep[:, None].to(self.present.device))
