@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import subprocess
 import sys
 
@@ -226,6 +227,29 @@ def test_a_planned_clip_is_rendered_from_the_plans_words(directed_model):
     assert np.array_equal(video.frames, keyframes[0])  # the denoiser read the plan's words, not the prompt's
     typed, _ = pipe.keyframes(prompt, s, plan=plan)
     assert not np.array_equal(typed[0], keyframes[0])
+
+
+def test_the_student_reads_the_plans_words_without_its_layout(directed_model, tmp_path):
+    import shutil
+
+    from kinema.io.checkpoint import load_json, read_component, save_component
+    from kinema.models.components import student_card
+    from kinema.pipeline import ClipSettings, Pipeline
+
+    folder = tmp_path / "model"  # the directed model with a student (its own denoiser, as a stand-in distilled one)
+    shutil.copytree(directed_model, folder, ignore=shutil.ignore_patterns("train_state*", "*.jsonl", "samples*"))
+    weights, card = read_component(directed_model, "denoiser")
+    save_component(folder, "student", weights, student_card(card, load_json(folder / "denoiser.json")["sampling"], 2))
+    pipe = Pipeline.load(str(folder))
+    s = pipe.resolve(ClipSettings(seconds=2.0, fps=4, size=32, seed=3, denoiser="student"))
+    assert s.plan is True and s.denoiser == "student"
+    prompt = "there is a red disc that keeps still, and the background is dark"
+    video, plan = pipe.make(prompt, s), pipe.plan(prompt, s)
+    assert video.metadata["read"] == plan.words and "layout" not in video.metadata
+    keyframes, _ = pipe.keyframes(plan.words, s)  # the words, no layout
+    assert np.array_equal(video.frames, keyframes[0])
+    alone = pipe.make(prompt, replace(s, plan=False))
+    assert "read" not in alone.metadata and not np.array_equal(alone.frames, video.frames)
 
 
 def test_models_that_cannot_be_directed_say_so(tiny_model):

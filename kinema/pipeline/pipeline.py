@@ -163,7 +163,7 @@ class Pipeline:
         refiner, a student it has not). The student, where there is one and the model's card does not make the
         teacher its default (`sampling.denoiser`), unless the clip asks for the teacher: by name, or by a setting
         of its sampling, LoRA, a plan, a camera or `tracks` (the student was distilled from text alone). The plan,
-        unless asked for or refused, where the model can direct and the teacher makes the keyframes."""
+        unless asked for or refused, where the model can direct (the student then reads its words alone)."""
         denoiser = s.denoiser
         if denoiser == "student" and self.student is None:
             raise ValueError(f"--denoiser student: the model in {self.source} has no few-step student")
@@ -191,7 +191,7 @@ class Pipeline:
         return replace(s, steps=s.steps or sampling["steps"], candidates=candidates, refine_passes=passes,
                        guidance=sampling["guidance"] if s.guidance is None else s.guidance,
                        sampler=sampler, eta=eta, denoiser=denoiser,
-                       plan=s.plan if s.plan is not None else self.directs and denoiser != "student",
+                       plan=s.plan if s.plan is not None else self.directs,
                        guidance_interval=tuple(s.guidance_interval or sampling["guidance_interval"]),
                        shift=sampling["shift"] if s.shift is None else s.shift)
 
@@ -305,6 +305,8 @@ class Pipeline:
             meta["end"] = "a picture"
         if made.get("layout") is not None:
             meta["layout"] = made["layout"]  # the plan: what was read, the camera, each track
+        if made.get("read") is not None:
+            meta["read"] = made["read"]  # the scene as the planner read it, which the student rendered
         return Video(frames, s.fps, meta)
 
     @torch.no_grad()
@@ -314,15 +316,19 @@ class Pipeline:
                made: dict | None = None, tracks: dict | None = None) -> Iterator[np.ndarray]:
         """`make`'s frames as they become final, uint8 chunks (k, H, W, 3): window by window for a clip made so
         (`rolls`), the whole clip at once otherwise; one after the other they are exactly `make`'s frames.
-        `made` (a dict) gets the verifier's "scores" of the candidates, where it chose among them, and the plan's
-        "layout"."""
+        `made` (a dict) gets the verifier's "scores" of the candidates, where it chose among them, the plan's
+        "layout", or (the student) the words it "read"."""
         self.check_given(s, start, parts, end, tracks)
         native_fps, native_size = float(self.clip["fps"]), self.native_size(s)
         given = start is not None or parts is not None or end is not None
         plan = None if given else self.plan(prompt, s, tracks)  # 0. where the objects go, and the words read
         if plan is not None:
             prompt = plan.words
-            if made is not None:
+            if s.denoiser == "student" and tracks is None and s.camera is None:  # distilled from text alone: it
+                plan = None  # reads the plan's words, without the layout
+                if made is not None:
+                    made["read"] = prompt
+            elif made is not None:
                 made["layout"] = plan.record(s.seconds)
         if end is not None:  # 1-5. the keyframes: one window to a last picture,
             keyframes, s_out = first_and_last(self, prompt, s, callback, progress, start, end)

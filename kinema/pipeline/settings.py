@@ -83,8 +83,9 @@ class ClipSettings:
         "how the camera moves (default: as the prompt says)", choices=CAMERAS))
     plan: bool | None = setting(None, Bound(
         "plan where the prompt's objects go before rendering, and render the scene as the planner read it "
-        "(kinema.pipeline.plan). Default: on where the model can and its teacher makes the keyframes, which "
-        "measured better than the text alone in every split (docs/plan.md); always on with tracks or a camera"))
+        "(kinema.pipeline.plan). Default: on where the model can (the few-step student reads the plan's words "
+        "alone), which measured better than the text alone in every split (docs/plan.md); always on with tracks "
+        "or a camera; asked for by name, it asks for the teacher"))
 
     @property
     def frames(self) -> int:
