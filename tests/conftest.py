@@ -1,6 +1,9 @@
 """Shared fixtures: tiny real components (the real MiniLM, a tiny denoiser trained for a few steps)."""
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -34,6 +37,17 @@ def tiny_train_config(**kw) -> TrainConfig:
 
 def tiny_dataset() -> ShapesDataset:
     return ShapesDataset(0, TINY_CLIP["size"], TINY_CLIP["fps"], TINY_CLIP["seconds"])
+
+
+def with_student(model: Path, run: Path, folder: Path) -> Path:
+    """A copy of model folder `model` in `folder` whose few-step student is run folder `run`'s EMA denoiser."""
+    from kinema.io.checkpoint import load_json, read_component, save_component
+    from kinema.models.components import student_card
+
+    shutil.copytree(model, folder, ignore=shutil.ignore_patterns("train_state*", "*.jsonl", "samples*"))
+    weights, card = read_component(run, "denoiser")
+    save_component(folder, "student", weights, student_card(card, load_json(folder / "denoiser.json")["sampling"], 3))
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -230,17 +230,11 @@ def test_a_planned_clip_is_rendered_from_the_plans_words(directed_model):
 
 
 def test_the_student_reads_the_plans_words_without_its_layout(directed_model, tmp_path):
-    import shutil
-
-    from kinema.io.checkpoint import load_json, read_component, save_component
-    from kinema.models.components import student_card
+    from conftest import with_student
     from kinema.pipeline import ClipSettings, Pipeline
 
-    folder = tmp_path / "model"  # the directed model with a student (its own denoiser, as a stand-in distilled one)
-    shutil.copytree(directed_model, folder, ignore=shutil.ignore_patterns("train_state*", "*.jsonl", "samples*"))
-    weights, card = read_component(directed_model, "denoiser")
-    save_component(folder, "student", weights, student_card(card, load_json(folder / "denoiser.json")["sampling"], 2))
-    pipe = Pipeline.load(str(folder))
+    # the directed model with a student: its own denoiser, as a stand-in distilled one
+    pipe = Pipeline.load(str(with_student(directed_model, directed_model, tmp_path / "model")))
     s = pipe.resolve(ClipSettings(seconds=2.0, fps=4, size=32, seed=3, denoiser="student"))
     assert s.plan is True and s.denoiser == "student"
     prompt = "there is a red disc that keeps still, and the background is dark"

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from kinema.cli.main import main
-from kinema.io.checkpoint import CheckpointError, load_json, read_component, save_component
-from kinema.models.components import student_card
+from conftest import with_student
+
+from kinema.io.checkpoint import CheckpointError, read_component
 from kinema.pipeline import ClipSettings, Pipeline
 
 
@@ -22,11 +23,7 @@ def student_model(going_on_model, tmp_path_factory):
     assert main(["train", "--preset", "tiny-latent", "--steps", "2", "--batch", "3", "--warmup", "1", "--no-progress",
                  "--caption-dropout", "0", "--loss", "x0", "--data", str(tmp / "pairs"), "--out", str(tmp / "run"),
                  "--init", str(going_on_model)]) == 0
-    folder = tmp / "model"
-    shutil.copytree(going_on_model, folder, ignore=shutil.ignore_patterns("train_state*", "*.jsonl", "samples*"))
-    weights, card = read_component(tmp / "run", "denoiser")
-    save_component(folder, "student", weights, student_card(card, load_json(folder / "denoiser.json")["sampling"], 3))
-    return folder
+    return with_student(going_on_model, tmp / "run", tmp / "model")
 
 
 def forwards(module: torch.nn.Module) -> list:
