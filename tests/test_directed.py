@@ -229,13 +229,33 @@ def test_a_planned_clip_is_rendered_from_the_plans_words(directed_model):
     assert not np.array_equal(typed[0], keyframes[0])
 
 
-def test_the_student_reads_the_plans_words_without_its_layout(directed_model, tmp_path):
+def test_the_student_renders_the_plan_with_its_layout(directed_model, tmp_path):
     from conftest import with_student
     from kinema.pipeline import ClipSettings, Pipeline
 
-    # the directed model with a student: its own denoiser, as a stand-in distilled one
+    # the directed model with a student that takes a layout: its own denoiser, as a stand-in distilled one
     pipe = Pipeline.load(str(with_student(directed_model, directed_model, tmp_path / "model")))
-    s = pipe.resolve(ClipSettings(seconds=2.0, fps=4, size=32, seed=3, denoiser="student"))
+    s = pipe.resolve(ClipSettings(seconds=2.0, fps=4, size=32, seed=3))
+    assert s.plan is True and s.denoiser == "student"  # the plan does not ask for the teacher
+    prompt = "there is a red disc that keeps still, and the background is dark"
+    video, plan = pipe.make(prompt, s), pipe.plan(prompt, s)
+    assert video.metadata["layout"]["read"] == plan.words and "read" not in video.metadata
+    keyframes, _ = pipe.keyframes(plan.words, s, plan=plan)  # the words and the layout
+    assert np.array_equal(video.frames, keyframes[0])
+    words, _ = pipe.keyframes(plan.words, s)  # the words alone: the layout steers it
+    assert not np.array_equal(words[0], keyframes[0])
+    for asked in (dict(camera="pan left"), dict(tracks=True)):  # directed clips stay with the student
+        assert pipe.resolve(ClipSettings(seconds=2.0, fps=4, size=32, seed=3, camera=asked.get("camera")),
+                            tracks=asked.get("tracks", False)).denoiser == "student"
+
+
+def test_a_student_without_a_layout_reads_the_plans_words_alone(directed_model, going_on_model, tmp_path):
+    from conftest import with_student
+    from kinema.pipeline import ClipSettings, Pipeline
+
+    # the directed model with a student that takes no layout (going_on_model's denoiser: the same latents)
+    pipe = Pipeline.load(str(with_student(directed_model, going_on_model, tmp_path / "model")))
+    s = pipe.resolve(ClipSettings(seconds=2.0, fps=4, size=32, seed=3))
     assert s.plan is True and s.denoiser == "student"
     prompt = "there is a red disc that keeps still, and the background is dark"
     video, plan = pipe.make(prompt, s), pipe.plan(prompt, s)
@@ -244,6 +264,10 @@ def test_the_student_reads_the_plans_words_without_its_layout(directed_model, tm
     assert np.array_equal(video.frames, keyframes[0])
     alone = pipe.make(prompt, replace(s, plan=False))
     assert "read" not in alone.metadata and not np.array_equal(alone.frames, video.frames)
+    directed = ClipSettings(seconds=2.0, fps=4, size=32, seed=3, camera="pan left")
+    assert pipe.resolve(directed).denoiser == "teacher"  # a camera asks for the teacher
+    with pytest.raises(ValueError, match="takes no layout"):  # and the student, asked for by name, says why not
+        pipe.make(prompt, pipe.resolve(replace(directed, denoiser="student")))
 
 
 def test_models_that_cannot_be_directed_say_so(tiny_model):

@@ -27,6 +27,11 @@ from kinema.world.shapes import MAX_OBJECTS, SIZES
 SIZE_SCALE = SIZES["large"]  # the second footprint channel carries r / SIZE_SCALE
 
 
+def takes_layout(denoiser: torch.nn.Module) -> bool:
+    """Whether a denoiser takes a layout (its config's `layout`: the pictures a latent frame holds; 0 or absent: no)."""
+    return bool(getattr(denoiser.config, "layout", 0))
+
+
 def token_features(layout: Layout, grid: tuple[int, int, int], patch: tuple[int, int, int]) -> torch.Tensor:
     """Each object's footprint on every token: (B, K, N, pt*ph*pw * S * 2), N = prod(grid) tokens in the
     denoiser's order (t, h, w). A cell's footprint is exp(-d^2 / 2r^2) at its centre, d its distance to the

@@ -20,7 +20,8 @@ follows the prompt best, before the cascade: a search over the starting noise (M
 
 A model folder may also hold a student (`student.*`): a denoiser distilled from `denoiser` (the teacher) to make
 clips in a few steps without guidance, with its own sampling defaults in its card; `resolve` gives it the clips
-that ask nothing only the teacher does (kinema.pipeline.settings.TEACHER_SAMPLING, LoRA, a plan, a camera, tracks).
+that ask nothing only the teacher does (kinema.pipeline.settings.TEACHER_SAMPLING, LoRA; a plan, a camera or tracks
+where the student takes no layout).
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ from kinema.io.frames import to_frames, to_model_space
 from kinema.io.video import write_video
 from kinema.models.components import DEFAULT_MODEL
 from kinema.models.precision import autocast
-from kinema.models.layout import scene_layout
+from kinema.models.layout import scene_layout, takes_layout
 from kinema.models.refiner import refine_clip
 from kinema.models.upscaler import passes_for
 from kinema.pipeline.cascade import Cascade, resample
@@ -162,14 +163,15 @@ class Pipeline:
         sampler); ValueError for what this model cannot do (candidates without a verifier, refining without a
         refiner, a student it has not). The student, where there is one and the model's card does not make the
         teacher its default (`sampling.denoiser`), unless the clip asks for the teacher: by name, or by a setting
-        of its sampling, LoRA, a plan, a camera or `tracks` (the student was distilled from text alone). The plan,
-        unless asked for or refused, where the model can direct (the student then reads its words alone)."""
+        of its sampling, LoRA, or (a student that takes no layout) a plan, a camera or `tracks`. The plan, unless
+        asked for or refused, where the model can direct (a student that takes no layout reads its words alone)."""
         denoiser = s.denoiser
         if denoiser == "student" and self.student is None:
             raise ValueError(f"--denoiser student: the model in {self.source} has no few-step student")
         if denoiser is None and self.student is not None:
-            asks_teacher = (any(getattr(s, k) is not None for k in TEACHER_SAMPLING) or self.adapters or s.plan
-                            or s.camera is not None or tracks)
+            directed = s.plan or s.camera is not None or tracks
+            asks_teacher = (any(getattr(s, k) is not None for k in TEACHER_SAMPLING) or self.adapters
+                            or (directed and not takes_layout(self.student)))
             denoiser = "teacher" if asks_teacher else self.sampling.get("denoiser", "student")
         sampling = self.student.card["sampling"] if denoiser == "student" else self.sampling
         sampler = s.sampler or sampling["sampler"]
@@ -253,7 +255,7 @@ class Pipeline:
     @property
     def directs(self) -> bool:
         """Whether clips can be directed: a planner reads the prompt and the denoiser takes a layout."""
-        return self.planner is not None and bool(getattr(self.denoiser.config, "layout", 0))
+        return self.planner is not None and takes_layout(self.denoiser)
 
     def plan(self, prompt: str, s: ClipSettings, tracks: dict | None = None) -> "Plan | None":
         """The plan of a clip from text alone (kinema.pipeline.plan), None where there is none to make (s.plan off,
@@ -324,8 +326,11 @@ class Pipeline:
         plan = None if given else self.plan(prompt, s, tracks)  # 0. where the objects go, and the words read
         if plan is not None:
             prompt = plan.words
-            if s.denoiser == "student" and tracks is None and s.camera is None:  # distilled from text alone: it
-                plan = None  # reads the plan's words, without the layout
+            if s.denoiser == "student" and not takes_layout(self.student):  # a student distilled without a layout
+                if tracks is not None or s.camera is not None:  # cannot be directed
+                    raise ValueError("this model's few-step student takes no layout, so it cannot follow tracks or "
+                                     "a camera: ask for the teacher (--denoiser teacher)")
+                plan = None  # reads the plan's words alone
                 if made is not None:
                     made["read"] = prompt
             elif made is not None:
@@ -402,8 +407,9 @@ class Pipeline:
         if generator is None:  # the starting noise, then any noise the sampler takes in
             generator = torch.Generator().manual_seed(s.seed)
         noise = torch.randn(shape, generator=generator).to(device)
+        denoiser = self.student if s.denoiser == "student" else self.denoiser
         if plan is not None:  # what each object is and where the plan puts it, in every latent frame
-            layout = scene_layout([plan.scene], native_fps, shape[2], self.denoiser.config.layout,
+            layout = scene_layout([plan.scene], native_fps, shape[2], denoiser.config.layout,
                                   lambda p: self.text_encoder.encode(p).pooled, [plan_start])
             cond = cond.with_layout(layout.to(device))
         known = x_known = None
@@ -426,7 +432,6 @@ class Pipeline:
             if progress:
                 progress(stage, k, n)
 
-        denoiser = self.student if s.denoiser == "student" else self.denoiser
         velocity = guided_velocity(denoiser, self.flow, cond.repeat(n), uncond.repeat(n), s.guidance,
                                    s.guidance_interval, known, x_known)
         x0 = SAMPLERS[s.sampler](velocity, noise, self.schedule(s.steps, s.shift), on_step, eta=s.eta, generator=generator)

@@ -78,14 +78,15 @@ class ClipSettings:
     denoiser: str | None = setting(None, Bound(
         "which denoiser makes the keyframes: the model's few-step student or the teacher it was distilled from "
         "(default: the model's, where no teacher setting is asked for: steps, guidance, sampler, guidance interval, "
-        "shift, eta, LoRA, a plan, a camera or tracks; those ask for the teacher)", choices=DENOISERS))
+        "shift, eta or LoRA; those ask for the teacher, and so do a plan, a camera and tracks where the student "
+        "takes no layout)", choices=DENOISERS))
     camera: str | None = setting(None, Bound(
         "how the camera moves (default: as the prompt says)", choices=CAMERAS))
     plan: bool | None = setting(None, Bound(
         "plan where the prompt's objects go before rendering, and render the scene as the planner read it "
-        "(kinema.pipeline.plan). Default: on where the model can (the few-step student reads the plan's words "
-        "alone), which measured better than the text alone in every split (docs/plan.md); always on with tracks "
-        "or a camera; asked for by name, it asks for the teacher"))
+        "(kinema.pipeline.plan). Default: on where the model can, which measured better than the text alone in "
+        "every split (docs/plan.md); always on with tracks or a camera. A few-step student that takes no layout "
+        "reads the plan's words alone; asked for by name, the plan then asks for the teacher"))
 
     @property
     def frames(self) -> int:

@@ -42,7 +42,7 @@ class Limits:
     model_seconds: float = 2.0  # the model's own clip length: a clip ending on a picture is at most this long
     size_multiple: int = 2  # sizes the model makes are multiples of this (16 for a Wan model)
     directs: bool = False  # whether the model follows tracks and a camera, and plans (kinema.pipeline.plan)
-    student: bool = False  # whether the model has a few-step student (the default for clips from text alone)
+    student: bool = False  # whether the model has a few-step student
 
 
 def _request_fields() -> dict:
