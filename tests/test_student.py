@@ -106,6 +106,31 @@ def test_a_student_of_a_directed_teacher_keeps_its_layout_input(directed_model, 
     assert torch.equal(weights["layout_where.weight"].float(), teacher["layout_where.weight"].float())
 
 
+def test_teacher_pairs_with_layouts_teach_the_student_to_follow_them(directed_model, going_on_model, tmp_path,
+                                                                     capsys):
+    """`kinema teacher-pairs --layout P`: that share of the teacher's samples follows the scene's layout, each pair
+    records whether it did, and `kinema train --layout` gives a pair its layout only where the teacher had it."""
+    from kinema.data.latents import LatentDataset
+
+    args = ["teacher-pairs", "--model", str(directed_model), "--count", "6", "--batch", "3", "--steps", "2",
+            "--tracks", "0.5", "--camera", "0.5", "--no-progress"]
+    assert main(args + ["--out", str(tmp_path / "laid"), "--layout", "0.5"]) == 0
+    assert main(args + ["--out", str(tmp_path / "all"), "--layout", "1"]) == 0
+    assert main(args + ["--out", str(tmp_path / "plain")]) == 0
+    laid, every, plain = (LatentDataset(tmp_path / name) for name in ("laid", "all", "plain"))
+    flags = laid.has_layout(0, 6)
+    assert flags.any() and not flags.all() and every.has_layout(0, 6).all() and not plain.has_layout(0, 6).any()
+    assert torch.equal(laid.noise, every.noise)  # the same noise and captions: the layout alone differs
+    for k in range(6):  # the layout steers the samples drawn to have it, and only those
+        assert torch.allclose(laid.latent[k], every.latent[k], atol=1e-5) == bool(flags[k])
+    assert main(["train", "--preset", "tiny-latent", "--steps", "1", "--batch", "3", "--warmup", "1", "--no-progress",
+                 "--layout", "1", "--data", str(tmp_path / "laid"), "--out", str(tmp_path / "run"),
+                 "--init", str(directed_model)]) == 0
+    assert main(["teacher-pairs", "--model", str(going_on_model), "--out", str(tmp_path / "no"), "--count", "3",
+                 "--layout", "0.5", "--no-progress"]) != 0
+    assert "takes no layout" in capsys.readouterr().err and not (tmp_path / "no" / "shard-00000.safetensors").exists()
+
+
 def test_the_model_card_may_keep_the_teacher_as_the_default(student_model, tmp_path):
     folder = tmp_path / "teacher-first"
     shutil.copytree(student_model, folder)

@@ -20,6 +20,11 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--seed", type=clip_bound("seed"), default=0, help="the captions' and the noise's seed")
     t.add_argument("--camera", type=fraction, default=0.0, metavar="P",
                    help="share of the captions' scenes filmed by a moving camera (pans, zooms: the spec's v2)")
+    t.add_argument("--tracks", type=fraction, default=0.0, metavar="P",
+                   help="share of the captions' scenes whose objects follow drawn tracks (the spec's v2)")
+    t.add_argument("--layout", type=fraction, default=0.0, metavar="P",
+                   help="share of the samples the teacher makes with their scene's layout (where each object is, as "
+                        "a plan gives it), so a student learns to follow one; needs a denoiser that takes a layout")
     t.add_argument("--batch", type=number(int, 1, 4096), default=64)
     t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     t.add_argument("--precision", choices=PRECISIONS, default="auto")
@@ -29,19 +34,23 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from kinema.data.dataset import ShapesDataset
     from kinema.data.teacher_pairs import make_teacher_pairs
+    from kinema.models.layout import takes_layout
 
     args.lora = []
     pipe = load_pipeline(args)
     if pipe.autoencoder is None or pipe.clip["size"] is None:
         raise UsageError(f"--model {pipe.name}: teacher pairs need a latent kinema model")
+    if args.layout and not takes_layout(pipe.denoiser):
+        raise UsageError(f"--layout {args.layout:g}: the denoiser of --model {pipe.name} takes no layout")
     sampling = pipe.sampling
     interval = tuple(args.guidance_interval or sampling["guidance_interval"])
     clip = pipe.clip
     out = make_teacher_pairs(pipe, ShapesDataset(args.seed, int(clip["size"]), float(clip["fps"]),
-                                                 float(clip["seconds"]), p_camera=args.camera), args.out, args.count,
+                                                 float(clip["seconds"]), p_camera=args.camera, p_track=args.tracks),
+                             args.out, args.count,
                              args.steps or sampling["steps"],
                              sampling["guidance"] if args.guidance is None else args.guidance,
                              sampling["shift"] if args.shift is None else args.shift, interval, args.seed, args.batch,
-                             progress=not args.no_progress)
+                             progress=not args.no_progress, layout=args.layout)
     print(f"pairs: {out} (train a student on them: kinema train --data {out} --init MODEL --preset latent ...)")
     return 0

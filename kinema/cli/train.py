@@ -29,7 +29,8 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
                    "to start from a picture and to go on from a clip (image to video, --extend, long clips)")
     t.add_argument("--layout", type=fraction, default=0.0, metavar="P",
                    help="a latent cache of the shapes world: the share of clips given their layout (each object's "
-                   "phrase and where the clip shows it: tracks, a camera), which the denoiser then takes")
+                   "phrase and where the clip shows it: tracks, a camera), which the denoiser then takes; of a "
+                   "teacher's pairs (kinema teacher-pairs --layout), only those the teacher made with theirs")
     t.add_argument("--loss", choices=("velocity", "x0"), default="velocity",
                    help="where the flow loss is measured (x0: equal weight at every noise level)")
     t.add_argument("--precision", choices=PRECISIONS, default="auto")

@@ -137,8 +137,13 @@ class LatentDataset:
         self.scenes = cache_scenes(self.folder)
         if self.scenes is not None and len(self.scenes) != len(self.latent):
             self.scenes = None
-        starts = [line.get("start", 0.0) for line in _cache_lines(self.folder)]
+        lines = _cache_lines(self.folder)
+        starts = [line.get("start", 0.0) for line in lines]
         self.starts = starts if len(starts) == len(self.latent) else [0.0] * len(self.latent)
+        # a teacher's pairs made with their layout or without (kinema.data.teacher_pairs), where the lines say
+        laid_out = [line.get("layout") for line in lines]
+        self.laid_out = (torch.tensor(laid_out, dtype=torch.bool)
+                         if len(laid_out) == len(self.latent) and None not in laid_out else None)
         self.late = torch.tensor(self.starts) > 0
         if recaption > 0:
             if text_encoder is None:
@@ -167,6 +172,13 @@ class LatentDataset:
         idx = [int(i) for i in torch.arange(first, first + n) % len(self)]
         return scene_layout([self.scenes[i] for i in idx], float(self.clip["fps"]), self.latent.shape[2], subframes,
                             encode, [self.starts[i] for i in idx])
+
+    def has_layout(self, first: int, n: int) -> torch.Tensor:
+        """(n,) bool: which items of `batch(first, n)` may be given their layout: all, except a teacher's pairs
+        that the teacher made without theirs."""
+        if self.laid_out is None:
+            return torch.ones(n, dtype=torch.bool)
+        return self.laid_out[torch.arange(first, first + n) % len(self)]
 
     def going_on(self, first: int, n: int) -> torch.Tensor:
         """(n,) bool: which items of `batch(first, n)` start late in a long clip (ShapesDataset's `late`) and so

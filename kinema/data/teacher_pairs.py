@@ -6,6 +6,10 @@ and train a student on the straight line between the pair, x_t = (1 - t) x0 + t 
 paths are straight where the teacher's curve, so a few Euler steps follow them; and since the teacher's x0 came
 with guidance, the student needs none (one forward pass a step: guidance distillation, Meng et al. 2023).
 
+With `layout` > 0 that share of the teacher's samples is made with the scene's layout (kinema.models.layout: where
+each object is, as a plan gives it), and each pair records whether it was ("layout" in its line), so a student
+learns to follow a layout from the teacher that follows it (`kinema train --layout`: only those pairs get theirs).
+
 A pairs folder is a latent cache (kinema.data.latents: the teacher's clips as `latent`, the prompts' embeddings,
 the scenes, the autoencoder) whose shards also hold each clip's starting noise (`noise`); `LatentDataset` reads
 it, and `kinema train` then trains on the pairs' own noise.
@@ -16,9 +20,11 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from kinema.diffusion.samplers import euler, guided_velocity
+from kinema.models.layout import scene_layout, takes_layout
 from kinema.io.checkpoint import atomic_write, load_json, save_json, save_tensors
 from kinema.text.encoder import TextEmbedding
 
@@ -26,21 +32,25 @@ from kinema.text.encoder import TextEmbedding
 @torch.no_grad()
 def make_teacher_pairs(pipe, dataset, out: str | Path, count: int, steps: int, guidance: float, shift: float,
                        interval: tuple[float, float], seed: int = 0, batch: int = 64, shard_size: int = 1024,
-                       progress: bool = True) -> Path:
+                       progress: bool = True, layout: float = 0.0) -> Path:
     """`count` pairs from the latent model `pipe` (a loaded kinema.pipeline.Pipeline) for the captions of `dataset`
     (a ShapesDataset: item i's scene and training caption), written as shards of `shard_size` into `out`; each
-    batch's noise comes from (seed, its first item), so an interrupted run continues where it stopped."""
+    batch's noise comes from (seed, its first item), so an interrupted run continues where it stopped. `layout`:
+    the share of samples made with their scene's layout (item i's draw from (seed, i))."""
     from tqdm import tqdm
 
     if pipe.autoencoder is None:
         raise ValueError(f"the model {pipe.name} works in pixels: teacher pairs are latent clips")
+    if layout and not takes_layout(pipe.denoiser):
+        raise ValueError(f"the model {pipe.name}'s denoiser takes no layout: teacher pairs with layouts need one")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for name in ("autoencoder.safetensors", "autoencoder.json"):
         shutil.copyfile(Path(pipe.source) / name, out / name)
     clip = {k: pipe.clip[k] for k in ("size", "fps", "seconds")}
     teacher = {"model": pipe.name, "step": pipe.card.get("step"), "steps": steps, "guidance": guidance,
-               "shift": shift, "guidance_interval": list(interval), "sampler": "euler", "eta": 0.0, "seed": seed}
+               "shift": shift, "guidance_interval": list(interval), "sampler": "euler", "eta": 0.0, "seed": seed,
+               "layout": layout}
     save_json(out / "cache.json", {"kind": "kinema.latent-cache", "count": count, "shard_size": shard_size,
                                    "clip": clip, "autoencoder": load_json(out / "autoencoder.json"),
                                    "text_encoder": pipe.card.get("text_encoder"), "teacher": teacher})
@@ -61,6 +71,11 @@ def make_teacher_pairs(pipe, dataset, out: str | Path, count: int, steps: int, g
             scenes = [dataset.scene_and_caption(j) for j in items]
             captions = [caption for _, caption in scenes]
             cond = pipe.text_encoder.encode(captions)
+            laid_out = [bool(np.random.default_rng([seed, j, 43]).random() < layout) for j in items]
+            if layout:  # the scene's objects where they are, for the samples drawn to have them (as training drops them)
+                boxes = scene_layout([scene for scene, _ in scenes], float(clip["fps"]), t,
+                                     pipe.denoiser.config.layout, lambda ps: pipe.text_encoder.encode(ps).pooled)
+                cond = cond.with_layout(boxes.drop(torch.tensor(laid_out)))
             z = torch.randn((len(captions), c, t, h, w), generator=torch.Generator().manual_seed(hash((seed, i)) % 2**63))
             velocity = guided_velocity(pipe.denoiser, pipe.flow, cond.to(device), pipe.text_encoder.empty().to(device),
                                        guidance, interval)
@@ -68,8 +83,8 @@ def make_teacher_pairs(pipe, dataset, out: str | Path, count: int, steps: int, g
             latents.append(x0.half().cpu())
             noises.append(z.half())
             texts.append(cond)
-            lines += [{"index": j, "caption": cap, "scene": scene.to_dict(), "start": 0.0}
-                      for j, (scene, cap) in zip(items, scenes)]
+            lines += [{"index": j, "caption": cap, "scene": scene.to_dict(), "start": 0.0, "layout": given}
+                      for j, (scene, cap), given in zip(items, scenes, laid_out)]
             bar.update(len(captions))
         text = TextEmbedding.cat(texts)
         body = "".join(json.dumps(line) + "\n" for line in lines)

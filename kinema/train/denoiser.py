@@ -169,7 +169,8 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
                      if cfg.condition or (going_on is not None and going_on.any()) else None)
             t, noise = flow_draws((n, *x0.shape[1:]), flow_cfg, gen, device, x0.dtype)
             if cfg.layout:  # the clips' objects where they are, for a share of them (the rest: text alone)
-                given = (torch.rand(n, generator=gen, device=device) < cfg.layout)[mine]
+                given = ((torch.rand(n, generator=gen, device=device) < cfg.layout)
+                         & dataset.has_layout(first, n).to(device))[mine]  # (a teacher's pairs: as it made them)
                 layout = dataset.layout(first + rank * cfg.batch, cfg.batch, denoiser_cfg.layout, encode_phrases)
                 text = text.with_layout(layout.to(device).drop(given))
             paired = dataset.pair_noise(first, n) if latent else None
