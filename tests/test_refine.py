@@ -121,24 +121,3 @@ def test_pairs_from_a_latent_denoisers_one_step_estimate(tmp_path, text_encoder)
     both = RefinerPairs([tmp_path / "noise", tmp_path / "denoiser"], text_encoder)
     assert len(both.target) == 6
 
-
-
-def test_the_object_weight_marks_the_rendered_objects_and_the_scene_shares_reach_the_pairs(tmp_path):
-    from kinema.io.frames import to_model_space
-    from kinema.train.cascade import StageTrainConfig, objects
-    from kinema.world.shapes import Scene, SceneObject, render
-
-    scene = Scene("white", (SceneObject("red", "square", "small", "still", 0.3, 0.6),))
-    clip = render(scene, 32, 4, 1.0)  # (T, H, W, 3) uint8
-    mask = objects(to_model_space(clip[None]))[0, 0]  # (T, H, W)
-    drawn = (clip != 255).any(-1)  # every pixel the square touches, anti-aliased edges too
-    assert mask.bool().numpy().sum() > 0 and (mask.bool().numpy() <= drawn).all()  # the object, not the white
-    assert mask[:, 0].sum() == 0 and mask[:, :, -1].sum() == 0  # the border is background
-    with pytest.raises(ValueError, match="refiner only"):
-        StageTrainConfig(stage="upscaler", object_weight=2.0)
-    ae = tiny_ae()
-    kw = {"seed": 4, "size": 32, "fps": 4, "seconds": 2.0, "shard_size": 4, "batch": 4, "progress": False}
-    lines = lambda out: [l for l in (out / "pairs-00000.jsonl").read_text().splitlines()]  # noqa: E731
-    two = build_pairs(ae, tmp_path / "two", 4, scenes={"p_two": 1.0}, **kw)
-    one = build_pairs(ae, tmp_path / "one", 4, scenes={"p_two": 0.0}, **kw)
-    assert all(l.count('"colour"') == 2 for l in lines(two)) and all(l.count('"colour"') == 1 for l in lines(one))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from kinema.cli.common import UsageError, clip_bound, fraction, model_folder, number, positive_int
+from kinema.cli.common import UsageError, clip_bound, model_folder, number, positive_int
 
 NAME, HELP = "refiner-pairs", "make the refiner's training pairs: autoencoded and rendered clips"
 
@@ -17,13 +17,6 @@ def add_arguments(rp: argparse.ArgumentParser) -> None:
     rp.add_argument("--model", help="a latent model folder: degrade by its denoiser's one-step estimate from "
                                     "noise (its autoencoder is used)")
     rp.add_argument("--seed", type=clip_bound("seed"), default=1)
-    rp.add_argument("--two", type=fraction, default=0.5, metavar="P", help="share of scenes with two objects")
-    rp.add_argument("--camera", type=fraction, default=0.0, metavar="P",
-                    help="share of scenes filmed by a moving camera (pans, zooms: the spec's v2)")
-    rp.add_argument("--tracks", type=fraction, default=0.0, metavar="P",
-                    help="chance that an object follows a random track instead of its motion")
-    rp.add_argument("--physics", type=fraction, default=0.0, metavar="P",
-                    help="share of scenes whose objects all fall or bounce")
     rp.add_argument("--no-progress", action="store_true")
 
 
@@ -44,8 +37,7 @@ def run(args: argparse.Namespace) -> int:
         if denoiser.card.get("space") != "latent":
             raise UsageError(f"{args.model} is a pixel-space model; --model needs a latent one")
         one_step = {"denoiser": denoiser, "flow": FlowConfig(**denoiser.card["flow"]), "encoder": load_text_encoder()}
-    scenes = {"p_two": args.two, "p_camera": args.camera, "p_track": args.tracks, "p_physics": args.physics}
-    out = build_pairs(ae, args.out, args.count, seed=args.seed, max_sigma=args.max_sigma, scenes=scenes,
+    out = build_pairs(ae, args.out, args.count, seed=args.seed, max_sigma=args.max_sigma,
                       progress=not args.no_progress, **one_step)
     print(f"pairs: {out}")
     return 0

@@ -19,8 +19,6 @@ def add_arguments(st: argparse.ArgumentParser) -> None:
     st.add_argument("--loss", choices=("l1", "mse"), default="l1", help="regression loss (default: l1)")
     st.add_argument("--temporal-weight", type=weight, default=0.0,
                     help="interpolator: weight of the loss on frame differences (0: off)")
-    st.add_argument("--object-weight", type=weight, default=0.0,
-                    help="refiner: extra loss weight of the pixels showing an object (not the frame's background)")
     st.add_argument("--real-share", type=fraction, default=0.2, help="share of examples from real footage")
     st.add_argument("--compressed", type=fraction, default=0.0, metavar="P",
                     help="upscaler, interpolator: the share of inputs sent through an h264 round trip at a crf "
@@ -42,7 +40,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg = StageTrainConfig(stage=args.stage, preset=args.preset, steps=args.steps, batch=args.batch, lr=args.lr,
                                cooldown=args.cooldown, loss=args.loss, temporal_weight=args.temporal_weight,
-                               object_weight=args.object_weight,
                                real_share=args.real_share, compressed=args.compressed, seed=args.seed, checkpoint_every=args.checkpoint_every,
                                init=args.init, after=args.after)
     except ValueError as e:

@@ -73,17 +73,15 @@ def denoise_once(denoiser, flow: FlowConfig, encoder, ae, clips: np.ndarray, cap
 
 def build_pairs(ae, out: str | Path, count: int, seed: int = 0, size: int = 64, fps: float = 8.0,
                 seconds: float = 2.0, max_sigma: float = 0.5, shard_size: int = 256, batch: int = 16,
-                progress: bool = True, denoiser=None, flow: FlowConfig | None = None, encoder=None,
-                scenes: dict | None = None) -> Path:
+                progress: bool = True, denoiser=None, flow: FlowConfig | None = None, encoder=None) -> Path:
     """Write `count` pairs under `out` in shards; resumes at the first missing shard. With a latent `denoiser`
     (of `ae`'s latent space, its `flow` config, and the text `encoder`), the degradation is its one-step
-    estimate from t in [0, max_sigma]; without one, latent noise of scale up to max_sigma. `scenes`: the
-    shapes world's shares (ShapesDataset's p_two, p_camera, p_track, p_physics; default: its own)."""
+    estimate from t in [0, max_sigma]; without one, latent noise of scale up to max_sigma."""
     from tqdm import tqdm
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    ds = ShapesDataset(seed=seed, size=size, fps=fps, seconds=seconds, **(scenes or {}))
+    ds = ShapesDataset(seed=seed, size=size, fps=fps, seconds=seconds)
     bar = tqdm(total=count, disable=not progress, desc="refiner-pairs", dynamic_ncols=True)
     for k, lo in enumerate(range(0, count, shard_size)):
         hi = min(lo + shard_size, count)

@@ -40,7 +40,6 @@ class StageTrainConfig(RunConfig):
     batch: int = 16
     loss: str = "l1"  # "l1" or "mse"
     temporal_weight: float = 0.0  # interpolator only
-    object_weight: float = 0.0  # refiner only: extra weight of the pixels where the truth shows an object
     real_share: float = 0.2
     compressed: float = 0.0  # the share of inputs through an h264 round trip (kinema.data.cascade.CRF)
     init: str | None = None  # a folder holding this stage (a run, a shipped model) whose weights a new run starts from
@@ -60,21 +59,10 @@ class StageTrainConfig(RunConfig):
             raise ValueError("--after applies to the upscaler only")
         if self.temporal_weight and self.stage != "interpolator":
             raise ValueError("the temporal loss applies to the interpolator only")
-        if self.object_weight and self.stage != "refiner":
-            raise ValueError("the object weight applies to the refiner only")
 
 
 def build_stage(stage: str, config) -> torch.nn.Module:
     return build(stage, config)
-
-
-def objects(x: torch.Tensor) -> torch.Tensor:
-    """Frames (B, 3, T, H, W) in [-1, 1] -> (B, 1, T, H, W): 1 where a pixel is not its frame's background
-    (the median colour of its border pixels, as the shapes world's judge takes it), else 0. The refiner's
-    loss weighs these more: a small object's corners are a few pixels of a frame that is mostly background."""
-    border = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], dim=-1)  # (B, 3, T, 4W)
-    background = border.median(dim=-1).values[..., None, None]  # (B, 3, T, 1, 1)
-    return ((x - background).abs().amax(dim=1, keepdim=True) > 0.1).to(x.dtype)
 
 
 def stage_loss(model, cfg: StageTrainConfig, data, step: int) -> tuple[torch.Tensor, dict[str, float]]:
@@ -97,8 +85,7 @@ def stage_loss(model, cfg: StageTrainConfig, data, step: int) -> tuple[torch.Ten
         lo, hi, cond = data.batch(step, cfg.batch)
         lo, hi = lo.to(device), hi.to(device)
         y = model(lo, cond.to(device))
-        w = 1 + cfg.object_weight * objects(hi)
-        loss = (w * ((y - hi).abs() if cfg.loss == "l1" else (y - hi).pow(2))).mean() / w.mean()
+        loss = err(y - hi)
         mse = (y - hi).pow(2).mean()
         parts = {cfg.loss: loss.item(), "input_psnr": (10 * torch.log10(4.0 / (lo - hi).pow(2).mean())).item()}
     else:
