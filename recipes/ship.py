@@ -41,6 +41,8 @@ p.add_argument("--autoencoder", help="run folder of a decoder-only fine-tune of 
 p.add_argument("--recipe", default="recipes/denoiser.sh", help="the recipe that made RUN's denoiser (recorded in its card)")
 for stage in STAGES:
     p.add_argument(f"--{stage.replace('_', '-')}", dest=stage, help=f"run folder of the {stage}")
+p.add_argument("--student-recipe", default="recipes/student.sh",
+               help="the recipe that made the --student run (recorded in its card)")
 p.add_argument("--student-steps", type=int, default=4, help="the student's sampling steps (with --student)")
 p.add_argument("--student-sampler", choices=("euler", "unipc"), default=None,
                help="the student's sampler (default with --student: unipc); without --student, set in the shipped "
@@ -101,7 +103,7 @@ for kind, folder in sources.items():
         component = as_kind(run_card, TRAINED_AS[kind], kind)
     else:
         weights, component = read_component(folder, kind)
-    component["recipe"] = f"recipes/{kind.split('_')[0]}.sh"
+    component["recipe"] = a.student_recipe if kind == "student" else f"recipes/{kind.split('_')[0]}.sh"
     save_component(DEFAULT_MODEL, kind, weights, component, dtype=torch.float16 if kind == "autoencoder" else None)
 if run is not None:
     shutil.copyfile(run / "denoiser.safetensors", DEFAULT_MODEL / "denoiser.safetensors")

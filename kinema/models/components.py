@@ -107,4 +107,5 @@ def student_card(run_card: dict, teacher_sampling: dict, steps: int, sampler: st
     guidance (folded in by the distillation) and eta 0 (the deterministic paths it learned)."""
     card = {k: v for k, v in run_card.items() if k not in ("kind", "denoiser", "sampling")}
     return {"kind": "kinema.student", "student": run_card["denoiser"], **card,
-            "sampling": {**teacher_sampling, "steps": steps, "sampler": sampler, "guidance": 1.0, "eta": 0.0}}
+            "sampling": {**{k: v for k, v in teacher_sampling.items() if k != "denoiser"},  # the model's choice
+                         "steps": steps, "sampler": sampler, "guidance": 1.0, "eta": 0.0}}
