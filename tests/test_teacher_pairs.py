@@ -37,3 +37,28 @@ def test_pairs_are_the_teachers_samples_and_train_a_student(going_on_model, tmp_
     assert main(common + ["--data", str(plain), "--out", str(tmp_path / "fresh"), "--init", str(going_on_model)]) == 0
     a, b = (load_tensors(tmp_path / name / "train_state.safetensors") for name in ("student", "fresh"))
     assert any(not torch.equal(a[k], b[k]) for k in a if k.startswith("model."))
+
+
+def test_late_items_go_on_from_their_clip_as_rendered(going_on_model, tmp_path):
+    """`--late P`: an item late in its long clip is the teacher going on from that clip's first latent frames as
+    rendered (as a long clip's later windows are made); its pair records its start, so training gives it them."""
+    import numpy as np
+
+    from kinema.data.dataset import ShapesDataset
+    from kinema.io.frames import to_model_space
+
+    pairs = tmp_path / "late"
+    assert main(["teacher-pairs", "--model", str(going_on_model), "--out", str(pairs), "--count", "4", "--batch", "4",
+                 "--steps", "2", "--physics", "1", "--late", "0.5", "--seed", "2", "--no-progress"]) == 0
+    data = LatentDataset(pairs)
+    late = data.going_on(0, 4)
+    assert late.any() and not late.all()
+    teacher = Pipeline.load(going_on_model)
+    clip = teacher.clip
+    ds = ShapesDataset(2, int(clip["size"]), float(clip["fps"]), float(clip["seconds"]), p_physics=1.0, late=0.5)
+    for j in range(4):
+        assert (data.starts[j] > 0) == bool(late[j]) and data.starts[j] == ds.start(j)
+        encoded = teacher.autoencoder.encode(to_model_space(ds[j][0][None]))[0, :, :2]
+        same = (data.latent[j, :, :2] - encoded).abs().max() < 2e-2  # (stored in float16)
+        assert same == bool(late[j])  # given: the clip's own first frames; made from noise otherwise
+    assert all(np.isfinite(data.latent.numpy()).ravel())

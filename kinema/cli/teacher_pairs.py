@@ -22,6 +22,13 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
                    help="share of the captions' scenes filmed by a moving camera (pans, zooms: the spec's v2)")
     t.add_argument("--tracks", type=fraction, default=0.0, metavar="P",
                    help="share of the captions' scenes whose objects follow drawn tracks (the spec's v2)")
+    t.add_argument("--physics", type=fraction, default=0.0, metavar="P",
+                   help="share of the captions' scenes whose objects all fall or bounce (still camera, no tracks)")
+    t.add_argument("--late", type=fraction, default=0.0, metavar="P",
+                   help="share of the items that start later in their long clip (from 2 s to --late-until): the "
+                        "teacher goes on from their first latent frames as rendered, as in a long clip's later windows")
+    t.add_argument("--late-until", type=clip_bound("seconds"), default=30.0, metavar="S",
+                   help="latest start of a --late item, in seconds")
     t.add_argument("--layout", type=fraction, default=0.0, metavar="P",
                    help="share of the samples the teacher makes with their scene's layout (where each object is, as "
                         "a plan gives it), so a student learns to follow one; needs a denoiser that takes a layout")
@@ -46,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     interval = tuple(args.guidance_interval or sampling["guidance_interval"])
     clip = pipe.clip
     out = make_teacher_pairs(pipe, ShapesDataset(args.seed, int(clip["size"]), float(clip["fps"]),
-                                                 float(clip["seconds"]), p_camera=args.camera, p_track=args.tracks),
+                                                 float(clip["seconds"]), p_camera=args.camera, p_track=args.tracks,
+                                                 p_physics=args.physics, late=args.late, late_until=args.late_until),
                              args.out, args.count,
                              args.steps or sampling["steps"],
                              sampling["guidance"] if args.guidance is None else args.guidance,

@@ -10,6 +10,11 @@ With `layout` > 0 that share of the teacher's samples is made with the scene's l
 each object is, as a plan gives it), and each pair records whether it was ("layout" in its line), so a student
 learns to follow a layout from the teacher that follows it (`kinema train --layout`: only those pairs get theirs).
 
+Items that start late in a long clip (ShapesDataset's `late`: a falling object at rest, a bounce's lower rebounds)
+are sampled as the pipeline makes a long clip's later windows: their first OWN_CONTEXT_LATENTS latent frames given,
+encoded from the clip as rendered, the teacher making the rest; each pair records its start, and `kinema train`
+trains such items only as going on from their first frames.
+
 A pairs folder is a latent cache (kinema.data.latents: the teacher's clips as `latent`, the prompts' embeddings,
 the scenes, the autoencoder) whose shards also hold each clip's starting noise (`noise`); `LatentDataset` reads
 it, and `kinema train` then trains on the pairs' own noise.
@@ -26,7 +31,24 @@ import torch
 from kinema.diffusion.samplers import euler, guided_velocity
 from kinema.models.layout import scene_layout, takes_layout
 from kinema.io.checkpoint import atomic_write, load_json, save_json, save_tensors
+from kinema.io.frames import to_model_space
 from kinema.text.encoder import TextEmbedding
+
+
+def going_on(pipe, dataset, items, starts: list[float], z: torch.Tensor, context: int):
+    """For a batch whose noise is z (B, C, T, h, w): which latent frames are given, (B, T) bool (the first `context`
+    of each item that starts late, none of the others), and their clean latents (z's shape: the late items' clips
+    as rendered, encoded by pipe's autoencoder); (None, None) when no item starts late."""
+    late = [k for k, start in enumerate(starts) if start > 0]
+    if not late:
+        return None, None
+    device = next(pipe.denoiser.parameters()).device
+    known = torch.zeros(z.shape[0], z.shape[2], dtype=torch.bool)
+    known[late, :min(context, z.shape[2] - 1)] = True
+    x_known = torch.zeros_like(z)
+    clips = np.stack([dataset[items[k]][0] for k in late])  # (L, T, H, W, 3), rendered from each item's start
+    x_known[late] = pipe.autoencoder.encode(to_model_space(clips).to(device)).float().cpu()[:, :, :z.shape[2]]
+    return known.to(device), x_known.to(device)
 
 
 @torch.no_grad()
@@ -38,6 +60,8 @@ def make_teacher_pairs(pipe, dataset, out: str | Path, count: int, steps: int, g
     batch's noise comes from (seed, its first item), so an interrupted run continues where it stopped. `layout`:
     the share of samples made with their scene's layout (item i's draw from (seed, i))."""
     from tqdm import tqdm
+
+    from kinema.pipeline.windows import OWN_CONTEXT_LATENTS
 
     if pipe.autoencoder is None:
         raise ValueError(f"the model {pipe.name} works in pixels: teacher pairs are latent clips")
@@ -72,19 +96,24 @@ def make_teacher_pairs(pipe, dataset, out: str | Path, count: int, steps: int, g
             captions = [caption for _, caption in scenes]
             cond = pipe.text_encoder.encode(captions)
             laid_out = [bool(np.random.default_rng([seed, j, 43]).random() < layout) for j in items]
+            starts = [float(dataset.start(j)) for j in items]
             if layout:  # the scene's objects where they are, for the samples drawn to have them (as training drops them)
                 boxes = scene_layout([scene for scene, _ in scenes], float(clip["fps"]), t,
-                                     pipe.denoiser.config.layout, lambda ps: pipe.text_encoder.encode(ps).pooled)
+                                     pipe.denoiser.config.layout, lambda ps: pipe.text_encoder.encode(ps).pooled,
+                                     starts=starts)
                 cond = cond.with_layout(boxes.drop(torch.tensor(laid_out)))
             z = torch.randn((len(captions), c, t, h, w), generator=torch.Generator().manual_seed(hash((seed, i)) % 2**63))
+            known, x_known = going_on(pipe, dataset, items, starts, z, OWN_CONTEXT_LATENTS)
             velocity = guided_velocity(pipe.denoiser, pipe.flow, cond.to(device), pipe.text_encoder.empty().to(device),
-                                       guidance, interval)
+                                       guidance, interval, known=known, x_known=x_known)
             x0 = euler(velocity, z.to(device), times)
+            if known is not None:  # the given frames are the clip's own (the sampler leaves them at their noise)
+                x0 = torch.where(known[:, None, :, None, None], x_known, x0)
             latents.append(x0.half().cpu())
             noises.append(z.half())
             texts.append(cond)
-            lines += [{"index": j, "caption": cap, "scene": scene.to_dict(), "start": 0.0, "layout": given}
-                      for j, (scene, cap), given in zip(items, scenes, laid_out)]
+            lines += [{"index": j, "caption": cap, "scene": scene.to_dict(), "start": start, "layout": given}
+                      for j, (scene, cap), given, start in zip(items, scenes, laid_out, starts)]
             bar.update(len(captions))
         text = TextEmbedding.cat(texts)
         body = "".join(json.dumps(line) + "\n" for line in lines)
