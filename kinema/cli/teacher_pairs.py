@@ -41,6 +41,7 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from kinema.data.dataset import ShapesDataset
     from kinema.data.teacher_pairs import make_teacher_pairs
+    from kinema.pipeline.windows import OWN_CONTEXT_LATENTS
     from kinema.models.layout import takes_layout
 
     args.lora = []
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
                              args.steps or sampling["steps"],
                              sampling["guidance"] if args.guidance is None else args.guidance,
                              sampling["shift"] if args.shift is None else args.shift, interval, args.seed, args.batch,
-                             progress=not args.no_progress, layout=args.layout)
+                             progress=not args.no_progress, layout=args.layout,
+                             context=OWN_CONTEXT_LATENTS)
     print(f"pairs: {out} (train a student on them: kinema train --data {out} --init MODEL --preset latent ...)")
     return 0

@@ -11,9 +11,9 @@ each object is, as a plan gives it), and each pair records whether it was ("layo
 learns to follow a layout from the teacher that follows it (`kinema train --layout`: only those pairs get theirs).
 
 Items that start late in a long clip (ShapesDataset's `late`: a falling object at rest, a bounce's lower rebounds)
-are sampled as the pipeline makes a long clip's later windows: their first OWN_CONTEXT_LATENTS latent frames given,
-encoded from the clip as rendered, the teacher making the rest; each pair records its start, and `kinema train`
-trains such items only as going on from their first frames.
+are sampled as the pipeline makes a long clip's later windows: their first latent frames given (as many as
+kinema.pipeline.windows.OWN_CONTEXT_LATENTS), encoded from the clip as rendered, the teacher making the rest;
+each pair records its start, and `kinema train` trains such items only as going on from their first frames.
 
 A pairs folder is a latent cache (kinema.data.latents: the teacher's clips as `latent`, the prompts' embeddings,
 the scenes, the autoencoder) whose shards also hold each clip's starting noise (`noise`); `LatentDataset` reads
@@ -54,14 +54,13 @@ def going_on(pipe, dataset, items, starts: list[float], z: torch.Tensor, context
 @torch.no_grad()
 def make_teacher_pairs(pipe, dataset, out: str | Path, count: int, steps: int, guidance: float, shift: float,
                        interval: tuple[float, float], seed: int = 0, batch: int = 64, shard_size: int = 1024,
-                       progress: bool = True, layout: float = 0.0) -> Path:
+                       progress: bool = True, layout: float = 0.0, *, context: int) -> Path:
     """`count` pairs from the latent model `pipe` (a loaded kinema.pipeline.Pipeline) for the captions of `dataset`
     (a ShapesDataset: item i's scene and training caption), written as shards of `shard_size` into `out`; each
     batch's noise comes from (seed, its first item), so an interrupted run continues where it stopped. `layout`:
-    the share of samples made with their scene's layout (item i's draw from (seed, i))."""
+    the share of samples made with their scene's layout (item i's draw from (seed, i)). `context`: how many latent
+    frames a late item is given (kinema.pipeline.windows.OWN_CONTEXT_LATENTS, which the CLI passes)."""
     from tqdm import tqdm
-
-    from kinema.pipeline.windows import OWN_CONTEXT_LATENTS
 
     if pipe.autoencoder is None:
         raise ValueError(f"the model {pipe.name} works in pixels: teacher pairs are latent clips")
@@ -103,7 +102,7 @@ def make_teacher_pairs(pipe, dataset, out: str | Path, count: int, steps: int, g
                                      starts=starts)
                 cond = cond.with_layout(boxes.drop(torch.tensor(laid_out)))
             z = torch.randn((len(captions), c, t, h, w), generator=torch.Generator().manual_seed(hash((seed, i)) % 2**63))
-            known, x_known = going_on(pipe, dataset, items, starts, z, OWN_CONTEXT_LATENTS)
+            known, x_known = going_on(pipe, dataset, items, starts, z, context)
             velocity = guided_velocity(pipe.denoiser, pipe.flow, cond.to(device), pipe.text_encoder.empty().to(device),
                                        guidance, interval, known=known, x_known=x_known)
             x0 = euler(velocity, z.to(device), times)
