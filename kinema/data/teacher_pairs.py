@@ -43,12 +43,12 @@ def going_on(pipe, dataset, items, starts: list[float], z: torch.Tensor, context
     if not late:
         return None, None
     device = next(pipe.denoiser.parameters()).device
-    known = torch.zeros(z.shape[0], z.shape[2], dtype=torch.bool)
+    known = torch.zeros(z.shape[0], z.shape[2], dtype=torch.bool, device=device)
     known[late, :min(context, z.shape[2] - 1)] = True
-    x_known = torch.zeros_like(z)
+    x_known = torch.zeros(z.shape, device=device)
     clips = np.stack([dataset[items[k]][0] for k in late])  # (L, T, H, W, 3), rendered from each item's start
-    x_known[late] = pipe.autoencoder.encode(to_model_space(clips).to(device)).float().cpu()[:, :, :z.shape[2]]
-    return known.to(device), x_known.to(device)
+    x_known[late] = pipe.autoencoder.encode(to_model_space(clips).to(device))[:, :, :z.shape[2]].float()
+    return known, x_known
 
 
 @torch.no_grad()
