@@ -163,6 +163,26 @@ def test_planner_labels_decode_back():
     assert decode(logits) == [d]
 
 
+def test_the_planners_attention_is_multihead_attentions_and_leaves_sympy_alone():
+    """The planner's attention, written out with nn.MultiheadAttention's own weights, gives its results (padded
+    tokens left out) without the import of sympy that its forward's mask check costs a fresh process."""
+    from kinema.models.planner import cross_attend
+
+    torch.manual_seed(0)
+    mha = torch.nn.MultiheadAttention(32, 4, batch_first=True)
+    q, ctx = torch.randn(2, 3, 32), torch.randn(2, 7, 32)
+    pad = torch.tensor([[False] * 7, [False] * 4 + [True] * 3])
+    want = mha(q, ctx, ctx, key_padding_mask=pad, need_weights=False)[0]
+    assert torch.allclose(cross_attend(mha, q, ctx, pad), want, atol=1e-5)
+    code = ("import sys, torch; from kinema.models.planner import Planner, PlannerConfig; "
+            "from kinema.text.encoder import TextEmbedding; "
+            "p = Planner(PlannerConfig(text_dim=8, dim=16, heads=2)); "
+            "p(TextEmbedding(torch.randn(1, 5, 8), torch.ones(1, 5, dtype=torch.bool), torch.randn(1, 8))); "
+            "print('sympy' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() \
+        == "False"
+
+
 def test_layout_footprints_and_a_denoiser_that_takes_them():
     from kinema.models.denoiser import VideoDiT, preset
     from kinema.models.layout import picture_times, scene_layout, token_features

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
+from einops import rearrange
 
 from kinema.text.encoder import TextEmbedding
 from kinema.world.captions import Description, ObjectDescription
@@ -59,13 +61,25 @@ class Planner(nn.Module):
         ctx = self.proj(cond.tokens.float())  # (B, L, D)
         q = self.queries[None].expand(b, -1, -1)  # (B, K+1, D)
         pad = ~cond.mask
-        h = q + self.attn(self.norm(q), ctx, ctx, key_padding_mask=pad, need_weights=False)[0]
-        h = h + self.attn2(self.norm2(h), ctx, ctx, key_padding_mask=pad, need_weights=False)[0]
+        h = q + cross_attend(self.attn, self.norm(q), ctx, pad)
+        h = h + cross_attend(self.attn2, self.norm2(h), ctx, pad)
         h = h + self.mlp(h)  # (B, K+1, D)
         objects, scene = h[:, :-1], h[:, -1]
         out = {f: self.heads[f](scene) for f in SCENE_FIELDS}
         out.update({f: self.heads[f](objects) for f in OBJECT_FIELDS})
         return out
+
+
+def cross_attend(mha: nn.MultiheadAttention, q: torch.Tensor, ctx: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+    """`mha`'s attention of queries q (B, K, D) over ctx (B, L, D), padded tokens (pad: (B, L) bool) left out, with
+    its own weights, written out: nn.MultiheadAttention's forward checks its padding mask with torch._check_with, whose
+    first call imports sympy (half a second of every `kinema generate`)."""
+    wq, wk, wv = mha.in_proj_weight.chunk(3)
+    bq, bk, bv = mha.in_proj_bias.chunk(3)
+    heads = lambda x: rearrange(x, "b n (h e) -> b h n e", h=mha.num_heads)  # noqa: E731
+    out = F.scaled_dot_product_attention(heads(F.linear(q, wq, bq)), heads(F.linear(ctx, wk, bk)),
+                                         heads(F.linear(ctx, wv, bv)), attn_mask=~pad[:, None, None, :])  # (B, H, K, E)
+    return mha.out_proj(rearrange(out, "b h n e -> b n (h e)"))
 
 
 def decode(logits: dict[str, torch.Tensor]) -> list[Description]:
