@@ -1,6 +1,6 @@
 """Directed clips (the spec's v2): tracks, the camera, two objects, physics, and the plan against the text alone.
 
-    python benchmarks/directed.py [--model DIR] [--seeds 0 1 2] [--json docs/directed.json]
+    python benchmarks/directed.py [--model DIR] [--seeds 0 1 2] [--denoiser student|teacher] [--json docs/directed.json]
 
 In one run, for each seed:
   1. the built-in directed set (`kinema eval --captions directed`): tracks (held-out straight, bent and pausing
@@ -28,9 +28,9 @@ from kinema.pipeline import ClipSettings, Pipeline  # noqa: E402
 from kinema.pipeline.plan import read_prompt  # noqa: E402
 
 
-def run_set(pipe: Pipeline, items, seed: int, plan: bool) -> dict:
+def run_set(pipe: Pipeline, items, seed: int, plan: bool, denoiser: str | None = None) -> dict:
     def make(i, item):
-        s = pipe.resolve(ClipSettings(seed=seed + i, plan=plan))
+        s = pipe.resolve(ClipSettings(seed=seed + i, plan=plan, denoiser=denoiser))
         if item.seconds:
             s = replace(s, seconds=item.seconds)
         video = pipe.make(item.caption, s, tracks=item.tracks)
@@ -55,17 +55,20 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--model", default=None)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--denoiser", choices=("student", "teacher"), default=None,
+                   help="the model's few-step student or its teacher (default: the model's)")
     p.add_argument("--json", default=None)
     a = p.parse_args()
     pipe = Pipeline.load(a.model)
     if not pipe.directs:
         sys.exit(f"{pipe.name} cannot be directed (no planner, or a denoiser that takes no layout)")
     directed, builtin = load_captions("directed"), load_captions()
-    report: dict = {"model": pipe.name, "version": pipe.version, "seeds": a.seeds, "runs": []}
+    report: dict = {"model": pipe.name, "version": pipe.version, "seeds": a.seeds, "runs": [],
+                    "denoiser": pipe.resolve(ClipSettings(denoiser=a.denoiser)).denoiser}
     for seed in a.seeds:
-        row = {"seed": seed, "directed": run_set(pipe, directed, seed, True),
-               "builtin_plan": run_set(pipe, builtin, seed, True),
-               "builtin_text": run_set(pipe, builtin, seed, False)}
+        row = {"seed": seed, "directed": run_set(pipe, directed, seed, True, a.denoiser),
+               "builtin_plan": run_set(pipe, builtin, seed, True, a.denoiser),
+               "builtin_text": run_set(pipe, builtin, seed, False, a.denoiser)}
         report["runs"].append(row)
         print(json.dumps({"seed": seed, **{k: {"overall": v["overall"], **{s: x["all"] for s, x in v["splits"].items()}}
                                             for k, v in row.items() if k != "seed"}}), flush=True)
