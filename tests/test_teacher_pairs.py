@@ -62,3 +62,35 @@ def test_late_items_go_on_from_their_clip_as_rendered(going_on_model, tmp_path):
         same = (data.latent[j, :, :2] - encoded).abs().max() < 2e-2  # (stored in float16)
         assert same == bool(late[j])  # given: the clip's own first frames; made from noise otherwise
     assert all(np.isfinite(data.latent.numpy()).ravel())
+
+
+def test_caches_joined_are_read_as_one_and_mismatched_ones_refused(going_on_model, tmp_path):
+    """recipes/join_caches.py: two teachers' pair caches read as one (each item, text and noise as in its own), and a
+    cache of other clips refused before anything is written."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    made = []
+    for seed in (1, 2):
+        made.append(tmp_path / f"pairs-{seed}")
+        assert main(["teacher-pairs", "--model", str(going_on_model), "--out", str(made[-1]), "--count", "3",
+                     "--batch", "3", "--steps", "2", "--seed", str(seed), "--no-progress"]) == 0
+    script = Path(__file__).resolve().parent.parent / "recipes" / "join_caches.py"
+    joined = tmp_path / "joined"
+    subprocess.run([sys.executable, str(script), str(joined), *map(str, made)], check=True, capture_output=True)
+    data, parts = LatentDataset(joined), [LatentDataset(m) for m in made]
+    assert len(data) == 6 and data.noise is not None
+    assert torch.equal(data.latent, torch.cat([p.latent for p in parts]))
+    assert torch.equal(data.noise, torch.cat([p.noise for p in parts]))
+    assert torch.equal(data.text.pooled, torch.cat([p.text.pooled for p in parts]))
+    other = tmp_path / "other"
+    other.mkdir()
+    for f in made[1].iterdir():
+        (other / f.name).write_bytes(f.read_bytes())
+    meta = json.loads((other / "cache.json").read_text())
+    (other / "cache.json").write_text(json.dumps({**meta, "clip": {**meta["clip"], "fps": 16.0}}))
+    refused = subprocess.run([sys.executable, str(script), str(tmp_path / "bad"), str(made[0]), str(other)],
+                             capture_output=True, text=True)
+    assert refused.returncode != 0 and "clip" in refused.stderr and not (tmp_path / "bad").exists()
