@@ -5,7 +5,9 @@
 OUT holds links to every source's shards and autoencoder, and a cache.json whose count is theirs together. The shards
 are interleaved (the first of each source, then the second of each, ...), since training reads a cache in order: each
 stretch of steps then sees every source. The sources must share their clip, their autoencoder and their text encoder
-(the same latents and embeddings mean the same); anything else is refused before OUT is touched.
+(the same latents and embeddings mean the same); anything else is refused before OUT is touched. A teacher's pairs
+joined with clips (kinema cache-latents) keep their noise; the clips are trained from fresh noise, as in their own
+cache (kinema.data.latents.LatentDataset.pair_noise).
 """
 import argparse
 import itertools

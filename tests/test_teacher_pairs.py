@@ -19,7 +19,7 @@ def test_pairs_are_the_teachers_samples_and_train_a_student(going_on_model, tmp_
     x0, text = data.batch(3, 3)
     velocity = guided_velocity(teacher.denoiser, teacher.flow, text, teacher.text_encoder.empty(), 3.0,
                                tuple(teacher.sampling["guidance_interval"]))
-    again = euler(velocity, data.pair_noise(3, 3), teacher.schedule(4, teacher.sampling["shift"]))
+    again = euler(velocity, data.pair_noise(3, 3)[0], teacher.schedule(4, teacher.sampling["shift"]))
     assert (again - x0).abs().max() < 1e-2  # (stored in float16)
     assert main(["teacher-pairs", "--model", str(going_on_model), "--out", str(pairs), "--count", "6",
                  "--no-progress"]) == 0  # done already: nothing redone
@@ -85,6 +85,19 @@ def test_caches_joined_are_read_as_one_and_mismatched_ones_refused(going_on_mode
     assert torch.equal(data.latent, torch.cat([p.latent for p in parts]))
     assert torch.equal(data.noise, torch.cat([p.noise for p in parts]))
     assert torch.equal(data.text.pooled, torch.cat([p.text.pooled for p in parts]))
+    clips = tmp_path / "clips"  # rendered clips (late in gravity's long clips, their layout theirs) beside pairs
+    assert main(["cache-latents", "--autoencoder", str(going_on_model), "--out", str(clips), "--clips", "3",
+                 "--size", "32", "--fps", "4", "--physics", "1", "--late", "1", "--late-until", "6",
+                 "--no-progress"]) == 0
+    mixed = tmp_path / "mixed"
+    subprocess.run([sys.executable, str(script), str(mixed), str(made[0]), str(clips)], check=True, capture_output=True)
+    data = LatentDataset(mixed)
+    noise, paired = data.pair_noise(1, 4)
+    assert paired.tolist() == [True, True, False, False] and torch.equal(noise[:2], parts[0].noise[1:3])
+    assert data.has_layout(0, 6).tolist() == data.going_on(0, 6).tolist() == [False] * 3 + [True] * 3
+    assert main(["train", "--preset", "tiny-latent", "--steps", "2", "--batch", "3", "--warmup", "1", "--no-progress",
+                 "--caption-dropout", "0", "--data", str(mixed), "--out", str(tmp_path / "student"),
+                 "--init", str(going_on_model)]) == 0
     other = tmp_path / "other"
     other.mkdir()
     for f in made[1].iterdir():

@@ -130,8 +130,12 @@ class LatentDataset:
         parts = [load_tensors(p) for p in shards]
         self.latent = torch.cat([p["latent"] for p in parts]).float()
         self.text = TextEmbedding.cat([TextEmbedding(p["tokens"].float(), p["mask"], p["pooled"].float()) for p in parts])
-        # a teacher's pairs (kinema.data.teacher_pairs): each clip's own starting noise, trained on instead of fresh
-        self.noise = torch.cat([p["noise"] for p in parts]).float() if all("noise" in p for p in parts) else None
+        # a teacher's pairs (kinema.data.teacher_pairs): each clip's own starting noise, trained on instead of fresh;
+        # in a cache joined with clips (recipes/join_caches.py), `paired` says which items have one
+        self.noise = self.paired = None
+        if any("noise" in p for p in parts):
+            self.noise = torch.cat([p["noise"] if "noise" in p else torch.zeros_like(p["latent"]) for p in parts]).float()
+            self.paired = torch.cat([torch.full((len(p["latent"]),), "noise" in p) for p in parts])
         self.clip = self.meta["clip"]
         self.recaption, self.encoder, self.seed = recaption, text_encoder, seed
         self.scenes = cache_scenes(self.folder)
@@ -141,7 +145,7 @@ class LatentDataset:
         starts = [line.get("start", 0.0) for line in lines]
         self.starts = starts if len(starts) == len(self.latent) else [0.0] * len(self.latent)
         # a teacher's pairs made with their layout or without (kinema.data.teacher_pairs), where the lines say
-        laid_out = [line.get("layout") for line in lines]
+        laid_out = [line.get("layout", True) for line in lines]  # (a clip, not a teacher's sample: its own layout)
         self.laid_out = (torch.tensor(laid_out, dtype=torch.bool)
                          if len(laid_out) == len(self.latent) and None not in laid_out else None)
         self.late = torch.tensor(self.starts) > 0
@@ -160,9 +164,13 @@ class LatentDataset:
         """The shapes-world scene of item i (modulo the length), None where the cache records none."""
         return self.scenes[i % len(self)] if self.scenes is not None else None
 
-    def pair_noise(self, first: int, n: int) -> torch.Tensor | None:
-        """The starting noise of `batch(first, n)`'s clips where the cache holds a teacher's pairs, else None."""
-        return None if self.noise is None else self.noise[torch.arange(first, first + n) % len(self)]
+    def pair_noise(self, first: int, n: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The starting noise of `batch(first, n)`'s clips and (n,) bool, which of them have one (a teacher's pairs;
+        the rest, clips, are trained from fresh noise); None where the cache holds no teacher's pairs."""
+        if self.noise is None:
+            return None
+        idx = torch.arange(first, first + n) % len(self)
+        return self.noise[idx], self.paired[idx]
 
     def layout(self, first: int, n: int, subframes: int, encode) -> Layout:
         """The layouts (kinema.models.layout) of `batch(first, n)`'s clips: their objects' phrases embedded by

@@ -175,7 +175,8 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
                 text = text.with_layout(layout.to(device).drop(given))
             paired = dataset.pair_noise(first, n) if latent else None
             if paired is not None:  # a teacher's pairs: the straight line from each clip's own noise (reflow)
-                noise = paired.to(device, x0.dtype)
+                own, has = paired  # (clips joined with them: fresh noise)
+                noise = torch.where(has.to(device)[:, None, None, None, None], own.to(device, x0.dtype), noise)
             loss = flow_loss(ddp_model, x0, text.where(keep, null.to(device)), flow_cfg, known=known,
                              draws=(t[mine], noise[mine]))
         due = step_and_log(model, ema, opt, loss, step, lr, cfg, log, bar, {"loss": ".4f"})
