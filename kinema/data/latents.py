@@ -11,7 +11,8 @@ Denoiser training reads a cache through `LatentDataset` (all shards in memory: a
 at 4x8x8 is 10 KB of latent), so each step costs only the denoiser. A cache fixes one caption per
 clip; with `recaption=p` each item of a batch gets, with probability p, a fresh caption of its scene
 (a new draw per epoch, encoded then), so the model sees each clip in many wordings, as it does when
-it trains on rendered clips.
+it trains on rendered clips. A teacher's pairs (kinema.data.teacher_pairs) are such a cache whose shards also hold
+each clip's starting noise; caches joined by recipes/join_caches.py are read as one, pairs beside clips.
 """
 from __future__ import annotations
 
