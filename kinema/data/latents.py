@@ -147,8 +147,7 @@ class LatentDataset:
         self.starts = starts if len(starts) == len(self.latent) else [0.0] * len(self.latent)
         # a teacher's pairs made with their layout or without (kinema.data.teacher_pairs), where the lines say
         laid_out = [line.get("layout", True) for line in lines]  # (a clip, not a teacher's sample: its own layout)
-        self.laid_out = (torch.tensor(laid_out, dtype=torch.bool)
-                         if len(laid_out) == len(self.latent) and None not in laid_out else None)
+        self.laid_out = torch.tensor(laid_out, dtype=torch.bool) if len(laid_out) == len(self.latent) else None
         self.late = torch.tensor(self.starts) > 0
         if recaption > 0:
             if text_encoder is None:

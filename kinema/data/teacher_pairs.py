@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from kinema.diffusion.rectified_flow import over
 from kinema.diffusion.samplers import euler, guided_velocity
 from kinema.models.layout import scene_layout, takes_layout
 from kinema.io.checkpoint import atomic_write, load_json, save_json, save_tensors
@@ -107,7 +108,7 @@ def make_teacher_pairs(pipe, dataset, out: str | Path, count: int, steps: int, g
                                        guidance, interval, known=known, x_known=x_known)
             x0 = euler(velocity, z.to(device), times)
             if known is not None:  # the given frames are the clip's own (the sampler leaves them at their noise)
-                x0 = torch.where(known[:, None, :, None, None], x_known, x0)
+                x0 = torch.where(over(known, x0), x_known, x0)
             latents.append(x0.half().cpu())
             noises.append(z.half())
             texts.append(cond)

@@ -22,7 +22,7 @@ import torch.distributed as dist
 
 from kinema.data.dataset import get_batch
 from kinema.data.latents import LatentDataset
-from kinema.diffusion.rectified_flow import FlowConfig, flow_draws, flow_loss
+from kinema.diffusion.rectified_flow import FlowConfig, flow_draws, flow_loss, over
 from kinema.io.checkpoint import save_component, save_json
 from kinema.models.denoiser import DenoiserConfig, VideoDiT, count_parameters
 from kinema.models.precision import compute_dtype
@@ -176,7 +176,7 @@ def train(run: str | Path, dataset, denoiser_cfg: DenoiserConfig, flow_cfg: Flow
             paired = dataset.pair_noise(first, n) if latent else None
             if paired is not None:  # a teacher's pairs: the straight line from each clip's own noise (reflow)
                 own, has = paired  # (clips joined with them: fresh noise)
-                noise = torch.where(has.to(device)[:, None, None, None, None], own.to(device, x0.dtype), noise)
+                noise = torch.where(over(has.to(device), noise), own.to(device, x0.dtype), noise)
             loss = flow_loss(ddp_model, x0, text.where(keep, null.to(device)), flow_cfg, known=known,
                              draws=(t[mine], noise[mine]))
         due = step_and_log(model, ema, opt, loss, step, lr, cfg, log, bar, {"loss": ".4f"})
