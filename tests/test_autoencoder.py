@@ -127,6 +127,17 @@ def test_corrupt_and_mismatched_autoencoder_checkpoints(tmp_path, capsys):
     save_component(folder, "autoencoder", ae.state_dict(), {"kind": "kinema.autoencoder",
                                                             "autoencoder": asdict(ae.cfg)})
     assert load_component(folder, "autoencoder").cfg == ae.cfg
+    # built without random initialisation (kinema.io.checkpoint.built_empty), filled with every saved tensor
+    init_before = {n: getattr(torch.nn.init, n) for n in dir(torch.nn.init)}
+    loaded = load_component(folder, "autoencoder")
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in ae.state_dict().items())
+    assert {n: getattr(torch.nn.init, n) for n in dir(torch.nn.init)} == init_before
+    assert torch.nn.init.normal_(torch.zeros(64)).abs().sum() > 0  # (initialisation itself still works)
+    state = ae.state_dict()
+    save_component(tmp_path / "short", "autoencoder", {k: v for k, v in state.items() if k != next(iter(state))},
+                   {"kind": "kinema.autoencoder", "autoencoder": asdict(ae.cfg)})
+    with pytest.raises(CheckpointError, match="1 missing"):  # (a tensor left as allocated is never used)
+        load_component(tmp_path / "short", "autoencoder")
     wrong = asdict(ae.cfg) | {"widths": [8, 8, 32]}
     save_component(tmp_path / "wrong", "autoencoder", ae.state_dict(), {"kind": "kinema.autoencoder", "autoencoder": wrong})
     with pytest.raises(CheckpointError, match="does not match"):

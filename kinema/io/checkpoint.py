@@ -15,6 +15,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
 
 import torch
 from safetensors import SafetensorError
@@ -138,7 +139,7 @@ def load_state_into(module: torch.nn.Module, state: dict[str, torch.Tensor], sou
     """Load weights strictly, turning shape or key mismatches into CheckpointError. With `allow_missing`,
     tensors the module has and `state` lacks keep their values; with `allow_reshaped`, so do those `state`
     holds in another shape (a denoiser whose patch size changed: its patch embedding and output layer).
-    Returns the names of the tensors that kept their values."""
+    Returns the names of the tensors that kept their values (never with a module `built_empty`)."""
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -151,3 +152,26 @@ def load_state_into(module: torch.nn.Module, state: dict[str, torch.Tensor], sou
                               + (f" (e.g. {(bad + unexpected + bad_shapes)[0]})"))
     module.load_state_dict({**own, **{k: v.to(own[k].dtype) for k, v in state.items() if k not in wrong}})
     return sorted(missing + wrong)
+
+
+def built_empty(factory: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+    """factory() without the random initialisation that loading a checkpoint overwrites (a third of the shipped
+    model's load time on a CPU): torch.nn.init's functions leave their tensors as allocated meanwhile. Fill it
+    with load_state_into, which refuses a checkpoint that lacks any of its tensors.
+
+    (Not the meta device: its Python kernels for normal_ and friends import torch._dynamo, a second's work.)"""
+    import torch.nn.init as init
+
+    names = [n for n in dir(init) if n.endswith("_") and not n.startswith("_") and callable(getattr(init, n))]
+    saved = {n: getattr(init, n) for n in names}
+    try:
+        for n in names:
+            setattr(init, n, _left_as_allocated)
+        return factory()
+    finally:
+        for n, f in saved.items():
+            setattr(init, n, f)
+
+
+def _left_as_allocated(tensor: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+    return tensor

@@ -26,7 +26,7 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from kinema.io.checkpoint import CheckpointError, load_state_into, read_component
+from kinema.io.checkpoint import CheckpointError, built_empty, load_state_into, read_component
 from kinema.models.autoencoder import AutoencoderConfig, VideoAutoencoder
 from kinema.models.denoiser import DenoiserConfig, VideoDiT
 from kinema.models.interpolator import Interpolator, InterpolatorConfig
@@ -83,7 +83,7 @@ def load_component(folder: str | Path, kind: str, device: str | torch.device = "
     if card.get("kind") != f"kinema.{kind}" or not isinstance(card.get(kind), dict):
         raise CheckpointError(f"{source}: not a kinema {kind} config")
     try:
-        model = build(kind, config_from_dict(KINDS[kind].config, card[kind]))
+        model = built_empty(lambda: build(kind, config_from_dict(KINDS[kind].config, card[kind])))
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{source}: bad config: {e}") from None
     load_state_into(model, state, str(folder / f"{kind}.safetensors"))

@@ -111,7 +111,10 @@ class MiniLM(nn.Module):
     def load(path: Path) -> "MiniLM":
         from safetensors.torch import load_file
 
-        model = MiniLM(json.loads((path / "config.json").read_text()))
+        from kinema.io.checkpoint import built_empty
+
+        config = json.loads((path / "config.json").read_text())
+        model = built_empty(lambda: MiniLM(config))  # (the weights below replace every tensor)
         state = load_file(path / "model.safetensors")
         state = {k: v for k, v in state.items() if not k.startswith("pooler.") and k != "embeddings.position_ids"}
         model.load_state_dict(state, strict=True)
