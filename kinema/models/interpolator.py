@@ -202,7 +202,8 @@ class Interpolation:
     at a time with enough context on each side to cover the model's reach (so the result is the
     same as one pass over the whole clip, and the same however the frames arrive) and memory does not
     grow with length; output frames are then taken from the fine grid (the last input frame is held
-    past the end)."""
+    past the end). The first output frame is the first input frame itself (the model passes known frames
+    through), out as soon as it is in."""
 
     def __init__(self, model: Interpolator, fps_in: float, fps_out: float, n_in: int, n_out: int, window: int = 8,
                  callback=None):
@@ -213,6 +214,7 @@ class Interpolation:
         self.starts = list(range(0, max(n_in - 1, 1), window))
         self.frames, self.base = None, 0  # the input frames kept (from input frame `base` on)
         self.done = 0  # segments (m > 1) or output frames (m == 1) made
+        self.first_out = False  # (m > 1) whether output frame 0, input frame 0, is out
 
     def push(self, frames: np.ndarray) -> np.ndarray:
         self.frames = frames if self.frames is None else np.concatenate([self.frames, frames])
@@ -222,13 +224,16 @@ class Interpolation:
             out, self.done = self.frames[self.pos[self.done:ready] - self.base], ready
             return out
         out = []
+        if not self.first_out and len(self.pos) and have:  # (pos[0] is 0: the model keeps it as it is)
+            out.append(self.frames[:1])
+            self.first_out = True
         while self.done < len(self.starts):
             a = self.starts[self.done]
             b = min(a + self.window, self.n_in - 1)
             lo, hi = max(a - self.ctx, 0), min(b + self.ctx, self.n_in - 1)
             if hi >= have:
                 break
-            out.append(self._segment(a, b, lo, hi))
+            out.append(self._segment(a, b, lo, hi)[1 if a == 0 else 0:])
             self.done += 1
             if self.callback:
                 self.callback(self.done, len(self.starts))

@@ -19,6 +19,7 @@ kinema.train.cascade; pairs from kinema.data.refiner_pairs).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -119,6 +120,17 @@ def refine_clip(model: Refiner, x: torch.Tensor, cond: TextEmbedding, chunk: int
             parts.append(y[:, :, a - lo:a - lo + min(chunk, t - a)])
         x = torch.cat(parts, dim=2).float().clamp(-1, 1)
     return x
+
+
+def refine_pieces(model: Refiner, x: torch.Tensor, cond: TextEmbedding, passes: int,
+                  cuts: list[int]) -> Iterator[torch.Tensor]:
+    """refine_clip(model, x, cond, passes=passes) piece by piece as asked for: frames cuts[k]..cuts[k + 1] of the
+    refined clip, each made from the frames within `passes` of it (the temporal convolution reaches one frame a
+    pass), so the pieces are the whole clip's refinement however it is cut."""
+    t = x.shape[2]
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        lo, hi = max(a - passes, 0), min(b + passes, t)
+        yield refine_clip(model, x[:, :, lo:hi], cond, passes=passes)[:, :, a - lo:b - lo]
 
 
 def refine_frames(model: Refiner, frames: np.ndarray, cond: TextEmbedding, passes: int = 1) -> np.ndarray:

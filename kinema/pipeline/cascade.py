@@ -59,24 +59,30 @@ class Blend:
 
 class Upscaling:
     """The upscaler over a clip of n frames as they arrive, `chunk` frames at a time (as upscale_clip; `later`:
-    its lighter network for the passes after the first)."""
+    its lighter network for the passes after the first); `first` frames in the first chunk, if fewer (a stream's
+    first frame out sooner). The chunks are the same however the frames arrive."""
 
-    def __init__(self, model, n: int, size: int, chunk: int = 8, callback=None, later=None):
+    def __init__(self, model, n: int, size: int, chunk: int = 8, callback=None, later=None, first: int | None = None):
         self.model, self.n, self.size, self.chunk, self.callback, self.later = model, n, size, chunk, callback, later
+        self.first = min(first or chunk, chunk)
         self.waiting, self.done = [], 0
 
     def push(self, frames: np.ndarray) -> np.ndarray:
         self.waiting.append(frames)
         buf = np.concatenate(self.waiting)
         out = []
-        while len(buf) >= self.chunk or (len(buf) and self.done + len(buf) == self.n):
-            piece, buf = buf[:self.chunk], buf[self.chunk:]
+        while len(buf) >= (k := self.chunk if self.done else self.first) or (len(buf) and self.done + len(buf) == self.n):
+            piece, buf = buf[:k], buf[k:]
             out.append(upscale_clip(self.model, piece, self.size, self.chunk, later=self.later))
             self.done += len(piece)
             if self.callback:
-                self.callback(-(-self.done // self.chunk), -(-self.n // self.chunk))
+                self.callback(self.chunks(self.done), self.chunks(self.n))
         self.waiting = [buf]
         return np.concatenate(out) if out else np.empty((0, self.size, self.size, 3), np.uint8)
+
+    def chunks(self, frames: int) -> int:
+        """How many chunks the first `frames` frames make."""
+        return 0 if frames <= 0 else 1 + max(-(-(frames - self.first) // self.chunk), 0)
 
 
 class Passthrough:
@@ -86,7 +92,9 @@ class Passthrough:
 
 class Cascade:
     """Keyframes (T, h, w, 3) uint8 at `fps_in`, n_in of them in all, in pieces -> the clip of n_out frames at
-    `fps` and `size`. `push(keyframes)` returns the frames now final; timings (seconds per stage) add up."""
+    `fps` and `size`. `push(keyframes)` returns the frames now final; timings (seconds per stage) add up. The
+    first frame comes out soonest: it is the first keyframe (the interpolator keeps it) and the upscaler's first
+    chunk is that frame alone (the frames are the same as in even chunks)."""
 
     def __init__(self, fps_in: float, size_in: int, n_in: int, fps: float, n_out: int, size: int,
                  interpolator=None, upscaler=None, progress: Callable[[str, int, int], None] | None = None,
@@ -99,7 +107,7 @@ class Cascade:
         else:
             self.time = Passthrough()
         if upscaler is not None:
-            self.space = Upscaling(upscaler, n_out, size, callback=stage("upscale"), later=upscaler_light)
+            self.space = Upscaling(upscaler, n_out, size, callback=stage("upscale"), later=upscaler_light, first=1)
         elif size != size_in:
             self.space = Blend(fps, fps, n_out, n_out, size)
         else:

@@ -41,7 +41,7 @@ from kinema.io.video import write_video
 from kinema.models.components import DEFAULT_MODEL
 from kinema.models.precision import autocast
 from kinema.models.layout import scene_layout, takes_layout
-from kinema.models.refiner import refine_clip
+from kinema.models.refiner import refine_pieces
 from kinema.models.upscaler import passes_for
 from kinema.pipeline.cascade import Cascade, resample
 from kinema.pipeline.folders import goes_on
@@ -346,8 +346,9 @@ class Pipeline:
             s_out = replace(s, seconds=total / native_fps)
             pieces = windows(self, parts, s, callback, progress, start, pictures, plan)
         else:  # or the candidates of one clip from text alone, and the verifier's choice
-            keyframes, scores = self.keyframes(prompt, s, callback, progress, plan=plan)
-            pieces, total, s_out = [keyframes[0 if scores is None else int(np.argmax(scores))]], len(keyframes[0]), s
+            keyframes, scores = self.keyframe_pieces(prompt, s, callback, progress, plan=plan, best_only=True,
+                                                     first=1)
+            pieces, total, s_out = (k[0] for k in keyframes), max(round(s.seconds * native_fps), 1), s
             if made is not None:
                 made["scores"] = scores
         # 6-7. motion between the keyframes up to the requested frame rate, then the requested size, as they come
@@ -370,21 +371,32 @@ class Pipeline:
         device = next(self.denoiser.parameters()).device
         return self.autoencoder.encode(to_model_space(pictures).to(device))
 
-    @torch.no_grad()
-    def keyframes(self, prompt: str, s: ClipSettings, callback: Callable[[int, int], None] | None = None,
-                  progress: Callable[[str, int, int], None] | None = None, given: torch.Tensor | None = None,
-                  generator: torch.Generator | None = None, stage: str = "keyframes",
-                  given_end: torch.Tensor | None = None, plan=None,
-                  plan_start: float = 0.0, drop: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+    def keyframes(self, prompt: str, s: ClipSettings, *args, **kwargs) -> tuple[np.ndarray, np.ndarray | None]:
         """The candidates' keyframes (N, T, H, W, 3) uint8 at the native size and frame rate, and the verifier's
-        scores (N,) of them against the prompt (None for one candidate), for resolved settings `s`.
+        scores (N,) of them against the prompt (None for one candidate), for resolved settings `s`: the pieces
+        of `keyframe_pieces` (same arguments but `first`) together."""
+        pieces, scores = self.keyframe_pieces(prompt, s, *args, **kwargs)
+        return np.concatenate(list(pieces), axis=1), scores
+
+    @torch.no_grad()
+    def keyframe_pieces(self, prompt: str, s: ClipSettings, callback: Callable[[int, int], None] | None = None,
+                        progress: Callable[[str, int, int], None] | None = None, given: torch.Tensor | None = None,
+                        generator: torch.Generator | None = None, stage: str = "keyframes",
+                        given_end: torch.Tensor | None = None, plan=None, plan_start: float = 0.0, drop: int = 0,
+                        best_only: bool = False,
+                        first: int | None = None) -> tuple[Iterator[np.ndarray], np.ndarray | None]:
+        """The candidates' keyframes at the native size and frame rate, as uint8 pieces (N, k, H, W, 3) in order,
+        each refined when it is asked for (`first`: the first piece's frames, then the rest; None: one piece),
+        and the verifier's scores (N,) of the candidates against the prompt (None for one candidate), for
+        resolved settings `s`.
 
         `given`: latent frames the window starts with (1, C, Tk, h, w), kept as they are (a picture, the end of
         the clip so far: see `rolling`); the keyframes are then every frame the window's latents decode to,
         the given ones first. `given_end`: a latent frame the window ends with (1, C, 1, h, w: a last picture).
         `generator`: the noise source to draw from (a new one from s.seed if None). `plan`: where the objects are
         (kinema.pipeline.plan), from `plan_start` seconds: the denoiser's layout. `drop`: the first frames not
-        wanted (the pictures a window goes on from, which the clip has already): neither refined nor returned."""
+        wanted (the pictures a window goes on from, which the clip has already): neither refined nor returned.
+        `best_only`: refine and return only the candidate the verifier chose (1, T, H, W, 3)."""
         device = next(self.denoiser.parameters()).device
         timings = {}
 
@@ -439,8 +451,7 @@ class Pipeline:
             x0 = torch.where(known[:, None, :, None, None], x_known, x0)
         timings["denoise"] = time.perf_counter() - t0
 
-        # 4. decode latents (if the model works in a latent space), then restore what decoding loses
-        #    (outlines), as the prompt says, in s.refine_passes passes of the refiner
+        # 4. decode latents (if the model works in a latent space)
         if self.autoencoder is not None:
             t0 = time.perf_counter()
             with autocast(self.stage_dtype, device):
@@ -448,26 +459,39 @@ class Pipeline:
             timings["decode"] = time.perf_counter() - t0
         keep = n_native if given is None else x0.shape[2]  # a window keeps every frame it decodes to
         x0 = x0[:, :, :keep]
-        if s.refine_passes:  # (each pass reaches one frame each way: from drop - passes on, frame drop is exact)
-            t0 = time.perf_counter()
-            lead = min(drop, s.refine_passes)
-            with autocast(self.stage_dtype, device):
-                x0 = refine_clip(self.refiner, x0[:, :, drop - lead:], cond.repeat(n), passes=s.refine_passes)
-            x0 = x0[:, :, lead:]
-            timings["refine"] = time.perf_counter() - t0
-        else:
-            x0 = x0[:, :, drop:]
-        keyframes = to_frames(x0)  # (N, T - drop, H, W, 3) uint8
 
-        # 5. the verifier's score of each candidate against the prompt
+        # 5. the verifier's score of each candidate against the prompt, on the decoded frames (it reads them at
+        #    32 px, where the refiner's outlines never changed its choice: 32 of 32 clips, docs/verifier.md)
         scores = None
         self.timings.pop("verify", None)
         if n > 1:
             t0 = time.perf_counter()
-            scores = self.score(keyframes, cond)
+            scores = self.score(to_frames(x0[:, :, drop:]), cond)
             timings["verify"] = time.perf_counter() - t0
+            if best_only:
+                best = int(np.argmax(scores))
+                x0 = x0[best:best + 1]
+
+        # 6. restore what decoding loses (outlines), as the prompt says, in s.refine_passes passes of the refiner,
+        #    a piece at a time as they are asked for (each pass reaches one frame each way: the pieces are exact)
         self.timings.update(timings)
-        return keyframes, scores
+        t = x0.shape[2]
+        cuts = [drop] + ([drop + first] if first and drop + first < t else []) + [t]
+        pieces = refine_pieces(self.refiner, x0, cond.repeat(len(x0)), s.refine_passes, cuts)
+        return self.timed("refine", pieces, device), scores  # (N or 1, k, H, W, 3) uint8 each
+
+    def timed(self, stage: str, pieces: Iterator[torch.Tensor], device: torch.device) -> Iterator[np.ndarray]:
+        """Clips (N, 3, k, H, W) as uint8 frames (N, k, H, W, 3), each made when asked for, in the stages'
+        precision; their time added up in timings[stage]."""
+        self.timings[stage] = 0.0
+        while True:
+            t0 = time.perf_counter()
+            with torch.no_grad(), autocast(self.stage_dtype, device):
+                piece = next(pieces, None)
+            if piece is None:
+                return
+            self.timings[stage] += time.perf_counter() - t0
+            yield to_frames(piece)
 
     @torch.no_grad()
     def score(self, keyframes: np.ndarray, cond: TextEmbedding) -> np.ndarray:

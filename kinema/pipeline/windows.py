@@ -7,6 +7,7 @@ is one window whose last latent frame is given. Functions of a loaded Pipeline (
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from typing import Iterator
 
@@ -43,7 +44,8 @@ def windows(pipe, parts: list[tuple[str, float]], s: ClipSettings, callback, pro
     native size and frame rate) is the first window's frame 0; a clip to extend is kept at the start. Each
     part of a storyboard is made under its own prompt, the world carried across the joins. The first window,
     from text alone, is chosen among s.candidates by the verifier. Yields each window's new native keyframes
-    (T, H, W, 3), a clip to extend first; the last window cut to the parts' length. `plan`: where the objects
+    (T, H, W, 3) in pieces as they are refined (the first window's first frame alone), a clip to extend first;
+    the last window cut to the parts' length. `plan`: where the objects
     are in every window (kinema.pipeline.plan)."""
     native_fps = float(pipe.clip["fps"])
     ends = np.cumsum([round(sec * native_fps) for _, sec in parts])  # frames made by each part's end
@@ -58,24 +60,27 @@ def windows(pipe, parts: list[tuple[str, float]], s: ClipSettings, callback, pro
         prompt = parts[min(int(np.searchsorted(ends, made, side="right")), len(parts) - 1)][0]
         stage = f"window {n_windows + 1}"
         t0 = (made - (0 if context is None else len(context))) / native_fps  # when the window's frame 0 is
-        if context is None:  # from text alone: the candidates, and the verifier's choice among them
-            keyframes, scores = pipe.keyframes(prompt, window, callback, progress, None, generator, stage,
-                                               plan=plan)
-            new = keyframes[0 if scores is None else int(np.argmax(scores))]
+        if context is None:  # from text alone: the candidates, and the verifier's choice among them (its first
+            pieces, _ = pipe.keyframe_pieces(prompt, window, callback, progress, None, generator, stage,  # frame
+                                             plan=plan, best_only=True, first=1)  # out first)
         else:
-            keyframes, _ = pipe.keyframes(prompt, replace(window, candidates=1), callback, progress,
-                                          pipe.start_latents(context), generator, stage, plan=plan,
-                                          plan_start=t0, drop=len(context))  # (the frames after the context)
-            if start is not None and start.kind == "image" and n_windows == 0:  # the picture is frame 0 itself,
-                new = np.concatenate([pictures, keyframes[0]])  # not the decoder's drawing of it
-            else:
-                new = keyframes[0]
-        new = new[:int(ends[-1]) - made]
-        made += len(new)
+            pieces, _ = pipe.keyframe_pieces(prompt, replace(window, candidates=1), callback, progress,
+                                             pipe.start_latents(context), generator, stage, plan=plan,
+                                             plan_start=t0, drop=len(context))  # (the frames after the context)
+        if start is not None and start.kind == "image" and n_windows == 0 and context is not None:
+            pieces = itertools.chain([pictures[None]], pieces)  # the picture is frame 0 itself, not the decoder's
+        new = []
+        for piece in pieces:
+            piece = piece[0][:int(ends[-1]) - made]
+            if not len(piece):
+                break
+            made += len(piece)
+            new.append(piece)
+            yield piece
+        new = np.concatenate(new)
         context = np.concatenate([context, new])[-keep:] if context is not None else new[-keep:]
         n_windows += 1
         pipe.timings["windows"] = n_windows
-        yield new
 
 @torch.no_grad()
 def first_and_last(pipe, prompt: str, s: ClipSettings, callback, progress, start: Start | None,
