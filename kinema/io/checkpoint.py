@@ -159,7 +159,9 @@ def built_empty(factory: Callable[[], torch.nn.Module]) -> torch.nn.Module:
     model's load time on a CPU): torch.nn.init's functions leave their tensors as allocated meanwhile. Fill it
     with load_state_into, which refuses a checkpoint that lacks any of its tensors.
 
-    (Not the meta device: its Python kernels for normal_ and friends import torch._dynamo, a second's work.)"""
+    The functions are swapped process-wide while it builds: build in one thread at a time (kinema loads models
+    once, in one thread: each server worker is a process of its own). Not the meta device: its Python kernels
+    for normal_ and friends import torch._dynamo, a second's work."""
     import torch.nn.init as init
 
     names = [n for n in dir(init) if n.endswith("_") and not n.startswith("_") and callable(getattr(init, n))]
