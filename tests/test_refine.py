@@ -7,7 +7,7 @@ import torch
 from test_autoencoder import tiny_ae
 
 from kinema.models.components import load_component
-from kinema.models.refiner import REFINER_PRESETS, Refiner, refine_clip
+from kinema.models.refiner import REFINER_PRESETS, Refiner, refine_clip, refine_pieces
 from kinema.cli.main import main
 from kinema.data.dataset import ShapesDataset
 from kinema.data.refiner_pairs import RefinerPairs, build_pairs, load_pairs
@@ -32,6 +32,12 @@ def test_refiner_starts_as_identity_reads_the_prompt_and_chunks_exactly(text_enc
         assert torch.allclose(refine_clip(m, x, cond, chunk=2), full, atol=1e-6)
         with pytest.raises(ValueError, match="divisible by 4"):
             m(torch.zeros(1, 3, 2, 18, 18), cond.index(slice(0, 1)))
+        for passes in (1, 2):  # refined a piece at a time (a stream's first frame first): the whole clip's refinement
+            whole = refine_clip(m, x, cond, passes=passes)
+            for cuts in ([0, 1, 5], [2, 3, 5], [1, 4, 5]):
+                pieces = list(refine_pieces(m, x, cond, passes, cuts))
+                assert [p.shape[2] for p in pieces] == list(np.diff(cuts))
+                assert torch.allclose(torch.cat(pieces, dim=2), whole[:, :, cuts[0]:], atol=1e-6)
 
 
 def test_pairs_are_autoencoded_clips_beside_rendered_ones_and_resume(tmp_path):

@@ -45,6 +45,16 @@ def test_the_pipeline_streams_a_long_clip_window_by_window_as_make_makes_it(goin
         kinema.stream("  ", model=str(going_on_model))
 
 
+def test_the_shipped_models_first_frame_leaves_alone_before_the_rest_of_the_window():
+    """The verifier chooses on decoded keyframes; the chosen one's first frame is refined, kept by the interpolator
+    and upscaled alone, so it is out before the rest of the first window is refined or interpolated."""
+    pipe = Pipeline.load()
+    s = pipe.resolve(ClipSettings(seed=1, seconds=1, size=128, fps=16))
+    chunks = list(pipe.frames(PROMPT, s))
+    assert [len(c) for c in chunks[:2]] == [1, 8] and sum(map(len, chunks)) == 16
+    assert pipe.timings["refine"] > 0 and pipe.timings["interpolate"] > 0 and pipe.timings["upscale"] > 0
+
+
 def read_y4m(data: bytes) -> tuple[str, np.ndarray]:
     """The header line and the frames of a 4:4:4 YUV4MPEG2 stream, back to RGB through PyAV (swscale)."""
     import io
