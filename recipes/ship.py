@@ -15,7 +15,8 @@ model card's sampling defaults, their only home; those not given keep the shippe
 --student RUN ships RUN's EMA denoiser, a few-step student distilled from the shipped denoiser (recipes/student.sh),
 as the `student` component: its card's sampling is the teacher's with --student-steps steps (default 4),
 no guidance (folded in), eta 0 (the deterministic paths it was trained on) and --student-sampler (default unipc;
-given alone, it sets the shipped student's). --default-denoiser teacher keeps the
+given alone, it sets the shipped student's; so do --candidates and --refine-passes given alone, which act after
+the denoiser, whichever it is). --default-denoiser teacher keeps the
 teacher the model's default (its card's sampling.denoiser), the student then asked for by name.
 
 An autoencoder whose decoder alone was trained on (`kinema train-autoencoder --init ... --decoder-only`)
@@ -30,7 +31,7 @@ import torch
 
 from kinema.io.checkpoint import load_json, read_component, save_component, save_json
 from kinema.models.components import DEFAULT_MODEL, as_kind, has_component, student_card
-from kinema.pipeline.settings import SAMPLING, ClipSettings, add_clip_options, check_clip
+from kinema.pipeline.settings import SAMPLING, TEACHER_SAMPLING, ClipSettings, add_clip_options, check_clip
 
 STAGES = ("refiner", "interpolator", "upscaler", "upscaler_light", "verifier", "planner", "student")
 TRAINED_AS = {"student": "denoiser", "upscaler_light": "upscaler"}  # the run's component each of these is
@@ -111,9 +112,11 @@ if run is not None:
     if not latent:
         for name in ("autoencoder.safetensors", "autoencoder.json"):
             (DEFAULT_MODEL / name).unlink(missing_ok=True)
-if a.student_sampler and not a.student:  # the shipped student's card alone (its weights and digest stay)
-    student = load_json(DEFAULT_MODEL / "student.json")
-    student["sampling"]["sampler"] = a.student_sampler
+# the settings after the denoiser (candidates, refiner passes) are the student's as the teacher's; not its sampling
+follow = {k: card["sampling"][k] for k in SAMPLING if k not in TEACHER_SAMPLING and getattr(a, k) is not None}
+if (a.student_sampler or follow) and not a.student and has_component(DEFAULT_MODEL, "student"):
+    student = load_json(DEFAULT_MODEL / "student.json")  # the shipped student's card alone (weights and digest stay)
+    student["sampling"].update(follow, **({"sampler": a.student_sampler} if a.student_sampler else {}))
     save_json(DEFAULT_MODEL / "student.json", student)
 save_json(DEFAULT_MODEL / "denoiser.json", card)
 print(f"shipped to {DEFAULT_MODEL}: {', '.join(k for k, v in sources.items() if v) or 'sampling only'}; "

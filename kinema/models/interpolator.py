@@ -189,7 +189,7 @@ def fine_factor(fps_in: float, fps_out: float, max_factor: int = 12) -> int:
 
 
 def interpolate_clip(model: Interpolator, frames: np.ndarray, fps_in: float, fps_out: float, n_out: int,
-                     window: int = 8, callback=None) -> np.ndarray:
+                     window: int = 16, callback=None) -> np.ndarray:
     """uint8 frames (T, H, W, 3) at fps_in -> (n_out, H, W, 3) at fps_out, in one go (see Interpolation)."""
     return Interpolation(model, fps_in, fps_out, len(frames), n_out, window, callback).push(frames)
 
@@ -199,19 +199,20 @@ class Interpolation:
     output frames that are now final, in order (all of them once the n_in-th frame is in).
 
     The model runs on the fine grid (m frames per input frame, `fine_factor`), `window` input frames
-    at a time with enough context on each side to cover the model's reach (so the result is the
-    same as one pass over the whole clip, and the same however the frames arrive) and memory does not
-    grow with length; output frames are then taken from the fine grid (the last input frame is held
-    past the end). The first output frame is the first input frame itself (the model passes known frames
-    through), out as soon as it is in."""
+    at a time (`first` in the first segment, so a stream's first second is out sooner) with enough context
+    on each side to cover the model's reach (so the result is the same as one pass over the whole clip,
+    and the same however the frames arrive) and memory does not grow with length; output frames are then
+    taken from the fine grid (the last input frame is held past the end). The first output frame is the
+    first input frame itself (the model passes known frames through), out as soon as it is in. (The context
+    is 5 input frames each side at 8 -> 24 fps: segments of 16 cost a third less than segments of 8.)"""
 
-    def __init__(self, model: Interpolator, fps_in: float, fps_out: float, n_in: int, n_out: int, window: int = 8,
-                 callback=None):
-        self.model, self.n_in, self.window, self.callback = model, n_in, window, callback
+    def __init__(self, model: Interpolator, fps_in: float, fps_out: float, n_in: int, n_out: int, window: int = 16,
+                 callback=None, first: int = 8):
+        self.model, self.n_in, self.callback = model, n_in, callback
         self.m = m = fine_factor(fps_in, fps_out)
         self.pos = np.minimum(np.rint(np.arange(n_out) / fps_out * fps_in * m).astype(int), (n_in - 1) * m)  # grid
         self.ctx = -(-model.reach // m) + 1  # input frames of context: the reach, plus the known frame behind it
-        self.starts = list(range(0, max(n_in - 1, 1), window))
+        self.starts = [0] + list(range(min(first, window), n_in - 1, window))  # segment k: starts[k]..starts[k + 1]
         self.frames, self.base = None, 0  # the input frames kept (from input frame `base` on)
         self.done = 0  # segments (m > 1) or output frames (m == 1) made
         self.first_out = False  # (m > 1) whether output frame 0, input frame 0, is out
@@ -229,7 +230,7 @@ class Interpolation:
             self.first_out = True
         while self.done < len(self.starts):
             a = self.starts[self.done]
-            b = min(a + self.window, self.n_in - 1)
+            b = self.starts[self.done + 1] if self.done + 1 < len(self.starts) else self.n_in - 1
             lo, hi = max(a - self.ctx, 0), min(b + self.ctx, self.n_in - 1)
             if hi >= have:
                 break

@@ -60,7 +60,8 @@ class Blend:
 class Upscaling:
     """The upscaler over a clip of n frames as they arrive, `chunk` frames at a time (as upscale_clip; `later`:
     its lighter network for the passes after the first); `first` frames in the first chunk, if fewer (a stream's
-    first frame out sooner). The chunks are the same however the frames arrive."""
+    first frame out sooner), the rest of it next, so chunks end at multiples of `chunk` as the interpolator's
+    segments do. The chunks are the same however the frames arrive."""
 
     def __init__(self, model, n: int, size: int, chunk: int = 8, callback=None, later=None, first: int | None = None):
         self.model, self.n, self.size, self.chunk, self.callback, self.later = model, n, size, chunk, callback, later
@@ -71,7 +72,8 @@ class Upscaling:
         self.waiting.append(frames)
         buf = np.concatenate(self.waiting)
         out = []
-        while len(buf) >= (k := self.chunk if self.done else self.first) or (len(buf) and self.done + len(buf) == self.n):
+        while len(buf) >= (k := self.chunk - self.done % self.chunk if self.done else self.first) \
+                or (len(buf) and self.done + len(buf) == self.n):
             piece, buf = buf[:k], buf[k:]
             out.append(upscale_clip(self.model, piece, self.size, self.chunk, later=self.later))
             self.done += len(piece)
@@ -82,7 +84,7 @@ class Upscaling:
 
     def chunks(self, frames: int) -> int:
         """How many chunks the first `frames` frames make."""
-        return 0 if frames <= 0 else 1 + max(-(-(frames - self.first) // self.chunk), 0)
+        return 0 if frames <= 0 else -(-frames // self.chunk) + (self.first < min(frames, self.chunk))
 
 
 class Passthrough:
