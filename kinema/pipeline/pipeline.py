@@ -35,17 +35,17 @@ import numpy as np
 import torch
 
 from kinema.diffusion.rectified_flow import FlowConfig
-from kinema.diffusion.samplers import SAMPLERS, guided_velocity, time_grid
-from kinema.io.frames import to_frames, to_model_space
+from kinema.diffusion.samplers import time_grid
+from kinema.io.frames import to_model_space
 from kinema.io.video import write_video
 from kinema.models.components import DEFAULT_MODEL
 from kinema.models.precision import autocast
-from kinema.models.layout import scene_layout, takes_layout
-from kinema.models.refiner import refine_pieces
+from kinema.models.layout import takes_layout
 from kinema.models.upscaler import passes_for
 from kinema.pipeline.cascade import Cascade, resample
 from kinema.pipeline.folders import goes_on
 from kinema.pipeline.inputs import Start
+from kinema.pipeline.keyframes import keyframe_pieces
 from kinema.pipeline.loading import read_folder, verifier_clip
 from kinema.pipeline.settings import TEACHER_SAMPLING, ClipSettings, check_clip
 from kinema.pipeline.windows import first_and_last, windows
@@ -346,8 +346,8 @@ class Pipeline:
             s_out = replace(s, seconds=total / native_fps)
             pieces = windows(self, parts, s, callback, progress, start, pictures, plan)
         else:  # or the candidates of one clip from text alone, and the verifier's choice
-            keyframes, scores = self.keyframe_pieces(prompt, s, callback, progress, plan=plan, best_only=True,
-                                                     first=1)
+            keyframes, scores = keyframe_pieces(self, prompt, s, callback, progress, plan=plan, best_only=True,
+                                                first=1)
             pieces, total, s_out = (k[0] for k in keyframes), max(round(s.seconds * native_fps), 1), s
             if made is not None:
                 made["scores"] = scores
@@ -374,124 +374,9 @@ class Pipeline:
     def keyframes(self, prompt: str, s: ClipSettings, *args, **kwargs) -> tuple[np.ndarray, np.ndarray | None]:
         """The candidates' keyframes (N, T, H, W, 3) uint8 at the native size and frame rate, and the verifier's
         scores (N,) of them against the prompt (None for one candidate), for resolved settings `s`: the pieces
-        of `keyframe_pieces` (same arguments but `first`) together."""
-        pieces, scores = self.keyframe_pieces(prompt, s, *args, **kwargs)
+        of kinema.pipeline.keyframes.keyframe_pieces (same arguments but `first`) together."""
+        pieces, scores = keyframe_pieces(self, prompt, s, *args, **kwargs)
         return np.concatenate(list(pieces), axis=1), scores
-
-    @torch.no_grad()
-    def keyframe_pieces(self, prompt: str, s: ClipSettings, callback: Callable[[int, int], None] | None = None,
-                        progress: Callable[[str, int, int], None] | None = None, given: torch.Tensor | None = None,
-                        generator: torch.Generator | None = None, stage: str = "keyframes",
-                        given_end: torch.Tensor | None = None, plan=None, plan_start: float = 0.0, drop: int = 0,
-                        best_only: bool = False,
-                        first: int | None = None) -> tuple[Iterator[np.ndarray], np.ndarray | None]:
-        """The candidates' keyframes at the native size and frame rate, as uint8 pieces (N, k, H, W, 3) in order,
-        each refined when it is asked for (`first`: the first piece's frames, then the rest; None: one piece),
-        and the verifier's scores (N,) of the candidates against the prompt (None for one candidate), for
-        resolved settings `s`.
-
-        `given`: latent frames the window starts with (1, C, Tk, h, w), kept as they are (a picture, the end of
-        the clip so far: see `rolling`); the keyframes are then every frame the window's latents decode to,
-        the given ones first. `given_end`: a latent frame the window ends with (1, C, 1, h, w: a last picture).
-        `generator`: the noise source to draw from (a new one from s.seed if None). `plan`: where the objects are
-        (kinema.pipeline.plan), from `plan_start` seconds: the denoiser's layout. `drop`: the first frames not
-        wanted (the pictures a window goes on from, which the clip has already): neither refined nor returned.
-        `best_only`: refine and return only the candidate the verifier chose (1, T, H, W, 3)."""
-        device = next(self.denoiser.parameters()).device
-        timings = {}
-
-        # 1. encode the prompt and the negative prompt (or "" for plain guidance)
-        t0 = time.perf_counter()
-        cond = self.text_encoder.encode([prompt]).to(device)
-        uncond = (self.text_encoder.encode([s.negative]) if s.negative else self.text_encoder.empty()).to(device)
-        timings["text"] = time.perf_counter() - t0
-
-        # 2. the starting noise of each candidate, at the denoiser's native size and frame rate, from the seed
-        t0 = time.perf_counter()
-        native_fps, native_size = float(self.clip["fps"]), self.native_size(s)
-        n_native = max(round(s.seconds * native_fps), 1)
-        pt, n = self.denoiser.config.patch[0], s.candidates
-        if self.autoencoder is not None:
-            c, t, h, w = self.autoencoder.cfg.latent_shape(n_native, native_size, native_size)
-            shape = (n, c, math.ceil(t / pt) * pt, h, w)
-        else:
-            shape = (n, self.denoiser.config.in_channels, math.ceil(n_native / pt) * pt, native_size, native_size)
-        if generator is None:  # the starting noise, then any noise the sampler takes in
-            generator = torch.Generator().manual_seed(s.seed)
-        noise = torch.randn(shape, generator=generator).to(device)
-        denoiser = self.student if s.denoiser == "student" else self.denoiser
-        if plan is not None:  # what each object is and where the plan puts it, in every latent frame
-            layout = scene_layout([plan.scene], native_fps, shape[2], denoiser.config.layout,
-                                  lambda p: self.text_encoder.encode(p).pooled, [plan_start])
-            cond = cond.with_layout(layout.to(device))
-        known = x_known = None
-        if given is not None or given_end is not None:  # given latent frames: 0 noise, kept by the velocity
-            known = torch.zeros(n, shape[2], dtype=torch.bool, device=device)
-            x_known = torch.zeros(shape, device=device)
-            if given is not None:
-                known[:, :given.shape[2]] = True
-                x_known[:, :, :given.shape[2]] = given.to(device)
-            if given_end is not None:
-                last = min(t, shape[2]) - 1 if self.autoencoder is not None else shape[2] - 1
-                known[:, last] = True
-                x_known[:, :, last:last + 1] = given_end.to(device)
-            noise = torch.where(known[:, None, :, None, None], x_known, noise)
-
-        # 3. integrate the guided flow from noise (t = 1) to a clip (t = 0)
-        def on_step(k: int, n: int) -> None:
-            if callback:
-                callback(k, n)
-            if progress:
-                progress(stage, k, n)
-
-        velocity = guided_velocity(denoiser, self.flow, cond.repeat(n), uncond.repeat(n), s.guidance,
-                                   s.guidance_interval, known, x_known)
-        x0 = SAMPLERS[s.sampler](velocity, noise, self.schedule(s.steps, s.shift), on_step, eta=s.eta, generator=generator)
-        if known is not None:  # given frames as given (the sampler's own state there is never read)
-            x0 = torch.where(known[:, None, :, None, None], x_known, x0)
-        timings["denoise"] = time.perf_counter() - t0
-
-        # 4. decode latents (if the model works in a latent space)
-        if self.autoencoder is not None:
-            t0 = time.perf_counter()
-            with autocast(self.stage_dtype, device):
-                x0 = self.autoencoder.decode(x0, chunk=4).float()
-            timings["decode"] = time.perf_counter() - t0
-        keep = n_native if given is None else x0.shape[2]  # a window keeps every frame it decodes to
-        x0 = x0[:, :, :keep]
-
-        # 5. the verifier's score of each candidate against the prompt, on the decoded frames (it reads them at
-        #    32 px, where the refiner's outlines never changed its choice: 32 of 32 clips, docs/verifier.md)
-        scores = None
-        self.timings.pop("verify", None)
-        if n > 1:
-            t0 = time.perf_counter()
-            scores = self.score(to_frames(x0[:, :, drop:]), cond)
-            timings["verify"] = time.perf_counter() - t0
-            if best_only:
-                best = int(np.argmax(scores))
-                x0 = x0[best:best + 1]
-
-        # 6. restore what decoding loses (outlines), as the prompt says, in s.refine_passes passes of the refiner,
-        #    a piece at a time as they are asked for (each pass reaches one frame each way: the pieces are exact)
-        self.timings.update(timings)
-        t = x0.shape[2]
-        cuts = [drop] + ([drop + first] if first and drop + first < t else []) + [t]
-        pieces = refine_pieces(self.refiner, x0, cond.repeat(len(x0)), s.refine_passes, cuts)
-        return self.timed("refine", pieces, device), scores  # (N or 1, k, H, W, 3) uint8 each
-
-    def timed(self, stage: str, pieces: Iterator[torch.Tensor], device: torch.device) -> Iterator[np.ndarray]:
-        """Clips (N, 3, k, H, W) as uint8 frames (N, k, H, W, 3), each made when asked for, in the stages'
-        precision; their time added up in timings[stage]."""
-        self.timings[stage] = 0.0
-        while True:
-            t0 = time.perf_counter()
-            with torch.no_grad(), autocast(self.stage_dtype, device):
-                piece = next(pieces, None)
-            if piece is None:
-                return
-            self.timings[stage] += time.perf_counter() - t0
-            yield to_frames(piece)
 
     @torch.no_grad()
     def score(self, keyframes: np.ndarray, cond: TextEmbedding) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from kinema.pipeline.inputs import Start
+from kinema.pipeline.keyframes import keyframe_pieces
 from kinema.pipeline.settings import ClipSettings
 
 # Latent frames a window goes on from (the causal autoencoder: frame 0 alone, then groups of 4 pictures). Measured
@@ -61,12 +62,12 @@ def windows(pipe, parts: list[tuple[str, float]], s: ClipSettings, callback, pro
         stage = f"window {n_windows + 1}"
         t0 = (made - (0 if context is None else len(context))) / native_fps  # when the window's frame 0 is
         if context is None:  # from text alone: the candidates, and the verifier's choice among them (its first
-            pieces, _ = pipe.keyframe_pieces(prompt, window, callback, progress, None, generator, stage,  # frame
-                                             plan=plan, best_only=True, first=1)  # out first)
+            pieces, _ = keyframe_pieces(pipe, prompt, window, callback, progress, None, generator, stage,  # frame
+                                        plan=plan, best_only=True, first=1)  # out first)
         else:
-            pieces, _ = pipe.keyframe_pieces(prompt, replace(window, candidates=1), callback, progress,
-                                             pipe.start_latents(context), generator, stage, plan=plan,
-                                             plan_start=t0, drop=len(context))  # (the frames after the context)
+            pieces, _ = keyframe_pieces(pipe, prompt, replace(window, candidates=1), callback, progress,
+                                        pipe.start_latents(context), generator, stage, plan=plan,
+                                        plan_start=t0, drop=len(context))  # (the frames after the context)
         if start is not None and start.kind == "image" and n_windows == 0 and context is not None:
             pieces = itertools.chain([pictures[None]], pieces)  # the picture is frame 0 itself, not the decoder's
         new = []
