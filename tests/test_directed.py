@@ -151,6 +151,24 @@ def test_the_plan_names_the_objects_and_motions_and_keeps_two_apart():
         make_plan(Description("white", d.objects[:1]), 0, 2.0, {"tracks": [{"object": 1, "points": [[0, .5, .5]]}]})
 
 
+def test_the_plan_splits_the_frame_between_its_objects_and_words_each_alone():
+    from kinema.pipeline.plan import make_plan
+    from kinema.world.shapes import in_view
+
+    d = Description("gray", (ObjectDescription("red", "circle", "large", "still"),
+                             ObjectDescription("green", "triangle", "small", "falling")), "zoom out")
+    plan = make_plan(d, seed=1, seconds=2.0)
+    assert plan.object_words() == ["a large red circle standing still on a gray background as the camera zooms out",
+                                   "a small green triangle falling on a gray background as the camera zooms out"]
+    times = np.arange(16) / 8
+    owner = plan.regions(times, 64)
+    assert owner.shape == (16, 64, 64) and set(np.unique(owner)) == {0, 1}
+    for k, o in enumerate(plan.scene.objects):  # the pixels at an object's planned centre, in every frame, are its
+        x, y, _ = in_view(o, plan.scene.camera, times)
+        i, j = np.clip((y * 64).astype(int), 0, 63), np.clip((x * 64).astype(int), 0, 63)
+        assert (owner[np.arange(16), i, j] == k).all()
+
+
 def test_planner_labels_decode_back():
     from kinema.models.planner import FIELDS, decode
     from kinema.train.planner import labels

@@ -7,7 +7,7 @@ import torch
 from test_autoencoder import tiny_ae
 
 from kinema.models.components import load_component
-from kinema.models.refiner import REFINER_PRESETS, Refiner, refine_clip, refine_pieces
+from kinema.models.refiner import REFINER_PRESETS, Refiner, Regions, refine_clip, refine_pieces
 from kinema.cli.main import main
 from kinema.data.dataset import ShapesDataset
 from kinema.data.refiner_pairs import RefinerPairs, build_pairs, load_pairs
@@ -38,6 +38,28 @@ def test_refiner_starts_as_identity_reads_the_prompt_and_chunks_exactly(text_enc
                 pieces = list(refine_pieces(m, x, cond, passes, cuts))
                 assert [p.shape[2] for p in pieces] == list(np.diff(cuts))
                 assert torch.allclose(torch.cat(pieces, dim=2), whole[:, :, cuts[0]:], atol=1e-6)
+
+
+def test_each_region_is_refined_under_its_own_words_and_in_exact_pieces(text_encoder):
+    torch.manual_seed(0)
+    m = Refiner(REFINER_PRESETS["tiny"]).eval()
+    with torch.no_grad():
+        m.out.weight.normal_(0, 0.1)
+    x = torch.rand(2, 3, 5, 16, 16) * 2 - 1
+    words = [text_encoder.encode(["a red square on a black background"] * 2),
+             text_encoder.encode(["a blue circle on a black background"] * 2)]
+    owner = (torch.arange(16)[None, None, None, :] >= 8).long().expand(2, 5, 16, -1)  # the left half, the right
+    regions = Regions(words, owner)
+    one = refine_clip(m, x, regions)
+    by_words = [refine_clip(m, x, w) for w in words]
+    assert torch.allclose(one[..., :8], by_words[0][..., :8], atol=1e-6)  # each half as its own words make it
+    assert torch.allclose(one[..., 8:], by_words[1][..., 8:], atol=1e-6)
+    assert not torch.allclose(by_words[0], by_words[1])
+    assert torch.allclose(refine_clip(m, x, Regions(words[:1], torch.zeros_like(owner))), by_words[0], atol=1e-6)
+    whole = refine_clip(m, x, regions, passes=2)
+    for cuts in ([0, 1, 5], [2, 3, 5]):  # a stream's pieces: exact with regions too
+        pieces = torch.cat(list(refine_pieces(m, x, regions, 2, cuts)), dim=2)
+        assert torch.allclose(pieces, whole[:, :, cuts[0]:], atol=1e-6)
 
 
 def test_pairs_are_autoencoded_clips_beside_rendered_ones_and_resume(tmp_path):

@@ -106,23 +106,52 @@ class Refiner(nn.Module):
         return rearrange(y, "(b t) c h w -> b c t h w", b=b)
 
 
+@dataclass(frozen=True)
+class Regions:
+    """Prompts for parts of the frame: pixel (t, i, j) of clip b is refined under prompts[owner[b, t, i, j]], as
+    MultiDiffusion (Bar-Tal et al. 2023) and regional prompting give each region of an image its own words. With
+    two objects a refiner read one prompt naming both and bound outlines to the wrong one (a circle's words
+    squaring the box beside it); under its own words each object's pixels are refined as a one-object clip's.
+
+        prompts  K TextEmbeddings of B rows each
+        owner    (B, T, H, W) long, which prompt owns each pixel
+    """
+    prompts: list[TextEmbedding]
+    owner: torch.Tensor
+
+    def frames(self, lo: int, hi: int) -> "Regions":
+        return Regions(self.prompts, self.owner[:, lo:hi])
+
+
+def _refine_once(model: Refiner, x: torch.Tensor, cond: TextEmbedding | Regions) -> torch.Tensor:
+    """One pass of the model over x (B, 3, T, H, W): under one prompt per clip, or each region under its own."""
+    if isinstance(cond, TextEmbedding):
+        return model(x, cond)
+    owner = cond.owner.to(x.device)[:, None]  # (B, 1, T, H, W)
+    y = torch.zeros_like(x)
+    for k, prompt in enumerate(cond.prompts):
+        y = torch.where(owner == k, model(x, prompt).to(y.dtype), y)
+    return y
+
+
 @torch.no_grad()
-def refine_clip(model: Refiner, x: torch.Tensor, cond: TextEmbedding, chunk: int = 16, passes: int = 1) -> torch.Tensor:
-    """Refine decoded clips (B, 3, T, H, W) in [-1, 1] with their prompts `cond` (B rows), `chunk` frames
-    at a time (the temporal convolution sees one frame past each side of a chunk), clamped to [-1, 1];
-    `passes` times, each pass over the last one's output (0: x as it is)."""
+def refine_clip(model: Refiner, x: torch.Tensor, cond: TextEmbedding | Regions, chunk: int = 16,
+                passes: int = 1) -> torch.Tensor:
+    """Refine decoded clips (B, 3, T, H, W) in [-1, 1] with their prompts `cond` (B rows, or Regions: each
+    region under its own), `chunk` frames at a time (the temporal convolution sees one frame past each side of
+    a chunk), clamped to [-1, 1]; `passes` times, each pass over the last one's output (0: x as it is)."""
     t = x.shape[2]
     for _ in range(passes):
         parts = []
         for a in range(0, t, chunk):
             lo, hi = max(a - 1, 0), min(a + chunk + 1, t)
-            y = model(x[:, :, lo:hi], cond)
+            y = _refine_once(model, x[:, :, lo:hi], cond if isinstance(cond, TextEmbedding) else cond.frames(lo, hi))
             parts.append(y[:, :, a - lo:a - lo + min(chunk, t - a)])
         x = torch.cat(parts, dim=2).float().clamp(-1, 1)
     return x
 
 
-def refine_pieces(model: Refiner, x: torch.Tensor, cond: TextEmbedding, passes: int,
+def refine_pieces(model: Refiner, x: torch.Tensor, cond: TextEmbedding | Regions, passes: int,
                   cuts: list[int]) -> Iterator[torch.Tensor]:
     """refine_clip(model, x, cond, passes=passes) piece by piece as asked for: frames cuts[k]..cuts[k + 1] of the
     refined clip, each made from the frames within `passes` of it (the temporal convolution reaches one frame a
@@ -130,7 +159,8 @@ def refine_pieces(model: Refiner, x: torch.Tensor, cond: TextEmbedding, passes: 
     t = x.shape[2]
     for a, b in zip(cuts[:-1], cuts[1:]):
         lo, hi = max(a - passes, 0), min(b + passes, t)
-        yield refine_clip(model, x[:, :, lo:hi], cond, passes=passes)[:, :, a - lo:b - lo]
+        part = cond if isinstance(cond, TextEmbedding) else cond.frames(lo, hi)
+        yield refine_clip(model, x[:, :, lo:hi], part, passes=passes)[:, :, a - lo:b - lo]
 
 
 def refine_frames(model: Refiner, frames: np.ndarray, cond: TextEmbedding, passes: int = 1) -> np.ndarray:

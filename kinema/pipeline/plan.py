@@ -12,7 +12,9 @@ for the video model to render:
 4. the denoiser renders it: the plan's scene is its layout (kinema.models.layout), and the plan's own words (the
    scene as the planner read it, in the captions' canonical wording) are its text, as DALL-E 3 (Betker et al.
    2023) and Sora recaption a user's prompt into the wording their model was trained on; the prompt as typed
-   stays in the metadata.
+   stays in the metadata;
+5. the refiner restores each object's outline under that object's own words, in the part of the frame the plan
+   puts it in (`Plan.regions`).
 The plan is recorded in the clip's metadata in the spec's track format, so it can be edited and given back.
 """
 from __future__ import annotations
@@ -41,6 +43,21 @@ class Plan:
     def words(self) -> str:
         """The scene as the planner read it, in the canonical caption's words: what the denoiser reads."""
         return canonical(self.description)
+
+    def object_words(self) -> list[str]:
+        """Each object alone in the scene, in the canonical caption's words (its region's prompt: `regions`)."""
+        return [canonical(replace(self.description, objects=(o,))) for o in self.description.objects]
+
+    def regions(self, times: np.ndarray, size: int) -> np.ndarray:
+        """Which object each pixel of a size x size frame belongs to at each of `times` (seconds): (T, size, size)
+        int, the object whose planned centre is nearest in units of its half-size (the frame split between the
+        objects, each part refined under its own words: kinema.models.refiner.Regions)."""
+        c = (np.arange(size) + 0.5) / size
+        far = []
+        for o in self.scene.objects:
+            x, y, r = (v[:, None, None] for v in in_view(o, self.scene.camera, np.asarray(times, dtype=float)))
+            far.append(np.hypot(c[None, None, :] - x, c[None, :, None] - y) / r)
+        return np.argmin(np.stack(far), axis=0)
 
     def tracks(self, seconds: float) -> dict[int, Track]:
         """Every object's path over `seconds` as track points (its own track where it has one)."""
