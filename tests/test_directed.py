@@ -267,6 +267,42 @@ def test_a_planned_clip_is_rendered_from_the_plans_words(directed_model):
     assert not np.array_equal(typed[0], keyframes[0])
 
 
+def test_two_planned_objects_are_refined_each_under_its_own_words(directed_model, tmp_path):
+    import shutil
+    from dataclasses import asdict
+
+    from kinema.io.checkpoint import save_component
+    from kinema.models.refiner import REFINER_PRESETS, Refiner, Regions, refine_clip
+    from kinema.pipeline import ClipSettings, Pipeline
+    from kinema.pipeline.plan import make_plan
+
+    folder = tmp_path / "model"
+    shutil.copytree(directed_model, folder)
+    torch.manual_seed(0)
+    refiner = Refiner(REFINER_PRESETS["tiny"])
+    with torch.no_grad():
+        refiner.out.weight.normal_(0, 0.1)
+    save_component(folder, "refiner", refiner.state_dict(),
+                   {"kind": "kinema.refiner", "refiner": asdict(REFINER_PRESETS["tiny"]), "step": 1})
+    pipe = Pipeline.load(folder)
+    s = pipe.resolve(ClipSettings(seconds=2.0, fps=4, size=32, steps=2, seed=3, plan=True, refine_passes=1))
+    plan = make_plan(Description("black", (ObjectDescription("red", "circle", None, "left"),
+                                           ObjectDescription("blue", "square", None, "falling"))), 3, 2.0)
+    made, _ = pipe.keyframes(plan.words, s, plan=plan)
+    again, _ = pipe.keyframes(plan.words, s, plan=plan)
+    assert np.array_equal(made, again)
+    # the keyframes are the raw ones refined region by region, each object's part under its own words
+    raw, _ = pipe.keyframes(plan.words, replace(s, refine_passes=0), plan=plan)
+    x = torch.from_numpy(raw[0]).permute(3, 0, 1, 2)[None].float() / 127.5 - 1
+    owner = torch.from_numpy(plan.regions(np.arange(len(raw[0])) / 4, 32))[None]
+    words = Regions([pipe.text_encoder.encode([w]) for w in plan.object_words()], owner)
+    whole = pipe.text_encoder.encode([plan.words])
+    by_regions = ((refine_clip(pipe.refiner, x, words) + 1) * 127.5).round().clamp(0, 255)[0].permute(1, 2, 3, 0)
+    by_sentence = ((refine_clip(pipe.refiner, x, whole) + 1) * 127.5).round().clamp(0, 255)[0].permute(1, 2, 3, 0)
+    got = torch.from_numpy(made[0]).float()
+    assert (got - by_regions).abs().mean() < (got - by_sentence).abs().mean()
+
+
 def test_the_student_renders_the_plan_with_its_layout(directed_model, tmp_path):
     from conftest import with_student
     from kinema.pipeline import ClipSettings, Pipeline
