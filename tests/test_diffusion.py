@@ -6,7 +6,7 @@ import torch
 from kinema.models.denoiser import VideoDiT, preset
 from kinema.diffusion.rectified_flow import FlowConfig, add_noise, flow_loss, sample_timesteps, to_velocity
 from kinema.diffusion.samplers import euler, guided_velocity, heun, time_grid
-from kinema.text.encoder import TextEmbedding
+from kinema.text.encoder import Regions, TextEmbedding
 
 MU, S = 0.7, 0.3  # data ~ N(MU, S^2) per dimension
 
@@ -85,3 +85,14 @@ def test_guidance_combines_the_two_branches():
                                atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(guided_velocity(m, cfg, c, u, 3.0, (0.6, 1.0))(x, 0.6), v_c)
     torch.testing.assert_close(guided_velocity(m, cfg, c, u, 3.0, (0.0, 0.5))(x, 0.6), v_c)
+    # regions: at t <= regions_below each region's velocity under its own prompt (guided), the whole prompt above
+    a = TextEmbedding(torch.randn(1, 3, 384), torch.ones(1, 3, dtype=torch.bool), torch.randn(1, 384))
+    v_a = to_velocity(m(x, tt, a), x, tt, cfg)
+    left = (torch.arange(16) < 8).long().expand(1, 4, 16, 16)  # region 0 (prompt a) on the right half, 1 (c) left
+    regions = Regions([a, c], left)
+    both = torch.where(left[:, None] == 0, v_a, v_c)
+    torch.testing.assert_close(guided_velocity(m, cfg, c, u, 1.0, regions=regions, regions_below=0.6)(x, 0.6), both)
+    torch.testing.assert_close(guided_velocity(m, cfg, c, u, 3.0, regions=regions, regions_below=0.7)(x, 0.6),
+                               v_u + 3.0 * (both - v_u), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(guided_velocity(m, cfg, c, u, 1.0, regions=regions, regions_below=0.5)(x, 0.6), v_c)
+    assert not torch.allclose(both, v_c)

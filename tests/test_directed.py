@@ -167,6 +167,9 @@ def test_the_plan_splits_the_frame_between_its_objects_and_words_each_alone():
         x, y, _ = in_view(o, plan.scene.camera, times)
         i, j = np.clip((y * 64).astype(int), 0, 63), np.clip((x * 64).astype(int), 0, 63)
         assert (owner[np.arange(16), i, j] == k).all()
+    assert np.array_equal(plan.regions(times[:, None], 64), owner)  # (T, S): one picture a frame, the same
+    from kinema.models.layout import picture_times
+    assert plan.regions(picture_times(5, 4, 8), 8).shape == (5, 8, 8)  # latent frames of 4 pictures, 8x8 cells
 
 
 def test_planner_labels_decode_back():
@@ -272,7 +275,8 @@ def test_two_planned_objects_are_refined_each_under_its_own_words(directed_model
     from dataclasses import asdict
 
     from kinema.io.checkpoint import save_component
-    from kinema.models.refiner import REFINER_PRESETS, Refiner, Regions, refine_clip
+    from kinema.models.refiner import REFINER_PRESETS, Refiner, refine_clip
+    from kinema.text.encoder import Regions
     from kinema.pipeline import ClipSettings, Pipeline
     from kinema.pipeline.plan import make_plan
 
@@ -290,7 +294,10 @@ def test_two_planned_objects_are_refined_each_under_its_own_words(directed_model
                                            ObjectDescription("blue", "square", None, "falling"))), 3, 2.0)
     made, _ = pipe.keyframes(plan.words, s, plan=plan)
     again, _ = pipe.keyframes(plan.words, s, plan=plan)
-    assert np.array_equal(made, again)
+    assert np.array_equal(made, again) and s.regions == 0
+    regional, _ = pipe.keyframes(plan.words, replace(s, regions=1.0), plan=plan)  # every step: each object's words
+    assert np.array_equal(regional, pipe.keyframes(plan.words, replace(s, regions=1.0), plan=plan)[0])
+    assert not np.array_equal(regional, made)
     # the keyframes are the raw ones refined region by region, each object's part under its own words
     raw, _ = pipe.keyframes(plan.words, replace(s, refine_passes=0), plan=plan)
     x = torch.from_numpy(raw[0]).permute(3, 0, 1, 2)[None].float() / 127.5 - 1

@@ -7,7 +7,8 @@ import torch
 from test_autoencoder import tiny_ae
 
 from kinema.models.components import load_component
-from kinema.models.refiner import REFINER_PRESETS, Refiner, Regions, refine_clip, refine_pieces
+from kinema.models.refiner import REFINER_PRESETS, Refiner, refine_clip, refine_pieces
+from kinema.text.encoder import Regions
 from kinema.cli.main import main
 from kinema.data.dataset import ShapesDataset
 from kinema.data.refiner_pairs import RefinerPairs, build_pairs, load_pairs

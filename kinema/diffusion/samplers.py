@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from kinema.diffusion.rectified_flow import FlowConfig, over, to_velocity
-from kinema.text.encoder import TextEmbedding
+from kinema.text.encoder import Regions, TextEmbedding
 
 Velocity = Callable[[torch.Tensor, float], torch.Tensor]
 
@@ -154,7 +154,8 @@ SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"euler": euler, "heun": heun
 
 def guided_velocity(model: nn.Module, flow: FlowConfig, cond: TextEmbedding, uncond: TextEmbedding,
                     guidance: float, interval: tuple[float, float] = (0.0, 1.0), known: torch.Tensor | None = None,
-                    x_known: torch.Tensor | None = None) -> Velocity:
+                    x_known: torch.Tensor | None = None, regions: Regions | None = None,
+                    regions_below: float = 0.0) -> Velocity:
     """Classifier-free guidance (Ho & Salimans 2022): v = v_u + g (v_c - v_u), applied only at times t
     in `interval` = (lo, hi] (Kynkäänniemi et al. 2024, "Applying Guidance in a Limited Interval
     Improves Sample and Distribution Quality in Diffusion Models"); elsewhere the conditional branch
@@ -167,7 +168,12 @@ def guided_velocity(model: nn.Module, flow: FlowConfig, cond: TextEmbedding, unc
 
     Frames given (`known`, (B, T) bool, with their clean latents `x_known`, x's shape) stay as given: the
     model sees them at t = 0 and their velocity is 0, whatever the sampler does between its calls (diffusion
-    forcing's per-frame noise levels, Chen et al. 2024, as the conditioning frames of LTX-Video)."""
+    forcing's per-frame noise levels, Chen et al. 2024, as the conditioning frames of LTX-Video).
+
+    `regions` (kinema.text.encoder.Regions over the latent's cells, each prompt B rows): at times t <=
+    `regions_below` the conditional branch is each region's prediction under its own prompt (MultiDiffusion,
+    Bar-Tal et al. 2023), one model call per region. Near noise the whole prompt lays out the clip; near the
+    data, where outlines are drawn, each object's words draw its own (measured: docs/plan.md)."""
     lo, hi = interval
     b = len(cond)
     if len(uncond) == 1 and b > 1:
@@ -183,7 +189,13 @@ def guided_velocity(model: nn.Module, flow: FlowConfig, cond: TextEmbedding, unc
     def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
         if free is not None:
             x = torch.where(over(free, x).to(x.device) > 0, x, x_known.to(x.device))
-        if guidance == 1.0 or not lo < t <= hi:
+        if regions is not None and t <= regions_below:  # each region under its own words
+            tt = times(t, b, x.device)
+            v = regions.compose(lambda words: to_velocity(model(x, tt, words), x, tt, flow))
+            if guidance != 1.0 and lo < t <= hi:
+                v_u = to_velocity(model(x, tt, uncond), x, tt, flow)
+                v = v_u + guidance * (v - v_u)
+        elif guidance == 1.0 or not lo < t <= hi:
             tt = times(t, b, x.device)
             v = to_velocity(model(x, tt, cond), x, tt, flow)
         else:

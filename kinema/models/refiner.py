@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from kinema.models.denoiser import CrossAttention
-from kinema.text.encoder import TextEmbedding
+from kinema.text.encoder import Regions, TextEmbedding
 
 
 @dataclass(frozen=True)
@@ -106,32 +106,9 @@ class Refiner(nn.Module):
         return rearrange(y, "(b t) c h w -> b c t h w", b=b)
 
 
-@dataclass(frozen=True)
-class Regions:
-    """Prompts for parts of the frame: pixel (t, i, j) of clip b is refined under prompts[owner[b, t, i, j]], as
-    MultiDiffusion (Bar-Tal et al. 2023) and regional prompting give each region of an image its own words. With
-    two objects a refiner read one prompt naming both and bound outlines to the wrong one (a circle's words
-    squaring the box beside it); under its own words each object's pixels are refined as a one-object clip's.
-
-        prompts  K TextEmbeddings of B rows each
-        owner    (B, T, H, W) long, which prompt owns each pixel
-    """
-    prompts: list[TextEmbedding]
-    owner: torch.Tensor
-
-    def frames(self, lo: int, hi: int) -> "Regions":
-        return Regions(self.prompts, self.owner[:, lo:hi])
-
-
 def _refine_once(model: Refiner, x: torch.Tensor, cond: TextEmbedding | Regions) -> torch.Tensor:
     """One pass of the model over x (B, 3, T, H, W): under one prompt per clip, or each region under its own."""
-    if isinstance(cond, TextEmbedding):
-        return model(x, cond)
-    owner = cond.owner.to(x.device)[:, None]  # (B, 1, T, H, W)
-    y = torch.zeros_like(x)
-    for k, prompt in enumerate(cond.prompts):
-        y = torch.where(owner == k, model(x, prompt).to(y.dtype), y)
-    return y
+    return model(x, cond) if isinstance(cond, TextEmbedding) else cond.compose(lambda prompt: model(x, prompt))
 
 
 @torch.no_grad()

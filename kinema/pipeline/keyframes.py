@@ -14,9 +14,10 @@ import torch
 from kinema.diffusion.rectified_flow import over
 from kinema.diffusion.samplers import SAMPLERS, guided_velocity
 from kinema.io.frames import to_frames
-from kinema.models.layout import scene_layout
+from kinema.models.layout import picture_times, scene_layout
 from kinema.models.precision import autocast
-from kinema.models.refiner import Regions, refine_pieces
+from kinema.models.refiner import refine_pieces
+from kinema.text.encoder import Regions
 from kinema.pipeline.settings import ClipSettings
 
 
@@ -66,6 +67,12 @@ def keyframe_pieces(pipe, prompt: str, s: ClipSettings, callback: Callable[[int,
         layout = scene_layout([plan.scene], native_fps, shape[2], denoiser.config.layout,
                               lambda p: pipe.text_encoder.encode(p).pooled, [plan_start])
         cond = cond.with_layout(layout.to(device))
+    each = None  # two planned objects: each one's own words, and which part of the frame is whose (per latent frame)
+    if plan is not None and len(plan.scene.objects) > 1 and (s.regions or s.refine_passes):
+        each = [pipe.text_encoder.encode([w]).to(device) for w in plan.object_words()]
+        tf = pipe.autoencoder.cfg.time_factor if pipe.autoencoder is not None else 1
+        cells = torch.from_numpy(plan.regions(picture_times(shape[2], tf, native_fps, plan_start), shape[-1]))
+        latent_regions = Regions([w.with_layout(cond.layout).repeat(n) for w in each], cells.expand(n, -1, -1, -1))
     known = x_known = None
     if given is not None or given_end is not None:  # given latent frames: 0 noise, kept by the velocity
         known = torch.zeros(n, shape[2], dtype=torch.bool, device=device)
@@ -79,7 +86,8 @@ def keyframe_pieces(pipe, prompt: str, s: ClipSettings, callback: Callable[[int,
             x_known[:, :, last:last + 1] = given_end.to(device)
         noise = torch.where(over(known, noise), x_known, noise)
 
-    # 3. integrate the guided flow from noise (t = 1) to a clip (t = 0)
+    # 3. integrate the guided flow from noise (t = 1) to a clip (t = 0); with two planned objects, at t <= s.regions
+    #    each object's cells under its own words (directed pairs 56 -> 75 of 100 at seeds 0 and 1, docs/plan.md)
     def on_step(k: int, n: int) -> None:
         if callback:
             callback(k, n)
@@ -87,7 +95,7 @@ def keyframe_pieces(pipe, prompt: str, s: ClipSettings, callback: Callable[[int,
             progress(stage, k, n)
 
     velocity = guided_velocity(denoiser, pipe.flow, cond.repeat(n), uncond.repeat(n), s.guidance,
-                               s.guidance_interval, known, x_known)
+                               s.guidance_interval, known, x_known, latent_regions if each else None, s.regions)
     x0 = SAMPLERS[s.sampler](velocity, noise, pipe.schedule(s.steps, s.shift), on_step, eta=s.eta, generator=generator)
     if known is not None:  # given frames as given (the sampler's own state there is never read)
         x0 = torch.where(over(known, x0), x_known, x0)
@@ -123,10 +131,9 @@ def keyframe_pieces(pipe, prompt: str, s: ClipSettings, callback: Callable[[int,
     t = x0.shape[2]
     cuts = [drop] + ([drop + first] if first and drop + first < t else []) + [t]
     words = cond.repeat(len(x0))
-    if plan is not None and len(plan.scene.objects) > 1 and s.refine_passes:  # each object under its own words
-        times = plan_start + np.arange(t) / native_fps
-        owner = torch.from_numpy(plan.regions(times, x0.shape[-1])).expand(len(x0), -1, -1, -1)
-        words = Regions([pipe.text_encoder.encode([w]).to(device).repeat(len(x0)) for w in plan.object_words()], owner)
+    if each:  # each object's pixels under its own words
+        pixels = torch.from_numpy(plan.regions(plan_start + np.arange(t) / native_fps, x0.shape[-1]))
+        words = Regions([w.repeat(len(x0)) for w in each], pixels.expand(len(x0), -1, -1, -1))
     pieces = refine_pieces(pipe.refiner, x0, words, s.refine_passes, cuts)
     return timed(pipe, "refine", pieces, device), scores  # (N or 1, k, H, W, 3) uint8 each
 

@@ -190,7 +190,9 @@ class Pipeline:
                              f"{multiple}")
         passes = (s.refine_passes if s.refine_passes is not None
                   else sampling["refine_passes"] if self.refiner is not None else 0)
+        regions = s.regions if s.regions is not None else sampling["regions"]
         return replace(s, steps=s.steps or sampling["steps"], candidates=candidates, refine_passes=passes,
+                       regions=regions,
                        guidance=sampling["guidance"] if s.guidance is None else s.guidance,
                        sampler=sampler, eta=eta, denoiser=denoiser,
                        plan=s.plan if s.plan is not None else self.directs,

@@ -49,14 +49,16 @@ class Plan:
         return [canonical(replace(self.description, objects=(o,))) for o in self.description.objects]
 
     def regions(self, times: np.ndarray, size: int) -> np.ndarray:
-        """Which object each pixel of a size x size frame belongs to at each of `times` (seconds): (T, size, size)
-        int, the object whose planned centre is nearest in units of its half-size (the frame split between the
-        objects, each part refined under its own words: kinema.models.refiner.Regions)."""
+        """Which object each cell of a size x size grid over the frame belongs to at each of `times` (seconds):
+        (T, size, size) int, the object whose planned centre is nearest in units of its half-size (the frame split
+        between the objects, each part made under its own words: kinema.text.encoder.Regions). `times` (T, S): the
+        S pictures a latent frame holds, the cell going to the object that comes nearest in any of them."""
+        times = np.asarray(times, dtype=float).reshape(len(times), -1)  # (T, S)
         c = (np.arange(size) + 0.5) / size
         far = []
         for o in self.scene.objects:
-            x, y, r = (v[:, None, None] for v in in_view(o, self.scene.camera, np.asarray(times, dtype=float)))
-            far.append(np.hypot(c[None, None, :] - x, c[None, :, None] - y) / r)
+            x, y, r = (v[..., None, None] for v in in_view(o, self.scene.camera, times))  # (T, S, 1, 1)
+            far.append((np.hypot(c[None, None, None, :] - x, c[None, None, :, None] - y) / r).min(axis=1))
         return np.argmin(np.stack(far), axis=0)
 
     def tracks(self, seconds: float) -> dict[int, Track]:

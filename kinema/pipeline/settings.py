@@ -49,10 +49,11 @@ DENOISERS = ("student", "teacher")  # a model folder's few-step student, or the 
 
 @dataclass(frozen=True)
 class ClipSettings:
-    """How one clip is made. None for steps, guidance, sampler, guidance_interval, shift, eta, candidates and
-    refine_passes means the model's default (its card's `sampling`). guidance_interval (lo, hi): guidance at
+    """How one clip is made. None for steps, guidance, sampler, guidance_interval, shift, eta, regions, candidates
+    and refine_passes means the model's default (its card's `sampling`). guidance_interval (lo, hi): guidance at
     flow times t in (lo, hi], t = 1 being noise. shift: the time grid's shift (kinema.diffusion.samplers.time_grid).
-    eta: DDIM's eta for the Euler sampler, 0 (the ODE) to 1 (ancestral). candidates: keyframe clips made, of
+    eta: DDIM's eta for the Euler sampler, 0 (the ODE) to 1 (ancestral). regions: the flow time at and below
+    which a planned scene's objects are each denoised under their own words (kinema.text.encoder.Regions). candidates: keyframe clips made, of
     which the model's verifier keeps the best. refine_passes: runs of the model's refiner over the decoded
     keyframes. denoiser: the model's few-step student or its teacher (None: `Pipeline.resolve` picks). (The field
     order is the order of the settings in a clip's metadata.)"""
@@ -71,6 +72,10 @@ class ClipSettings:
         "time-grid shift of the sampler: > 1 spends more steps near noise (default: the model's)", 0, 100, lo_open=True))
     eta: float | None = setting(None, Bound(
         "stochastic Euler sampling, DDIM's eta: 0 the plain ODE, 1 ancestral (default: the model's)", 0, 1))
+    regions: float | None = setting(None, Bound(
+        "with a plan of two objects: at flow times t <= T each object's part of the frame is denoised under its own "
+        "words (its outline), the whole scene's words above (where things go); 0: never (default: the model's)",
+        0, 1))
     candidates: int | None = setting(None, Bound(
         "make N keyframe clips and keep the one the model's verifier scores best (default: the model's)", 1, 16))
     refine_passes: int | None = setting(None, Bound(
@@ -93,7 +98,8 @@ class ClipSettings:
         return round(self.seconds * self.fps)
 
 
-SAMPLING = ("steps", "guidance", "sampler", "guidance_interval", "shift", "eta", "candidates", "refine_passes")
+SAMPLING = ("steps", "guidance", "sampler", "guidance_interval", "shift", "eta", "regions", "candidates",
+            "refine_passes")
 TEACHER_SAMPLING = SAMPLING[:6]  # asking for any of these asks for the teacher (Pipeline.resolve)
 
 

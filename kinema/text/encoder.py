@@ -11,6 +11,7 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -73,6 +74,33 @@ class TextEmbedding:
 
     def split(self, n: int) -> tuple["TextEmbedding", "TextEmbedding"]:
         return self.index(slice(0, n)), self.index(slice(n, None))
+
+
+@dataclass(frozen=True)
+class Regions:
+    """Prompts for parts of the frame: element (t, i, j) of clip b is made under prompts[owner[b, t, i, j]], as
+    MultiDiffusion (Bar-Tal et al. 2023) and regional prompting give each region of an image its own words. With
+    two objects, one prompt naming both leaves a model to bind each outline to the right object, which kinema's
+    small models often did not (a circle's words squaring the box beside it); under its own words each object's
+    part of the frame is made as a one-object clip's is (kinema.pipeline.plan.Plan.regions: the parts).
+
+        prompts  K TextEmbeddings of B rows each
+        owner    (B, T, H, W) long, which prompt owns each element (pixels, or latent cells)
+    """
+    prompts: list[TextEmbedding]
+    owner: torch.Tensor
+
+    def frames(self, lo: int, hi: int) -> "Regions":
+        return Regions(self.prompts, self.owner[:, lo:hi])
+
+    def compose(self, make: Callable[[TextEmbedding], torch.Tensor]) -> torch.Tensor:
+        """make(prompt) -> (B, C, T, H, W) for each prompt, each kept where its prompt owns the element."""
+        out = None
+        for k, prompt in enumerate(self.prompts):
+            y = make(prompt)
+            mine = (self.owner.to(y.device) == k)[:, None]  # (B, 1, T, H, W)
+            out = torch.where(mine, y, 0 if out is None else out)
+        return out
 
 
 TEXT_ENCODER_ENV = "KINEMA_TEXT_ENCODER"  # another MiniLM folder (the same model), e.g. on a machine without the package
