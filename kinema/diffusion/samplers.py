@@ -173,7 +173,7 @@ def guided_velocity(model: nn.Module, flow: FlowConfig, cond: TextEmbedding, unc
     `regions` (kinema.text.encoder.Regions over the latent's cells, each prompt B rows): at times t <=
     `regions_below` the conditional branch is each region's prediction under its own prompt (MultiDiffusion,
     Bar-Tal et al. 2023), one model call per region. Near noise the whole prompt lays out the clip; near the
-    data, where outlines are drawn, each object's words draw its own (measured: docs/plan.md)."""
+    data, where outlines are drawn, each object's words draw its own (measured, with its cost: docs/plan.md)."""
     lo, hi = interval
     b = len(cond)
     if len(uncond) == 1 and b > 1:

@@ -87,7 +87,7 @@ def keyframe_pieces(pipe, prompt: str, s: ClipSettings, callback: Callable[[int,
         noise = torch.where(over(known, noise), x_known, noise)
 
     # 3. integrate the guided flow from noise (t = 1) to a clip (t = 0); with two planned objects, at t <= s.regions
-    #    each object's cells under its own words (directed pairs 56 -> 75 of 100 at seeds 0 and 1, docs/plan.md)
+    #    each object's cells under its own words (off by default: fast objects fade, docs/plan.md)
     def on_step(k: int, n: int) -> None:
         if callback:
             callback(k, n)

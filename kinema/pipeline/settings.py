@@ -73,8 +73,9 @@ class ClipSettings:
     eta: float | None = setting(None, Bound(
         "stochastic Euler sampling, DDIM's eta: 0 the plain ODE, 1 ancestral (default: the model's)", 0, 1))
     regions: float | None = setting(None, Bound(
-        "with a plan of two objects: at flow times t <= T each object's part of the frame is denoised under its own "
-        "words (its outline), the whole scene's words above (where things go); 0: never (default: the model's)",
+        "with a plan of two objects: at flow times t at or below this, each object's part of the frame is denoised "
+        "under its own words (its outline), the whole scene's words above (where things go); 0: never (default: "
+        "the model's)",
         0, 1))
     candidates: int | None = setting(None, Bound(
         "make N keyframe clips and keep the one the model's verifier scores best (default: the model's)", 1, 16))
