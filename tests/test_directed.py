@@ -169,7 +169,13 @@ def test_the_plan_splits_the_frame_between_its_objects_and_words_each_alone():
         assert (owner[np.arange(16), i, j] == k).all()
     assert np.array_equal(plan.regions(times[:, None], 64), owner)  # (T, S): one picture a frame, the same
     from kinema.models.layout import picture_times
-    assert plan.regions(picture_times(5, 4, 8), 8).shape == (5, 8, 8)  # latent frames of 4 pictures, 8x8 cells
+    cells = plan.regions(picture_times(5, 4, 8), 8)  # latent frames of 4 pictures, 8x8 cells
+    assert cells.shape == (5, 8, 8) and (cells == 0).any(axis=(1, 2)).all()  # the still circle keeps its cells
+    _, y, r = in_view(plan.scene.objects[1], plan.scene.camera, picture_times(5, 4, 8))
+    quick = np.ptp(y, axis=1) > r.min(axis=1)  # latent frames in which the triangle falls more than its half-size
+    assert quick.any() and not quick.all()
+    assert ((cells == 2).any(axis=(1, 2)) == quick).all()  # there its cells go to the whole scene's words
+    assert not (cells[quick] == 1).any() and (cells[~quick] == 1).any(axis=(1, 2)).all()
 
 
 def test_planner_labels_decode_back():

@@ -72,7 +72,8 @@ def keyframe_pieces(pipe, prompt: str, s: ClipSettings, callback: Callable[[int,
         each = [pipe.text_encoder.encode([w]).to(device) for w in plan.object_words()]
         tf = pipe.autoencoder.cfg.time_factor if pipe.autoencoder is not None else 1
         cells = torch.from_numpy(plan.regions(picture_times(shape[2], tf, native_fps, plan_start), shape[-1]))
-        latent_regions = Regions([w.with_layout(cond.layout).repeat(n) for w in each], cells.expand(n, -1, -1, -1))
+        latent_regions = Regions([w.with_layout(cond.layout).repeat(n) for w in each] + [cond.repeat(n)],
+                                 cells.expand(n, -1, -1, -1))  # (the last: the whole scene's words)
     known = x_known = None
     if given is not None or given_end is not None:  # given latent frames: 0 noise, kept by the velocity
         known = torch.zeros(n, shape[2], dtype=torch.bool, device=device)
@@ -133,7 +134,7 @@ def keyframe_pieces(pipe, prompt: str, s: ClipSettings, callback: Callable[[int,
     words = cond.repeat(len(x0))
     if each:  # each object's pixels under its own words
         pixels = torch.from_numpy(plan.regions(plan_start + np.arange(t) / native_fps, x0.shape[-1]))
-        words = Regions([w.repeat(len(x0)) for w in each], pixels.expand(len(x0), -1, -1, -1))
+        words = Regions([w.repeat(len(x0)) for w in each + [cond]], pixels.expand(len(x0), -1, -1, -1))
     pieces = refine_pieces(pipe.refiner, x0, words, s.refine_passes, cuts)
     return timed(pipe, "refine", pieces, device), scores  # (N or 1, k, H, W, 3) uint8 each
 

@@ -49,17 +49,24 @@ class Plan:
         return [canonical(replace(self.description, objects=(o,))) for o in self.description.objects]
 
     def regions(self, times: np.ndarray, size: int) -> np.ndarray:
-        """Which object each cell of a size x size grid over the frame belongs to at each of `times` (seconds):
+        """Which object's words make each cell of a size x size grid over the frame at each of `times` (seconds):
         (T, size, size) int, the object whose planned centre is nearest in units of its half-size (the frame split
-        between the objects, each part made under its own words: kinema.text.encoder.Regions). `times` (T, S): the
-        S pictures a latent frame holds, the cell going to the object that comes nearest in any of them."""
+        between the objects, each part made under its own words: kinema.text.encoder.Regions). `times` (T, S):
+        the S pictures a latent frame holds; a cell goes to the object that comes nearest in any of them, and an
+        object that moves more than its half-size among them leaves its cells to the whole scene's words (index
+        K, the number of objects): under its own words alone a falling object faded (docs/plan.md)."""
         times = np.asarray(times, dtype=float).reshape(len(times), -1)  # (T, S)
         c = (np.arange(size) + 0.5) / size
-        far = []
+        far, fast = [], []
         for o in self.scene.objects:
-            x, y, r = (v[..., None, None] for v in in_view(o, self.scene.camera, times))  # (T, S, 1, 1)
-            far.append((np.hypot(c[None, None, None, :] - x, c[None, None, :, None] - y) / r).min(axis=1))
-        return np.argmin(np.stack(far), axis=0)
+            x, y, r = in_view(o, self.scene.camera, times)  # (T, S) each
+            far.append((np.hypot(c[None, None, None, :] - x[..., None, None], c[None, None, :, None] - y[..., None, None])
+                        / r[..., None, None]).min(axis=1))
+            fast.append(np.hypot(np.ptp(x, axis=1), np.ptp(y, axis=1)) > r.min(axis=1))  # (T,)
+        owner = np.argmin(np.stack(far), axis=0)  # (T, size, size)
+        for k, quick in enumerate(fast):
+            owner = np.where((owner == k) & quick[:, None, None], len(self.scene.objects), owner)
+        return owner
 
     def tracks(self, seconds: float) -> dict[int, Track]:
         """Every object's path over `seconds` as track points (its own track where it has one)."""
