@@ -94,9 +94,11 @@ class Regions:
         return Regions(self.prompts, self.owner[:, lo:hi])
 
     def compose(self, make: Callable[[TextEmbedding], torch.Tensor]) -> torch.Tensor:
-        """make(prompt) -> (B, C, T, H, W) for each prompt, each kept where its prompt owns the element."""
+        """make(prompt) -> (B, C, T, H, W) for each prompt that owns an element, each kept where it does."""
         out = None
         for k, prompt in enumerate(self.prompts):
+            if not (self.owner == k).any():  # (the whole scene's words, where no object moves fast)
+                continue
             y = make(prompt)
             mine = (self.owner.to(y.device) == k)[:, None]  # (B, 1, T, H, W)
             out = torch.where(mine, y, 0 if out is None else out)
