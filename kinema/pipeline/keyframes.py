@@ -67,7 +67,7 @@ def keyframe_pieces(pipe, prompt: str, s: ClipSettings, callback: Callable[[int,
         layout = scene_layout([plan.scene], native_fps, shape[2], denoiser.config.layout,
                               lambda p: pipe.text_encoder.encode(p).pooled, [plan_start])
         cond = cond.with_layout(layout.to(device))
-    each = None  # two planned objects: each one's own words, and which part of the frame is whose (per latent frame)
+    each = latent_regions = None  # two planned objects: each one's own words, and which cells are whose
     if plan is not None and len(plan.scene.objects) > 1 and (s.regions or s.refine_passes):
         each = [pipe.text_encoder.encode([w]).to(device) for w in plan.object_words()]
         tf = pipe.autoencoder.cfg.time_factor if pipe.autoencoder is not None else 1
@@ -96,7 +96,7 @@ def keyframe_pieces(pipe, prompt: str, s: ClipSettings, callback: Callable[[int,
             progress(stage, k, n)
 
     velocity = guided_velocity(denoiser, pipe.flow, cond.repeat(n), uncond.repeat(n), s.guidance,
-                               s.guidance_interval, known, x_known, latent_regions if each else None, s.regions)
+                               s.guidance_interval, known, x_known, latent_regions, s.regions)
     x0 = SAMPLERS[s.sampler](velocity, noise, pipe.schedule(s.steps, s.shift), on_step, eta=s.eta, generator=generator)
     if known is not None:  # given frames as given (the sampler's own state there is never read)
         x0 = torch.where(over(known, x0), x_known, x0)
