@@ -111,6 +111,11 @@ def _refine_once(model: Refiner, x: torch.Tensor, cond: TextEmbedding | Regions)
     return model(x, cond) if isinstance(cond, TextEmbedding) else cond.compose(lambda prompt: model(x, prompt))
 
 
+def _frames(cond: TextEmbedding | Regions, lo: int, hi: int) -> TextEmbedding | Regions:
+    """The prompts of frames lo..hi: a clip's one prompt, or its regions there."""
+    return cond if isinstance(cond, TextEmbedding) else cond.frames(lo, hi)
+
+
 @torch.no_grad()
 def refine_clip(model: Refiner, x: torch.Tensor, cond: TextEmbedding | Regions, chunk: int = 16,
                 passes: int = 1) -> torch.Tensor:
@@ -122,7 +127,7 @@ def refine_clip(model: Refiner, x: torch.Tensor, cond: TextEmbedding | Regions, 
         parts = []
         for a in range(0, t, chunk):
             lo, hi = max(a - 1, 0), min(a + chunk + 1, t)
-            y = _refine_once(model, x[:, :, lo:hi], cond if isinstance(cond, TextEmbedding) else cond.frames(lo, hi))
+            y = _refine_once(model, x[:, :, lo:hi], _frames(cond, lo, hi))
             parts.append(y[:, :, a - lo:a - lo + min(chunk, t - a)])
         x = torch.cat(parts, dim=2).float().clamp(-1, 1)
     return x
@@ -136,8 +141,7 @@ def refine_pieces(model: Refiner, x: torch.Tensor, cond: TextEmbedding | Regions
     t = x.shape[2]
     for a, b in zip(cuts[:-1], cuts[1:]):
         lo, hi = max(a - passes, 0), min(b + passes, t)
-        part = cond if isinstance(cond, TextEmbedding) else cond.frames(lo, hi)
-        yield refine_clip(model, x[:, :, lo:hi], part, passes=passes)[:, :, a - lo:b - lo]
+        yield refine_clip(model, x[:, :, lo:hi], _frames(cond, lo, hi), passes=passes)[:, :, a - lo:b - lo]
 
 
 def refine_frames(model: Refiner, frames: np.ndarray, cond: TextEmbedding, passes: int = 1) -> np.ndarray:

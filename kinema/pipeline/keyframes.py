@@ -70,6 +70,7 @@ def keyframe_pieces(pipe, prompt: str, s: ClipSettings, callback: Callable[[int,
     each = latent_regions = None  # two planned objects: each one's own words, and which cells are whose
     if plan is not None and len(plan.scene.objects) > 1 and (s.regions or s.refine_passes):
         each = [pipe.text_encoder.encode([w]).to(device) for w in plan.object_words()]
+    if each and s.regions:
         tf = pipe.autoencoder.cfg.time_factor if pipe.autoencoder is not None else 1
         cells = torch.from_numpy(plan.regions(picture_times(shape[2], tf, native_fps, plan_start), shape[-1]))
         latent_regions = Regions([w.with_layout(cond.layout).repeat(n) for w in each] + [cond.repeat(n)],
@@ -126,13 +127,13 @@ def keyframe_pieces(pipe, prompt: str, s: ClipSettings, callback: Callable[[int,
 
     # 6. restore what decoding loses (outlines), as the prompt says, in s.refine_passes passes of the refiner,
     #    a piece at a time as they are asked for (each pass reaches one frame each way: the pieces are exact);
-    #    with a plan of two objects, each object's part of the frame under its own words (pairs all-correct 25
-    #    -> 56 of 100 at seeds 0 and 1, docs/plan.md, "Each object under its own words")
+    #    with a plan of two objects, each object's part of the frame under its own words (directed pairs
+    #    all-correct 28 -> 56 of 100 at seeds 0 and 1, docs/plan.md, "Each object under its own words")
     pipe.timings.update(timings)
     t = x0.shape[2]
     cuts = [drop] + ([drop + first] if first and drop + first < t else []) + [t]
     words = cond.repeat(len(x0))
-    if each:  # each object's pixels under its own words
+    if each and s.refine_passes:  # each object's pixels under its own words
         pixels = torch.from_numpy(plan.regions(plan_start + np.arange(t) / native_fps, x0.shape[-1]))
         words = Regions([w.repeat(len(x0)) for w in each + [cond]], pixels.expand(len(x0), -1, -1, -1))
     pieces = refine_pieces(pipe.refiner, x0, words, s.refine_passes, cuts)

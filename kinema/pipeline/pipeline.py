@@ -309,7 +309,7 @@ class Pipeline:
             meta["end"] = "a picture"
         if made.get("layout") is not None:
             meta["layout"] = made["layout"]  # the plan: what was read, the camera, each track
-            if len(made["layout"]["objects"]) > 1 and meta["stages"]["refine"] != "none":
+            if len(made["layout"]["objects"]) > 1 and s.refine_passes:
                 meta["stages"]["refine"] += ", each object's part of the frame under its own words"
         if made.get("read") is not None:
             meta["read"] = made["read"]  # the scene as the planner read it, which the student rendered

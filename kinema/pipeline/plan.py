@@ -60,8 +60,8 @@ class Plan:
         far, fast = [], []
         for o in self.scene.objects:
             x, y, r = in_view(o, self.scene.camera, times)  # (T, S) each
-            far.append((np.hypot(c[None, None, None, :] - x[..., None, None], c[None, None, :, None] - y[..., None, None])
-                        / r[..., None, None]).min(axis=1))
+            dx, dy = c[None, None, None, :] - x[..., None, None], c[None, None, :, None] - y[..., None, None]
+            far.append((np.hypot(dx, dy) / r[..., None, None]).min(axis=1))  # (T, size, size)
             fast.append(np.hypot(np.ptp(x, axis=1), np.ptp(y, axis=1)) > r.min(axis=1))  # (T,)
         owner = np.argmin(np.stack(far), axis=0)  # (T, size, size)
         for k, quick in enumerate(fast):

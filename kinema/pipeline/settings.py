@@ -54,9 +54,9 @@ class ClipSettings:
     flow times t in (lo, hi], t = 1 being noise. shift: the time grid's shift (kinema.diffusion.samplers.time_grid).
     eta: DDIM's eta for the Euler sampler, 0 (the ODE) to 1 (ancestral). regions: the flow time at and below
     which a planned scene's objects are each denoised under their own words (kinema.text.encoder.Regions).
-    candidates: keyframe clips made, of which the model's verifier keeps the best. refine_passes: runs of the model's refiner over the decoded
-    keyframes. denoiser: the model's few-step student or its teacher (None: `Pipeline.resolve` picks). (The field
-    order is the order of the settings in a clip's metadata.)"""
+    candidates: keyframe clips made, of which the model's verifier keeps the best. refine_passes: runs of the
+    model's refiner over the decoded keyframes. denoiser: the model's few-step student or its teacher (None:
+    `Pipeline.resolve` picks). (The field order is the order of the settings in a clip's metadata.)"""
     seed: int = setting(0, Bound("random seed: the same seed and settings give the same video", 0, MAX_SEED))
     steps: int | None = setting(None, Bound("sampling steps (default: the model's)", 1, 1000))
     guidance: float | None = setting(None, Bound("classifier-free guidance scale (default: the model's)", 0, 50))

@@ -97,11 +97,11 @@ class Regions:
         """make(prompt) -> (B, C, T, H, W) for each prompt that owns an element, each kept where it does."""
         out = None
         for k, prompt in enumerate(self.prompts):
-            if not (self.owner == k).any():  # (the whole scene's words, where no object moves fast)
+            mine = self.owner == k  # (B, T, H, W)
+            if not mine.any():  # (the whole scene's words, where no object moves fast)
                 continue
             y = make(prompt)
-            mine = (self.owner.to(y.device) == k)[:, None]  # (B, 1, T, H, W)
-            out = torch.where(mine, y, 0 if out is None else out)
+            out = torch.where(mine.to(y.device)[:, None], y, 0 if out is None else out)
         return out
 
 
