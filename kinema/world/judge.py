@@ -75,14 +75,16 @@ def nearest_palette(frames: np.ndarray) -> np.ndarray:
 
 
 def _region(mask: np.ndarray) -> tuple[int, int, float, float]:
-    """(area, bounding-box area, centroid x, centroid y) of the largest 8-connected component."""
+    """(area, bounding-box area, centroid x, centroid y) of the largest 8-connected component; the centroid in
+    pixel units from the frame's corner, pixel (i, j) covering [j, j + 1) x [i, i + 1) as the spec has it (pixel
+    i shows the point (i + 0.5) / S), so that centroid / S is in frame units."""
     n, labels, stats, centroids = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if n <= 1:
         return 0, 0, 0.0, 0.0
     k = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     area = int(stats[k, cv2.CC_STAT_AREA])
     box = int(stats[k, cv2.CC_STAT_WIDTH] * stats[k, cv2.CC_STAT_HEIGHT])
-    return area, box, float(centroids[k, 0]), float(centroids[k, 1])
+    return area, box, float(centroids[k, 0]) + 0.5, float(centroids[k, 1]) + 0.5
 
 
 def judge_motion(motion: str, track: np.ndarray, fps: float) -> bool:
