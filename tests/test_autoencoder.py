@@ -85,6 +85,13 @@ def test_chunked_equals_one_pass_and_tiled_is_close(cfg):
     assert y.shape[2] == 17 > FRAMES_PER_PASS  # without gradients the 2D part draws a few frames at a time: same result
     with torch.enable_grad():
         assert torch.allclose(ae.decoder(ae.denormalize(z)).detach(), y, atol=1e-6)
+    after = ae.decode_after(z[:, :, :2])  # a given context decoded once, the rest with gradients
+    moved = z.clone()
+    moved[:, :, 3:] += 1.0
+    for latents in (z, moved):
+        with torch.enable_grad():
+            assert torch.allclose(after(latents).detach(), ae.decode(latents), atol=1e-5)
+    assert torch.allclose(ae.decode_after(None)(z), y, atol=1e-5)
     big = ae.encode(clip(5, 320, 256, seed=1))  # a 40 x 32 latent in tiles of 26
     untiled, tiled = ae.decode(big), ae.decode(big, chunk=1, tile=26)
     assert tiled.shape == untiled.shape

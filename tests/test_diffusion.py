@@ -5,7 +5,7 @@ import torch
 
 from kinema.models.denoiser import VideoDiT, preset
 from kinema.diffusion.rectified_flow import FlowConfig, add_noise, flow_loss, sample_timesteps, to_velocity
-from kinema.diffusion.samplers import euler, guided_velocity, heun, time_grid
+from kinema.diffusion.samplers import euler, guided_velocity, heun, steered_velocity, time_grid, unipc
 from kinema.text.encoder import Regions, TextEmbedding
 
 MU, S = 0.7, 0.3  # data ~ N(MU, S^2) per dimension
@@ -96,3 +96,27 @@ def test_guidance_combines_the_two_branches():
                                v_u + 3.0 * (both - v_u), atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(guided_velocity(m, cfg, c, u, 1.0, regions=regions, regions_below=0.5)(x, 0.6), v_c)
     assert not torch.allclose(both, v_c)
+
+
+def test_steering_moves_the_last_steps_clean_estimate_down_the_energy_and_keeps_given_frames():
+    x = torch.randn(2, 3, 4, 5, 5, generator=torch.Generator().manual_seed(1))
+
+    def energy(x0: torch.Tensor) -> torch.Tensor:  # wants every value at 2; the data (MU) is at 0.7
+        return ((x0 - 2.0) ** 2).sum()
+
+    known = torch.zeros(2, 4, dtype=torch.bool)
+    known[:, 0] = True
+    steered = steered_velocity(gaussian_velocity, energy, 0.1, 5, (0.0, 0.5), known)
+    assert torch.equal(steered(x, 0.8), gaussian_velocity(x, 0.8))  # outside its interval: untouched
+    v, v_plain = steered(x, 0.4), gaussian_velocity(x, 0.4)
+    assert torch.equal(v[:, :, 0], torch.zeros_like(v[:, :, 0]))  # a given frame: no velocity
+    x0, x0_plain = x - 0.4 * v, x - 0.4 * v_plain
+    assert energy(x0[:, :, 1:]) < energy(x0_plain[:, :, 1:]) - 1.0  # five steps of 0.1 towards 2
+    assert torch.allclose((x0 - x0_plain)[:, :, 1:], torch.full_like(x0[:, :, 1:], 0.5), atol=0.05)
+    # through a whole sampler: the clip it ends on is the steered estimate of its last step
+    z = torch.randn(4096, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    grid = time_grid(4, 3.0)
+    plain = unipc(gaussian_velocity, z.clone(), grid)
+    pulled = unipc(steered_velocity(gaussian_velocity, lambda y: ((y - 2.0) ** 2).sum(), 0.1, 3, (0.0, grid[-2])),
+                   z.clone(), grid)
+    assert torch.allclose(pulled - plain, torch.full_like(z, 0.3), atol=0.01)

@@ -12,7 +12,7 @@ import torch
 
 from kinema.world.captions import (HELD_OUT, Description, ObjectDescription, canonical, paraphrase, parse_canonical,
                                    scene_for)
-from kinema.world.shapes import Scene, SceneObject, render, sample_scene, view
+from kinema.world.shapes import Scene, SceneObject, positions, render, sample_scene, view
 from kinema.world.tracks import TrackError, check_tracks, load_tracks, random_track
 
 
@@ -408,3 +408,45 @@ def test_the_judge_refuses_a_clip_off_its_track():
     dd = Description("black", (ObjectDescription("red", "square", "small", "still"),), "pan left")
     assert judge(render(still, 64, 8, 2.0), 8, dd).attribute("motion")  # the world moves right in the frame
     assert not judge(render(moving, 64, 8, 2.0), 8, dd).attribute("motion")  # twice as fast: not standing still
+
+
+def test_the_plans_energy_is_near_zero_on_its_own_rendering_and_grows_as_the_object_is_drawn_off_its_path():
+    from kinema.pipeline.plan import make_plan
+
+    for shape, motion in (("circle", "bouncing"), ("triangle", "falling")):
+        plan = make_plan(Description("gray", (ObjectDescription("red", shape, "large", motion),)), 5, 2.0)
+        o = plan.scene.objects[0]
+        frames = render(plan.scene, 64, 8, 2.0)
+        pixels = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].float() / 127.5 - 1  # (1, 3, F, H, W)
+        energy = plan.energy(lambda z: z, np.arange(len(frames)) / 8)
+        t = np.arange(65) / 32  # the same path 0.05 higher, as a track
+        x, y = positions(o, t)
+        raised = replace(plan.scene, objects=(replace(o, track=tuple(zip(t, x, y - 0.05))),))
+        high = torch.from_numpy(render(raised, 64, 8, 2.0)).permute(3, 0, 1, 2)[None].float() / 127.5 - 1
+        assert energy(pixels) < 1e-3 * len(frames)  # under 0.03 of the frame a picture (a triangle: its centroid)
+        assert energy(high) > 0.8 * len(frames) * 0.05**2 > 20 * energy(pixels)
+    # only objects under gravity count, and a plan without one is not steered
+    left = make_plan(Description("black", (ObjectDescription("red", "circle", None, "left"),)), 1, 2.0)
+    assert not left.under_gravity() and float(left.energy(lambda z: z, np.arange(4) / 8)(pixels[:, :, :4])) == 0.0
+
+
+def test_steering_pulls_only_a_plan_with_objects_under_gravity(directed_model):
+    from kinema.pipeline import ClipSettings, Pipeline
+    from kinema.pipeline.plan import make_plan
+
+    pipe = Pipeline.load(directed_model)
+    s = pipe.resolve(ClipSettings(seconds=2.0, fps=4, size=32, steps=2, seed=3, plan=True, refine_passes=0))
+    assert s.steer == 0  # a new model's card: off
+    bounce = make_plan(Description("black", (ObjectDescription("red", "circle", "large", "bouncing"),)), 3, 2.0)
+    plain, _ = pipe.keyframes(bounce.words, s, plan=bounce)
+    steered, _ = pipe.keyframes(bounce.words, replace(s, steer=0.5), plan=bounce)
+    assert np.array_equal(steered, pipe.keyframes(bounce.words, replace(s, steer=0.5), plan=bounce)[0])
+    assert not np.array_equal(steered, plain)
+    left = make_plan(Description("black", (ObjectDescription("red", "circle", "large", "left"),)), 3, 2.0)
+    assert np.array_equal(pipe.keyframes(left.words, replace(s, steer=0.5), plan=left)[0],
+                          pipe.keyframes(left.words, s, plan=left)[0])
+    # the clip's metadata says so where it happened (the tiny planner reads prompts at random: the plans given)
+    meta = pipe.video(bounce.words, replace(s, steer=0.5), plain[0], {"layout": bounce.record(2.0)}).metadata
+    assert "steered onto their paths" in meta["stages"]["keyframes"] and meta["steer"] == 0.5
+    meta = pipe.video(left.words, replace(s, steer=0.5), plain[0], {"layout": left.record(2.0)}).metadata
+    assert "steered" not in meta["stages"]["keyframes"]

@@ -57,7 +57,7 @@ def refused(code: int, err: str) -> bool:
 API = TestClient(create_app(tempfile.mkdtemp(prefix="kinema-faults-"), Limits(max_queued=10_000)),
                  raise_server_exceptions=False)
 FIELDS = ["prompt", "negative", "seed", "steps", "guidance", "sampler", "seconds", "fps", "size", "guidance_interval",
-          "shift", "eta", "regions", "candidates", "refine_passes"]
+          "shift", "eta", "regions", "steer", "candidates", "refine_passes"]
 SURROGATES = st.sampled_from(["\ud800", "a\udfffb", "red \ud83d circle", "\udc00" * 3])
 NASTY_NUMBERS = st.one_of(st.sampled_from([math.nan, math.inf, -math.inf, 1e309, -0.0, 2**63, -(2**63) - 1,
                                            10**30, 1e-320]),

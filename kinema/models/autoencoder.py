@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -370,6 +371,18 @@ class VideoAutoencoder(nn.Module):
         caches: list[dict] = []
         for i in range(0, n, chunk):
             yield self.decode_step(z[:, :, i:i + chunk], caches, first=i == 0, tile=tile)
+
+    def decode_after(self, context: torch.Tensor | None) -> Callable[[torch.Tensor], torch.Tensor]:
+        """A decoder, with gradients, of clips that begin with the normalised latent frames `context` (B, C, k, h, w),
+        decoded once here: z (B, C, T, h, w) -> its padded clip, the context's pictures first; of z only the frames
+        after the first k are read. None: every frame of z is decoded each time."""
+        if context is None:
+            return lambda z: torch.cat(list(self.decode_chunks(z)), dim=2)
+        caches: list[dict] = []
+        with torch.no_grad():
+            head = self.decode_step(context, caches, first=True)
+        k = context.shape[2]
+        return lambda z: torch.cat([head, self.decode_step(z[:, :, k:], [dict(c) for c in caches], first=False)], 2)
 
     def decode_step(self, z: torch.Tensor, caches: list[dict], first: bool, tile: int | None = None) -> torch.Tensor:
         """Decode the next latent frames of a stream (normalised); `caches` carries state between calls."""

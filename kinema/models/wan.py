@@ -120,7 +120,8 @@ def card_of(folder: str | Path, configs: dict | None = None) -> dict:
             "flow": {"prediction": "velocity"},
             "clip": {"size": None, "size_multiple": spatial, "fps": FPS, "seconds": FRAMES / FPS},
             "sampling": {"steps": 50, "guidance": 5.0, "sampler": SAMPLER_OF[index["scheduler"][1]], "eta": 0.0,
-                         "regions": 0.0, "candidates": 1, "refine_passes": 0, "guidance_interval": [0.0, 1.0],
+                         "regions": 0.0, "steer": 0.0, "candidates": 1, "refine_passes": 0,
+                         "guidance_interval": [0.0, 1.0],
                          "shift": float(sch.get("flow_shift", sch.get("shift", 1.0)))}}
 
 

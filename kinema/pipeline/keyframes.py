@@ -12,13 +12,15 @@ import numpy as np
 import torch
 
 from kinema.diffusion.rectified_flow import over
-from kinema.diffusion.samplers import SAMPLERS, guided_velocity
+from kinema.diffusion.samplers import SAMPLERS, guided_velocity, steered_velocity
 from kinema.io.frames import to_frames
 from kinema.models.layout import picture_times, scene_layout
 from kinema.models.precision import autocast
 from kinema.models.refiner import refine_pieces
 from kinema.text.encoder import Regions
 from kinema.pipeline.settings import ClipSettings
+
+STEER_ITERATIONS = 8  # Adam steps of the pull onto the plan (s.steer their size), each a decode there and back
 
 
 @torch.no_grad()
@@ -98,7 +100,18 @@ def keyframe_pieces(pipe, prompt: str, s: ClipSettings, callback: Callable[[int,
 
     velocity = guided_velocity(denoiser, pipe.flow, cond.repeat(n), uncond.repeat(n), s.guidance,
                                s.guidance_interval, known, x_known, latent_regions, s.regions)
-    x0 = SAMPLERS[s.sampler](velocity, noise, pipe.schedule(s.steps, s.shift), on_step, eta=s.eta, generator=generator)
+    # 3b. with objects falling or bouncing in the plan: the last step's clean clip pulled, through the decoder, onto
+    #     their simulated paths (s.steer; docs/plan.md, "Steered onto the plan")
+    grid = pipe.schedule(s.steps, s.shift)
+    if s.steer and plan is not None and plan.under_gravity():
+        if pipe.autoencoder is not None:
+            f = pipe.autoencoder.cfg.time_factor * (shape[2] - 1) + 1
+            context = None if given is None else given.to(device).expand(n, -1, -1, -1, -1)  # decoded once
+            energy = plan.energy(pipe.autoencoder.decode_after(context), plan_start + np.arange(f) / native_fps)
+        else:
+            energy = plan.energy(lambda z: z, plan_start + np.arange(shape[2]) / native_fps)
+        velocity = steered_velocity(velocity, energy, s.steer, STEER_ITERATIONS, (0.0, grid[-2]), known)
+    x0 = SAMPLERS[s.sampler](velocity, noise, grid, on_step, eta=s.eta, generator=generator)
     if known is not None:  # given frames as given (the sampler's own state there is never read)
         x0 = torch.where(over(known, x0), x_known, x0)
     timings["denoise"] = time.perf_counter() - t0

@@ -45,11 +45,12 @@ from kinema.models.upscaler import passes_for
 from kinema.pipeline.cascade import Cascade, resample
 from kinema.pipeline.folders import goes_on
 from kinema.pipeline.inputs import Start
-from kinema.pipeline.keyframes import keyframe_pieces
+from kinema.pipeline.keyframes import STEER_ITERATIONS, keyframe_pieces
 from kinema.pipeline.loading import read_folder, verifier_clip
 from kinema.pipeline.settings import TEACHER_SAMPLING, ClipSettings, check_clip
 from kinema.pipeline.windows import first_and_last, windows
 from kinema.text.encoder import TextEmbedding, TextEncoder
+from kinema.world.shapes import PHYSICS_MOTIONS
 
 CASCADE = ("refiner", "interpolator", "upscaler")  # the stages after the keyframes, each optional
 
@@ -191,8 +192,9 @@ class Pipeline:
         passes = (s.refine_passes if s.refine_passes is not None
                   else sampling["refine_passes"] if self.refiner is not None else 0)
         regions = s.regions if s.regions is not None else sampling["regions"]
+        steer = s.steer if s.steer is not None else sampling["steer"]
         return replace(s, steps=s.steps or sampling["steps"], candidates=candidates, refine_passes=passes,
-                       regions=regions,
+                       regions=regions, steer=steer,
                        guidance=sampling["guidance"] if s.guidance is None else s.guidance,
                        sampler=sampler, eta=eta, denoiser=denoiser,
                        plan=s.plan if s.plan is not None else self.directs,
@@ -311,6 +313,9 @@ class Pipeline:
             meta["layout"] = made["layout"]  # the plan: what was read, the camera, each track
             if len(made["layout"]["objects"]) > 1 and s.refine_passes:
                 meta["stages"]["refine"] += ", each object's part of the frame under its own words"
+            if s.steer and any(o["motion"] in PHYSICS_MOTIONS for o in made["layout"]["objects"]):
+                meta["stages"]["keyframes"] += (f", falling and bouncing objects steered onto their paths at the last "
+                                                f"step ({STEER_ITERATIONS} steps of {s.steer:g})")
         if made.get("read") is not None:
             meta["read"] = made["read"]  # the scene as the planner read it, which the student rendered
         return Video(frames, s.fps, meta)

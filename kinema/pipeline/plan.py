@@ -20,13 +20,15 @@ The plan is recorded in the clip's metadata in the spec's track format, so it ca
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 import torch
 
 from kinema.models.planner import decode
 from kinema.world.captions import Description, canonical, object_phrase, scene_for
-from kinema.world.shapes import Scene, Track, in_view, positions
+from kinema.world.shapes import (BACKGROUNDS, CENTROID_BELOW, OBJECT_COLOURS, PHYSICS_MOTIONS, Scene, Track, in_view,
+                                 positions)
 from kinema.world.tracks import check_tracks, tracks_json
 
 PLAN_DRAWS = 24  # starts drawn; the plan keeps the one that keeps the objects furthest apart
@@ -67,6 +69,46 @@ class Plan:
         for k, quick in enumerate(fast):
             owner = np.where((owner == k) & quick[:, None, None], len(self.scene.objects), owner)
         return owner
+
+    def under_gravity(self) -> bool:
+        """Whether an object of the plan falls or bounces (and follows no track): its path is simulated."""
+        return any(o.motion in PHYSICS_MOTIONS and o.track is None for o in self.scene.objects)
+
+    def energy(self, to_pixels: Callable[[torch.Tensor], torch.Tensor], times: np.ndarray,
+               sharpness: float = 3000.0) -> Callable[[torch.Tensor], torch.Tensor]:
+        """How far the falling and bouncing objects of a clip are drawn from their simulated paths: a function of
+        a clip z that `to_pixels` turns into pictures (B, 3, F, H, W) in [-1, 1], shown at `times` (F,) seconds, and
+        returns the squared distance, summed over pictures and objects, between where the plan puts the object's
+        pixels' centroid and the centroid of the pixels nearer its colour than the background's (soft: a sigmoid
+        of the difference of squared RGB distances over `sharpness`). Pictures where it shows under 4 pixels'
+        worth are left out."""
+        bg = torch.tensor(BACKGROUNDS[self.scene.background], dtype=torch.float32).view(1, 3, 1, 1, 1)
+        targets = []  # (colour (1, 3, 1, 1, 1), centroid (F, 2)) of each object under gravity
+        for o in self.scene.objects:
+            if o.motion not in PHYSICS_MOTIONS or o.track is not None:
+                continue
+            x, y, r = in_view(o, self.scene.camera, np.asarray(times, dtype=float))
+            y = y + CENTROID_BELOW[o.shape] * r  # a triangle's pixels sit below its centre
+            targets.append((torch.tensor(OBJECT_COLOURS[o.colour], dtype=torch.float32).view(1, 3, 1, 1, 1),
+                            torch.from_numpy(np.stack([x, y], -1)).float()))
+
+        def energy(z: torch.Tensor) -> torch.Tensor:
+            rgb = (to_pixels(z).float()[:, :, :len(times)] + 1) * 127.5  # (B, 3, F, H, W)
+            h, w = rgb.shape[-2:]
+            gy = ((torch.arange(h, device=rgb.device) + 0.5) / h)[:, None]  # (H, 1) pixel centres, frame units
+            gx = (torch.arange(w, device=rgb.device) + 0.5) / w  # (W,)
+            far_bg = ((rgb - bg.to(rgb)) ** 2).sum(1)  # (B, F, H, W)
+            total = rgb.new_zeros(())
+            for colour, centre in targets:
+                m = torch.sigmoid((far_bg - ((rgb - colour.to(rgb)) ** 2).sum(1)) / sharpness)  # (B, F, H, W)
+                mass = m.sum((-2, -1)).clamp(min=1e-3)  # (B, F)
+                cx, cy = (m * gx).sum((-2, -1)) / mass, (m * gy).sum((-2, -1)) / mass
+                centre = centre[:rgb.shape[2]].to(rgb)
+                seen = (mass > 4).float()
+                total = total + (seen * ((cx - centre[:, 0]) ** 2 + (cy - centre[:, 1]) ** 2)).sum()
+            return total
+
+        return energy
 
     def tracks(self, seconds: float) -> dict[int, Track]:
         """Every object's path over `seconds` as track points (its own track where it has one)."""

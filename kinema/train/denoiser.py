@@ -33,7 +33,7 @@ from kinema.train.common import (PARALLEL, RunConfig, RunLog, dist_info, full_st
 # The sampling settings a newly trained model's card starts with; from then on the card is their only home
 # (recipes/ship.py sets the shipped model's own). kinema.pipeline.settings.ClipSettings names each one.
 FIRST_SAMPLING = {"steps": 20, "guidance": 4.0, "sampler": "euler", "shift": 1.0, "guidance_interval": [0.0, 1.0],
-                  "eta": 0.0, "regions": 0.0, "candidates": 1, "refine_passes": 1}
+                  "eta": 0.0, "regions": 0.0, "steer": 0.0, "candidates": 1, "refine_passes": 1}
 
 
 @dataclass

@@ -34,6 +34,7 @@ SIZES: dict[str, float] = {"small": 0.08, "large": 0.14}
 MAX_OBJECTS = 2  # a scene has one or two objects
 MOTIONS = ("still", "left", "right", "up", "down", "falling", "bouncing")
 FILL_RATIO: dict[str, float] = {"circle": math.pi / 4, "square": 1.0, "triangle": 0.5}
+CENTROID_BELOW: dict[str, float] = {"circle": 0.0, "square": 0.0, "triangle": 1 / 3}  # area centroid, in half-sizes
 
 SPEED = 0.25  # canvas units per second, for left/right/up/down
 GRAVITY = 1.0  # canvas units per second squared, for falling/bouncing
