@@ -12,7 +12,7 @@ import torch
 
 from kinema.world.captions import (HELD_OUT, Description, ObjectDescription, canonical, paraphrase, parse_canonical,
                                    scene_for)
-from kinema.world.shapes import Scene, SceneObject, positions, render, sample_scene, view
+from kinema.world.shapes import Scene, SceneObject, in_view, positions, render, sample_scene, view
 from kinema.world.tracks import TrackError, check_tracks, load_tracks, random_track
 
 
@@ -425,6 +425,19 @@ def test_the_plans_energy_is_near_zero_on_its_own_rendering_and_grows_as_the_obj
         high = torch.from_numpy(render(raised, 64, 8, 2.0)).permute(3, 0, 1, 2)[None].float() / 127.5 - 1
         assert energy(pixels) < 1e-3 * len(frames)  # under 0.03 of the frame a picture (a triangle: its centroid)
         assert energy(high) > 0.8 * len(frames) * 0.05**2 > 20 * energy(pixels)
+    # beside another object of a near colour: its pixels are not counted, nor its cells moved
+    pair = make_plan(Description("black", (ObjectDescription("red", "circle", "large", "bouncing"),
+                                           ObjectDescription("orange", "square", "large", "left"))), 2, 2.0)
+    frames = render(pair.scene, 64, 8, 2.0)
+    pixels = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].float() / 127.5 - 1
+    assert pair.energy(lambda z: z, np.arange(len(frames)) / 8)(pixels) < 1e-3 * len(frames)
+    times = np.arange(len(frames)) / 8
+    cells = pair.steered_cells(times, 8)
+    (xb, yb, _), (xl, yl, _) = (in_view(o, "still", times) for o in pair.scene.objects)
+    def at(x, y):  # the cell holding (x, y) at each time
+        return cells[np.arange(len(times)), np.minimum((y * 8).astype(int), 7), np.minimum((x * 8).astype(int), 7)]
+
+    assert at(xb, yb).all() and not at(xl, yl).any() and 0.05 < cells.mean() < 0.6
     # only objects under gravity count, and a plan without one is not steered
     left = make_plan(Description("black", (ObjectDescription("red", "circle", None, "left"),)), 1, 2.0)
     assert not left.under_gravity() and float(left.energy(lambda z: z, np.arange(4) / 8)(pixels[:, :, :4])) == 0.0

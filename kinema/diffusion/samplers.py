@@ -211,16 +211,15 @@ def guided_velocity(model: nn.Module, flow: FlowConfig, cond: TextEmbedding, unc
 
 def steered_velocity(velocity: Velocity, energy: Callable[[torch.Tensor], torch.Tensor], scale: float,
                      iterations: int, interval: tuple[float, float] = (0.0, 1.0),
-                     known: torch.Tensor | None = None) -> Velocity:
+                     movable: torch.Tensor | None = None) -> Velocity:
     """Guidance by an energy of the clean clip: at times t in `interval` = (lo, hi], the velocity's estimate of
     the clean clip, x0 = x - t v, takes `iterations` Adam steps of size `scale` down the gradient of `energy(x0)`
     (a scalar), and the velocity is the one that points at the moved estimate, v' = (x - x0') / t. The gradient
     skips the denoiser, as in Manifold Preserving Guided Diffusion (He et al. 2024) and universal guidance's
-    backward step (Bansal et al. 2023): the cost is the energy's alone. Frames given (`known`, (B, T) bool) stay
-    as given. A denoiser redraws what an earlier step moved (measured: docs/plan.md), so an interval that holds
-    the last step is the one that shows."""
+    backward step (Bansal et al. 2023): the cost is the energy's alone. `movable` (broadcastable to x, 0 or 1):
+    the values that may move (None: all); given frames must be 0 there. A denoiser redraws what an earlier step
+    moved (measured: docs/plan.md), so an interval that holds the last step is the one that shows."""
     lo, hi = interval
-    free = None if known is None else (~known).float()
 
     def steered(x: torch.Tensor, t: float) -> torch.Tensor:
         v = velocity(x, t)
@@ -232,10 +231,9 @@ def steered_velocity(velocity: Velocity, energy: Callable[[torch.Tensor], torch.
             for _ in range(iterations):
                 opt.zero_grad()
                 energy(x0).backward()
-                if free is not None:
-                    x0.grad = x0.grad * over(free, x0.grad).to(x0.grad)
+                if movable is not None:  # (Adam moves every value with a gradient by about `scale`)
+                    x0.grad = x0.grad * movable.to(x0.grad)
                 opt.step()
-        v = (x - x0.detach()) / t
-        return v if free is None else v * over(free, v).to(v)
+        return (x - x0.detach()) / t
 
     return steered

@@ -104,13 +104,16 @@ def keyframe_pieces(pipe, prompt: str, s: ClipSettings, callback: Callable[[int,
     #     their simulated paths (s.steer; docs/plan.md, "Steered onto the plan")
     grid = pipe.schedule(s.steps, s.shift)
     if s.steer and plan is not None and plan.under_gravity():
-        if pipe.autoencoder is not None:
-            f = pipe.autoencoder.cfg.time_factor * (shape[2] - 1) + 1
-            context = None if given is None else given.to(device).expand(n, -1, -1, -1, -1)  # decoded once
-            energy = plan.energy(pipe.autoencoder.decode_after(context), plan_start + np.arange(f) / native_fps)
-        else:
-            energy = plan.energy(lambda z: z, plan_start + np.arange(shape[2]) / native_fps)
-        velocity = steered_velocity(velocity, energy, s.steer, STEER_ITERATIONS, (0.0, grid[-2]), known)
+        latent = pipe.autoencoder is not None
+        tf = pipe.autoencoder.cfg.time_factor if latent else 1
+        pictures = tf * (shape[2] - 1) + 1 if latent else shape[2]
+        context = None if given is None else given.to(device).expand(n, -1, -1, -1, -1)  # decoded once
+        energy = plan.energy(pipe.autoencoder.decode_after(context) if latent else (lambda z: z),
+                             plan_start + np.arange(pictures) / native_fps)
+        cells = torch.from_numpy(plan.steered_cells(picture_times(shape[2], tf, native_fps, plan_start), shape[-1]))
+        movable = cells[None, None] if known is None else cells[None, None] & over(~known, noise)  # (B, 1, T, h, w)
+        velocity = steered_velocity(velocity, energy, s.steer, STEER_ITERATIONS, (0.0, grid[-2]),
+                                    movable.float().to(device))
     x0 = SAMPLERS[s.sampler](velocity, noise, grid, on_step, eta=s.eta, generator=generator)
     if known is not None:  # given frames as given (the sampler's own state there is never read)
         x0 = torch.where(over(known, x0), x_known, x0)

@@ -74,36 +74,64 @@ class Plan:
         """Whether an object of the plan falls or bounces (and follows no track): its path is simulated."""
         return any(o.motion in PHYSICS_MOTIONS and o.track is None for o in self.scene.objects)
 
+    def near(self, times: np.ndarray, size: int, margin: float) -> dict[int, np.ndarray]:
+        """Where each falling or bouncing object (by index; no track) is, give or take: on a size x size grid over
+        the frame at each of `times` (T, S) seconds (the S pictures of a latent frame; or (T,)), (T, size, size)
+        bool, the cells within two half-sizes and `margin` of its planned centre in any of the pictures, and nearer
+        to it than to another object (in units of each one's half-size)."""
+        times = np.asarray(times, dtype=float).reshape(len(times), -1)  # (T, S)
+        c = (np.arange(size) + 0.5) / size
+        rel, reach = [], []  # each object's distance in half-sizes, and its reach: (T, S, size, size)
+        for o in self.scene.objects:
+            x, y, r = (v[..., None, None] for v in in_view(o, self.scene.camera, times))
+            d = np.hypot(c[None, None, None, :] - x, c[None, None, :, None] - y)
+            rel.append(d / r)
+            reach.append(d <= 2 * r + margin)
+        return {k: (reach[k] & (rel[k] <= np.min(rel, axis=0))).any(axis=1)
+                for k, o in enumerate(self.scene.objects) if o.motion in PHYSICS_MOTIONS and o.track is None}
+
+    def steered_cells(self, times: np.ndarray, size: int) -> np.ndarray:
+        """Which cells of a size x size grid the pull onto the plan may change at each of `times` (T, S) seconds:
+        (T, size, size) bool, those `near` a falling or bouncing object, within a cell. The rest of the clip, and
+        another object, stay as the denoiser drew them."""
+        cells = np.zeros((len(times), size, size), dtype=bool)
+        for near in self.near(times, size, 1 / size).values():
+            cells |= near
+        return cells
+
     def energy(self, to_pixels: Callable[[torch.Tensor], torch.Tensor], times: np.ndarray,
                sharpness: float = 3000.0) -> Callable[[torch.Tensor], torch.Tensor]:
         """How far the falling and bouncing objects of a clip are drawn from their simulated paths: a function of
         a clip z that `to_pixels` turns into pictures (B, 3, F, H, W) in [-1, 1], shown at `times` (F,) seconds, and
         returns the squared distance, summed over pictures and objects, between where the plan puts the object's
-        pixels' centroid and the centroid of the pixels nearer its colour than the background's (soft: a sigmoid
-        of the difference of squared RGB distances over `sharpness`). Pictures where it shows under 4 pixels'
-        worth are left out."""
+        pixels' centroid and the centroid of its pixels: those `near` where the plan puts it (within 0.1 of the
+        frame) and nearer its colour than the background's (soft: a sigmoid of the difference of squared RGB
+        distances over `sharpness`). Pictures where it shows under 4 pixels' worth are left out."""
+        times = np.asarray(times, dtype=float)
         bg = torch.tensor(BACKGROUNDS[self.scene.background], dtype=torch.float32).view(1, 3, 1, 1, 1)
-        targets = []  # (colour (1, 3, 1, 1, 1), centroid (F, 2)) of each object under gravity
-        for o in self.scene.objects:
-            if o.motion not in PHYSICS_MOTIONS or o.track is not None:
-                continue
-            x, y, r = in_view(o, self.scene.camera, np.asarray(times, dtype=float))
-            y = y + CENTROID_BELOW[o.shape] * r  # a triangle's pixels sit below its centre
-            targets.append((torch.tensor(OBJECT_COLOURS[o.colour], dtype=torch.float32).view(1, 3, 1, 1, 1),
-                            torch.from_numpy(np.stack([x, y], -1)).float()))
+        targets = {}  # object: (colour (1, 3, 1, 1, 1), where its pixels' centroid should be (F, 2))
+        for k, o in enumerate(self.scene.objects):
+            if o.motion in PHYSICS_MOTIONS and o.track is None:
+                x, y, r = in_view(o, self.scene.camera, times)
+                y = y + CENTROID_BELOW[o.shape] * r  # a triangle's pixels sit below its centre
+                targets[k] = (torch.tensor(OBJECT_COLOURS[o.colour], dtype=torch.float32).view(1, 3, 1, 1, 1),
+                              torch.from_numpy(np.stack([x, y], -1)).float())
+        windows: dict[int, dict[int, torch.Tensor]] = {}  # frame size: each object's window (F, size, size)
 
         def energy(z: torch.Tensor) -> torch.Tensor:
             rgb = (to_pixels(z).float()[:, :, :len(times)] + 1) * 127.5  # (B, 3, F, H, W)
-            h, w = rgb.shape[-2:]
-            gy = ((torch.arange(h, device=rgb.device) + 0.5) / h)[:, None]  # (H, 1) pixel centres, frame units
-            gx = (torch.arange(w, device=rgb.device) + 0.5) / w  # (W,)
+            f, size = rgb.shape[2], rgb.shape[-1]
+            if size not in windows:
+                windows[size] = {k: torch.from_numpy(v).float() for k, v in self.near(times, size, 0.1).items()}
+            g = (torch.arange(size, device=rgb.device) + 0.5) / size  # pixel centres in frame units
             far_bg = ((rgb - bg.to(rgb)) ** 2).sum(1)  # (B, F, H, W)
             total = rgb.new_zeros(())
-            for colour, centre in targets:
+            for k, (colour, centre) in targets.items():
                 m = torch.sigmoid((far_bg - ((rgb - colour.to(rgb)) ** 2).sum(1)) / sharpness)  # (B, F, H, W)
+                m = m * windows[size][k][:f].to(m)
                 mass = m.sum((-2, -1)).clamp(min=1e-3)  # (B, F)
-                cx, cy = (m * gx).sum((-2, -1)) / mass, (m * gy).sum((-2, -1)) / mass
-                centre = centre[:rgb.shape[2]].to(rgb)
+                cx, cy = (m * g).sum((-2, -1)) / mass, (m * g[:, None]).sum((-2, -1)) / mass
+                centre = centre[:f].to(rgb)
                 seen = (mass > 4).float()
                 total = total + (seen * ((cx - centre[:, 0]) ** 2 + (cy - centre[:, 1]) ** 2)).sum()
             return total
