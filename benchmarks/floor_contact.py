@@ -1,9 +1,10 @@
 """How far short of the floor a bouncing object's lowest point is drawn, one window at a time from a true context.
 
-    python benchmarks/floor_contact.py [--model DIR] [--seeds 0 1] [--denoiser student|teacher] [--json OUT]
+    python benchmarks/floor_contact.py [--model DIR] [--seeds 0 1] [--denoiser student|teacher] [--steer S] [--json OUT]
 
-The directed set's bouncing clips (`kinema eval --captions directed`, physics split) fail in their windows after the
-first: the drawn object turns back up short of the floor. This separates the denoiser's drawing from drift through
+The directed set's bouncing clips (`kinema eval --captions directed`, physics split) failed in their windows after
+the first: the drawn object turned back up short of the floor (until the pull onto the plan, `--steer`: compare
+`--steer 0`; docs/plan.md, "Steered onto the plan"). This separates the denoiser's drawing from drift through
 the windows: for each bouncing caption and seed, the plan is made as `kinema generate` makes it, and windows starting
 at 2, 3, 4 and 5 s are each made from the clip's true last 9 pictures (rendered by the shapes world, as the pipeline
 gives a window its context) and the plan's layout. For each window it prints the plan's lowest new picture and the
@@ -35,6 +36,7 @@ def main() -> None:
     p.add_argument("--model", default=None)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--denoiser", choices=("student", "teacher"), default=None)
+    p.add_argument("--steer", type=float, default=None, help="the pull onto the plan (default: the model's)")
     p.add_argument("--json", default=None, help="write the windows and the mean here")
     a = p.parse_args()
     pipe = Pipeline.load(a.model)
@@ -47,7 +49,8 @@ def main() -> None:
         for i, it in enumerate(items):
             if it.split != "physics" or it.description.objects[0].motion != "bouncing":
                 continue
-            s = pipe.resolve(ClipSettings(seed=seed + i, plan=True, denoiser=a.denoiser))  # as benchmarks/directed.py
+            # as benchmarks/directed.py makes them
+            s = pipe.resolve(ClipSettings(seed=seed + i, plan=True, denoiser=a.denoiser, steer=a.steer))
             plan = pipe.plan(it.caption, replace(s, seconds=it.seconds))
             o = plan.scene.objects[0]
             window = replace(s, seconds=float(pipe.clip["seconds"]), candidates=1)
@@ -70,8 +73,8 @@ def main() -> None:
     mean = float(np.mean([r["short"] for r in rows]))
     print(f"mean shortfall at the plan's lowest picture: {mean:.3f} of the frame's height over {len(rows)} windows")
     if a.json:
-        Path(a.json).write_text(json.dumps({"model": pipe.name, "seeds": a.seeds, "mean_short": mean,
-                                            "windows": rows}, indent=1) + "\n")
+        Path(a.json).write_text(json.dumps({"model": pipe.name, "seeds": a.seeds, "steer": s.steer,
+                                            "mean_short": mean, "windows": rows}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -451,13 +451,19 @@ def test_steering_pulls_only_a_plan_with_objects_under_gravity(directed_model):
     s = pipe.resolve(ClipSettings(seconds=2.0, fps=4, size=32, steps=2, seed=3, plan=True, refine_passes=0))
     assert s.steer == 0  # a new model's card: off
     bounce = make_plan(Description("black", (ObjectDescription("red", "circle", "large", "bouncing"),)), 3, 2.0)
-    plain, _ = pipe.keyframes(bounce.words, s, plan=bounce)
-    steered, _ = pipe.keyframes(bounce.words, replace(s, steer=0.5), plan=bounce)
-    assert np.array_equal(steered, pipe.keyframes(bounce.words, replace(s, steer=0.5), plan=bounce)[0])
+    context = render(bounce.scene, 32, 4, 5 / 4, start=0.5)  # a window going on from 5 pictures at 0.5 s
+    given = {"given": pipe.start_latents(context), "plan_start": 0.5, "drop": 5}
+    plain, _ = pipe.keyframes(bounce.words, s, plan=bounce, **given)
+    steered, _ = pipe.keyframes(bounce.words, replace(s, steer=0.5), plan=bounce, **given)
+    assert np.array_equal(steered, pipe.keyframes(bounce.words, replace(s, steer=0.5), plan=bounce, **given)[0])
     assert not np.array_equal(steered, plain)
+    # a first window, and an object under no gravity, are made as they were
+    assert np.array_equal(pipe.keyframes(bounce.words, replace(s, steer=0.5), plan=bounce)[0],
+                          pipe.keyframes(bounce.words, s, plan=bounce)[0])
     left = make_plan(Description("black", (ObjectDescription("red", "circle", "large", "left"),)), 3, 2.0)
-    assert np.array_equal(pipe.keyframes(left.words, replace(s, steer=0.5), plan=left)[0],
-                          pipe.keyframes(left.words, s, plan=left)[0])
+    given["given"] = pipe.start_latents(render(left.scene, 32, 4, 5 / 4, start=0.5))
+    assert np.array_equal(pipe.keyframes(left.words, replace(s, steer=0.5), plan=left, **given)[0],
+                          pipe.keyframes(left.words, s, plan=left, **given)[0])
     # the clip's metadata says so where it happened (the tiny planner reads prompts at random: the plans given)
     meta = pipe.video(bounce.words, replace(s, steer=0.5), plain[0], {"layout": bounce.record(2.0)}).metadata
     assert "steered onto their paths" in meta["stages"]["keyframes"] and meta["steer"] == 0.5

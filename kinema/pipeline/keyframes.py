@@ -100,10 +100,11 @@ def keyframe_pieces(pipe, prompt: str, s: ClipSettings, callback: Callable[[int,
 
     velocity = guided_velocity(denoiser, pipe.flow, cond.repeat(n), uncond.repeat(n), s.guidance,
                                s.guidance_interval, known, x_known, latent_regions, s.regions)
-    # 3b. with objects falling or bouncing in the plan: the last step's clean clip pulled, through the decoder, onto
-    #     their simulated paths (s.steer; docs/plan.md, "Steered onto the plan")
+    # 3b. a window that goes on from given frames, with objects falling or bouncing in the plan: the last step's clean
+    #     clip pulled, through the decoder, onto their simulated paths (s.steer). A first window draws its fall
+    #     as the judge wants, and pulled there lost outlines (docs/plan.md, "Steered onto the plan")
     grid = pipe.schedule(s.steps, s.shift)
-    if s.steer and plan is not None and plan.under_gravity():
+    if s.steer and plan is not None and given is not None and plan.under_gravity():
         latent = pipe.autoencoder is not None
         tf = pipe.autoencoder.cfg.time_factor if latent else 1
         pictures = tf * (shape[2] - 1) + 1 if latent else shape[2]

@@ -315,7 +315,8 @@ class Pipeline:
                 meta["stages"]["refine"] += ", each object's part of the frame under its own words"
             if s.steer and any(o["motion"] in PHYSICS_MOTIONS for o in made["layout"]["objects"]):
                 meta["stages"]["keyframes"] += (f", falling and bouncing objects steered onto their paths at the last "
-                                                f"step ({STEER_ITERATIONS} steps of {s.steer:g})")
+                                                f"step of each window after the first ({STEER_ITERATIONS} steps of "
+                                                f"{s.steer:g})")
         if made.get("read") is not None:
             meta["read"] = made["read"]  # the scene as the planner read it, which the student rendered
         return Video(frames, s.fps, meta)

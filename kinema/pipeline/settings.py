@@ -54,7 +54,8 @@ class ClipSettings:
     flow times t in (lo, hi], t = 1 being noise. shift: the time grid's shift (kinema.diffusion.samplers.time_grid).
     eta: DDIM's eta for the Euler sampler, 0 (the ODE) to 1 (ancestral). regions: the flow time at and below
     which a planned scene's objects are each denoised under their own words (kinema.text.encoder.Regions). steer:
-    the step size of the pull of a plan's falling and bouncing objects onto their paths (kinema.pipeline.plan).
+    the step size of the pull of a plan's falling and bouncing objects onto their paths in windows that go on from
+    given frames (kinema.pipeline.keyframes).
     candidates: keyframe clips made, of which the model's verifier keeps the best. refine_passes: runs of the
     model's refiner over the decoded keyframes. denoiser: the model's few-step student or its teacher (None:
     `Pipeline.resolve` picks). (The field order is the order of the settings in a clip's metadata.)"""
@@ -79,8 +80,9 @@ class ClipSettings:
         "the model's)",
         0, 1))
     steer: float | None = setting(None, Bound(
-        "with objects falling or bouncing in the plan: the size of the steps that pull the last sampling step's "
-        "clip onto their simulated paths (they land on the floor); 0: off (default: the model's)", 0, 1))
+        "with objects falling or bouncing in the plan, in a long clip's windows after the first: the size of the "
+        "steps that pull the last sampling step's clip onto their simulated paths (they land on the floor); 0: off "
+        "(default: the model's)", 0, 1))
     candidates: int | None = setting(None, Bound(
         "make N keyframe clips and keep the one the model's verifier scores best (default: the model's)", 1, 16))
     refine_passes: int | None = setting(None, Bound(
