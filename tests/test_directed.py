@@ -440,7 +440,7 @@ def test_the_plans_energy_is_near_zero_on_its_own_rendering_and_grows_as_the_obj
     assert at(xb, yb).all() and not at(xl, yl).any() and 0.05 < cells.mean() < 0.6
     # only objects under gravity count, and a plan without one is not steered
     left = make_plan(Description("black", (ObjectDescription("red", "circle", None, "left"),)), 1, 2.0)
-    assert not left.under_gravity() and float(left.energy(lambda z: z, np.arange(4) / 8)(pixels[:, :, :4])) == 0.0
+    assert not left.falling() and float(left.energy(lambda z: z, np.arange(4) / 8)(pixels[:, :, :4])) == 0.0
 
 
 def test_steering_pulls_only_a_plan_with_objects_under_gravity(directed_model):
@@ -464,8 +464,12 @@ def test_steering_pulls_only_a_plan_with_objects_under_gravity(directed_model):
     given["given"] = pipe.start_latents(render(left.scene, 32, 4, 5 / 4, start=0.5))
     assert np.array_equal(pipe.keyframes(left.words, replace(s, steer=0.5), plan=left, **given)[0],
                           pipe.keyframes(left.words, s, plan=left, **given)[0])
-    # the clip's metadata says so where it happened (the tiny planner reads prompts at random: the plans given)
+    # the clip's metadata says so where it happened, a clip made window by window (the tiny planner reads prompts
+    # at random: the plans given)
+    long = replace(s, steer=0.5, seconds=4.0)
+    meta = pipe.video(bounce.words, long, plain[0], {"layout": bounce.record(4.0)}).metadata
+    assert pipe.rolls(long) and "steered onto their paths" in meta["stages"]["keyframes"] and meta["steer"] == 0.5
     meta = pipe.video(bounce.words, replace(s, steer=0.5), plain[0], {"layout": bounce.record(2.0)}).metadata
-    assert "steered onto their paths" in meta["stages"]["keyframes"] and meta["steer"] == 0.5
-    meta = pipe.video(left.words, replace(s, steer=0.5), plain[0], {"layout": left.record(2.0)}).metadata
+    assert "steered" not in meta["stages"]["keyframes"]  # one window: not steered
+    meta = pipe.video(left.words, long, plain[0], {"layout": left.record(4.0)}).metadata
     assert "steered" not in meta["stages"]["keyframes"]

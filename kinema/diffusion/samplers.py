@@ -208,7 +208,6 @@ def guided_velocity(model: nn.Module, flow: FlowConfig, cond: TextEmbedding, unc
     return velocity
 
 
-
 def steered_velocity(velocity: Velocity, energy: Callable[[torch.Tensor], torch.Tensor], scale: float,
                      iterations: int, interval: tuple[float, float] = (0.0, 1.0),
                      movable: torch.Tensor | None = None) -> Velocity:

@@ -372,12 +372,10 @@ class VideoAutoencoder(nn.Module):
         for i in range(0, n, chunk):
             yield self.decode_step(z[:, :, i:i + chunk], caches, first=i == 0, tile=tile)
 
-    def decode_after(self, context: torch.Tensor | None) -> Callable[[torch.Tensor], torch.Tensor]:
+    def decode_after(self, context: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         """A decoder, with gradients, of clips that begin with the normalised latent frames `context` (B, C, k, h, w),
         decoded once here: z (B, C, T, h, w) -> its padded clip, the context's pictures first; of z only the frames
-        after the first k are read. None: every frame of z is decoded each time."""
-        if context is None:
-            return lambda z: torch.cat(list(self.decode_chunks(z)), dim=2)
+        after the first k are read."""
         caches: list[dict] = []
         with torch.no_grad():
             head = self.decode_step(context, caches, first=True)

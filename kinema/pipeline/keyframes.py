@@ -61,6 +61,7 @@ def keyframe_pieces(pipe, prompt: str, s: ClipSettings, callback: Callable[[int,
         shape = (n, c, math.ceil(t / pt) * pt, h, w)
     else:
         shape = (n, pipe.denoiser.config.in_channels, math.ceil(n_native / pt) * pt, native_size, native_size)
+    tf = pipe.autoencoder.cfg.time_factor if pipe.autoencoder is not None else 1  # pictures a latent frame holds
     if generator is None:  # the starting noise, then any noise the sampler takes in
         generator = torch.Generator().manual_seed(s.seed)
     noise = torch.randn(shape, generator=generator).to(device)
@@ -73,7 +74,6 @@ def keyframe_pieces(pipe, prompt: str, s: ClipSettings, callback: Callable[[int,
     if plan is not None and len(plan.scene.objects) > 1 and (s.regions or s.refine_passes):
         each = [pipe.text_encoder.encode([w]).to(device) for w in plan.object_words()]
     if each and s.regions:
-        tf = pipe.autoencoder.cfg.time_factor if pipe.autoencoder is not None else 1
         cells = torch.from_numpy(plan.regions(picture_times(shape[2], tf, native_fps, plan_start), shape[-1]))
         latent_regions = Regions([w.with_layout(cond.layout).repeat(n) for w in each] + [cond.repeat(n)],
                                  cells.expand(n, -1, -1, -1))  # (the last: the whole scene's words)
@@ -104,15 +104,12 @@ def keyframe_pieces(pipe, prompt: str, s: ClipSettings, callback: Callable[[int,
     #     clip pulled, through the decoder, onto their simulated paths (s.steer). A first window draws its fall
     #     as the judge wants, and pulled there lost outlines (docs/plan.md, "Steered onto the plan")
     grid = pipe.schedule(s.steps, s.shift)
-    if s.steer and plan is not None and given is not None and plan.under_gravity():
-        latent = pipe.autoencoder is not None
-        tf = pipe.autoencoder.cfg.time_factor if latent else 1
-        pictures = tf * (shape[2] - 1) + 1 if latent else shape[2]
-        context = None if given is None else given.to(device).expand(n, -1, -1, -1, -1)  # decoded once
-        energy = plan.energy(pipe.autoencoder.decode_after(context) if latent else (lambda z: z),
-                             plan_start + np.arange(pictures) / native_fps)
+    if s.steer and plan is not None and given is not None and plan.falling():
+        to_pixels = (pipe.autoencoder.decode_after(given.to(device).expand(n, -1, -1, -1, -1))  # context decoded once
+                     if pipe.autoencoder is not None else (lambda z: z))
+        energy = plan.energy(to_pixels, plan_start + np.arange(tf * (shape[2] - 1) + 1) / native_fps)
         cells = torch.from_numpy(plan.steered_cells(picture_times(shape[2], tf, native_fps, plan_start), shape[-1]))
-        movable = cells[None, None] if known is None else cells[None, None] & over(~known, noise)  # (B, 1, T, h, w)
+        movable = cells[None, None] & over(~known, noise)  # (B, 1, T, h, w): near the objects, not given
         velocity = steered_velocity(velocity, energy, s.steer, STEER_ITERATIONS, (0.0, grid[-2]),
                                     movable.float().to(device))
     x0 = SAMPLERS[s.sampler](velocity, noise, grid, on_step, eta=s.eta, generator=generator)

@@ -313,7 +313,7 @@ class Pipeline:
             meta["layout"] = made["layout"]  # the plan: what was read, the camera, each track
             if len(made["layout"]["objects"]) > 1 and s.refine_passes:
                 meta["stages"]["refine"] += ", each object's part of the frame under its own words"
-            if s.steer and any(o["motion"] in PHYSICS_MOTIONS for o in made["layout"]["objects"]):
+            if s.steer and self.rolls(s) and any(o["motion"] in PHYSICS_MOTIONS for o in made["layout"]["objects"]):
                 meta["stages"]["keyframes"] += (f", falling and bouncing objects steered onto their paths at the last "
                                                 f"step of each window after the first ({STEER_ITERATIONS} steps of "
                                                 f"{s.steer:g})")

@@ -70,9 +70,9 @@ class Plan:
             owner = np.where((owner == k) & quick[:, None, None], len(self.scene.objects), owner)
         return owner
 
-    def under_gravity(self) -> bool:
-        """Whether an object of the plan falls or bounces (and follows no track): its path is simulated."""
-        return any(o.motion in PHYSICS_MOTIONS and o.track is None for o in self.scene.objects)
+    def falling(self) -> list[int]:
+        """The objects that fall or bounce (and follow no track): their paths are simulated."""
+        return [k for k, o in enumerate(self.scene.objects) if o.motion in PHYSICS_MOTIONS and o.track is None]
 
     def near(self, times: np.ndarray, size: int, margin: float) -> dict[int, np.ndarray]:
         """Where each falling or bouncing object (by index; no track) is, give or take: on a size x size grid over
@@ -87,8 +87,7 @@ class Plan:
             d = np.hypot(c[None, None, None, :] - x, c[None, None, :, None] - y)
             rel.append(d / r)
             reach.append(d <= 2 * r + margin)
-        return {k: (reach[k] & (rel[k] <= np.min(rel, axis=0))).any(axis=1)
-                for k, o in enumerate(self.scene.objects) if o.motion in PHYSICS_MOTIONS and o.track is None}
+        return {k: (reach[k] & (rel[k] <= np.min(rel, axis=0))).any(axis=1) for k in self.falling()}
 
     def steered_cells(self, times: np.ndarray, size: int) -> np.ndarray:
         """Which cells of a size x size grid the pull onto the plan may change at each of `times` (T, S) seconds:
@@ -110,12 +109,12 @@ class Plan:
         times = np.asarray(times, dtype=float)
         bg = torch.tensor(BACKGROUNDS[self.scene.background], dtype=torch.float32).view(1, 3, 1, 1, 1)
         targets = {}  # object: (colour (1, 3, 1, 1, 1), where its pixels' centroid should be (F, 2))
-        for k, o in enumerate(self.scene.objects):
-            if o.motion in PHYSICS_MOTIONS and o.track is None:
-                x, y, r = in_view(o, self.scene.camera, times)
-                y = y + CENTROID_BELOW[o.shape] * r  # a triangle's pixels sit below its centre
-                targets[k] = (torch.tensor(OBJECT_COLOURS[o.colour], dtype=torch.float32).view(1, 3, 1, 1, 1),
-                              torch.from_numpy(np.stack([x, y], -1)).float())
+        for k in self.falling():
+            o = self.scene.objects[k]
+            x, y, r = in_view(o, self.scene.camera, times)
+            y = y + CENTROID_BELOW[o.shape] * r  # a triangle's pixels sit below its centre
+            targets[k] = (torch.tensor(OBJECT_COLOURS[o.colour], dtype=torch.float32).view(1, 3, 1, 1, 1),
+                          torch.from_numpy(np.stack([x, y], -1)).float())
         windows: dict[int, dict[int, torch.Tensor]] = {}  # frame size: each object's window (F, size, size)
 
         def energy(z: torch.Tensor) -> torch.Tensor:
